@@ -1,0 +1,157 @@
+"""Normalise the user's config once per run, before any stream is built.
+
+Why Python: three things depend on the outside world or on time-zone arithmetic, which the
+declarative ``ConfigAddFields`` cannot do:
+
+- the Cloud id the API gateway needs, read from ``<site>/_edge/tenant_info`` when the user did
+  not give it (the call is unauthenticated, so it cannot spend a rotating OAuth refresh token);
+- the time zone in which Confluence reads CQL date literals (minute precision, no zone suffix),
+  turned into the two shifts that make a UTC window safe to express in site-local wall time;
+- URL clean-up that must never send a request to a host the user did not configure.
+
+The results go under ``config["_derived"]``; the manifest reads them with ``config['_derived']``.
+The legacy config of Airbyte's official connector is migrated declaratively in the manifest.
+"""
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from typing import Any, MutableMapping, Optional, Tuple
+from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import requests
+from airbyte_cdk.models import FailureType
+from airbyte_cdk.sources.declarative.transformations.config_transformations.config_transformation import (
+    ConfigTransformation,
+)
+from airbyte_cdk.utils.traced_exception import AirbyteTracedException
+
+logger = logging.getLogger("airbyte")
+
+DEFAULT_API_GATEWAY_URL = "https://api.atlassian.com"
+DEFAULT_OAUTH_TOKEN_URL = "https://auth.atlassian.com/oauth/token"
+GATEWAY_AUTH_TYPES = ("scoped_api_token", "oauth2")
+# Any wall clock on Earth is between UTC-12 and UTC+14: the window when the site's zone is unknown.
+UNKNOWN_ZONE_SHIFTS = (timedelta(hours=-12), timedelta(hours=14))
+LOOKUP_TIMEOUT_SECONDS = 30
+
+
+def config_error(message: str) -> AirbyteTracedException:
+    return AirbyteTracedException(message=message, internal_message=message, failure_type=FailureType.config_error)
+
+
+def normalise_url(value: Any, field: str) -> str:
+    url = str(value or "").strip().rstrip("/")
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise config_error(f"'{field}' must be a full URL such as https://acme.atlassian.net; got {url!r}.")
+    if parts.query or parts.fragment:
+        raise config_error(f"'{field}' must not carry a query or fragment; got {url!r}.")
+    return url
+
+
+def is_loopback(url: str) -> bool:
+    host = urlsplit(url).hostname or ""
+    return host in ("localhost", "::1") or host.startswith("127.")
+
+
+def require_https(url: str, field: str, allow_http: bool) -> None:
+    """Credentials never travel in clear text, except to this machine or when the user says so."""
+    if urlsplit(url).scheme == "http" and not (allow_http or is_loopback(url)):
+        raise config_error(
+            f"'{field}' uses plain http, which would send your credentials unencrypted. Use https, "
+            "or set 'allow_insecure_http' if the server is on a trusted network."
+        )
+
+
+def zone_shifts(zone_name: Optional[str], around: datetime) -> Tuple[timedelta, timedelta]:
+    """Smallest and largest UTC offset the zone uses in the two years around ``around``.
+
+    A UTC instant shifted by the smallest offset is never later, as site-local wall time, than
+    the real local time, and by the largest never earlier; so a window built with them covers
+    the UTC window whichever side of a DST change Confluence reads the literal on.
+    """
+    if not zone_name:
+        return UNKNOWN_ZONE_SHIFTS
+    try:
+        zone = ZoneInfo(zone_name)
+    except (ZoneInfoNotFoundError, ValueError):
+        logger.warning("Unknown time zone %r; using a window wide enough for any zone.", zone_name)
+        return UNKNOWN_ZONE_SHIFTS
+    offsets = {
+        (around + timedelta(days=day)).astimezone(zone).utcoffset() or timedelta(0) for day in range(-366, 367, 7)
+    }
+    return min(offsets), max(offsets)
+
+
+def iso_duration(delta: timedelta) -> str:
+    minutes = int(delta.total_seconds() // 60)
+    sign = "-" if minutes < 0 else ""
+    return f"{sign}PT{abs(minutes)}M"
+
+
+@dataclass
+class NormaliseConfig(ConfigTransformation):
+    """Fill defaults, clean URLs, resolve the Cloud id and the CQL time window."""
+
+    def transform(self, config: MutableMapping[str, Any]) -> None:
+        if "base_url" not in config:
+            return  # spec validation reports the missing field with Airbyte's own message
+        deployment = config.get("deployment") or ("cloud" if ".atlassian.net" in str(config["base_url"]) else "data_center")
+        config["deployment"] = deployment
+        allow_http = bool(config.get("allow_insecure_http"))
+        base_url = normalise_url(config["base_url"], "base_url")
+        if deployment == "cloud" and base_url.endswith("/wiki"):
+            base_url = base_url[: -len("/wiki")]  # users often paste the /wiki URL of their site
+        config["base_url"] = base_url
+        require_https(base_url, "base_url", allow_http)
+        for field, default in (("api_gateway_url", DEFAULT_API_GATEWAY_URL), ("oauth_token_url", DEFAULT_OAUTH_TOKEN_URL)):
+            config[field] = normalise_url(config.get(field) or default, field)
+            require_https(config[field], field, allow_http)
+        credentials = config.get("credentials")
+        if isinstance(credentials, MutableMapping):
+            self._check_deployment_matches_auth(deployment, credentials)
+            if credentials.get("auth_type") in GATEWAY_AUTH_TYPES and not credentials.get("cloud_id"):
+                cloud_id = self._lookup_cloud_id(base_url)
+                if cloud_id:
+                    credentials["cloud_id"] = cloud_id
+        zone_name = config.get("cql_time_zone") or None
+        lower, upper = zone_shifts(zone_name, datetime.now(timezone.utc))
+        config["_derived"] = {
+            "cql_time_zone": zone_name,
+            # The upper literal names a whole minute: add one so the last minute is included.
+            "cql_lower_shift": iso_duration(lower),
+            "cql_upper_shift": iso_duration(upper + timedelta(minutes=1)),
+            "site_url": base_url + "/wiki" if deployment == "cloud" else base_url,
+        }
+
+    @staticmethod
+    def _check_deployment_matches_auth(deployment: str, credentials: MutableMapping[str, Any]) -> None:
+        auth_type = credentials.get("auth_type")
+        cloud_only = ("api_token", "scoped_api_token", "oauth2")
+        dc_only = ("personal_access_token", "password")
+        if deployment == "data_center" and auth_type in cloud_only:
+            raise config_error(
+                f"Sign-in method '{auth_type}' is for Confluence Cloud, but 'deployment' is data_center. "
+                "On Data Center use a personal access token or a username and password."
+            )
+        if deployment == "cloud" and auth_type in dc_only:
+            raise config_error(
+                f"Sign-in method '{auth_type}' is for Confluence Data Center, but 'deployment' is cloud. "
+                "On Cloud use an API token (email + token), a scoped API token or OAuth 2.0."
+            )
+
+    @staticmethod
+    def _lookup_cloud_id(base_url: str) -> Optional[str]:
+        url = f"{base_url}/_edge/tenant_info"
+        try:
+            response = requests.get(url, timeout=LOOKUP_TIMEOUT_SECONDS)
+            response.raise_for_status()
+            cloud_id = response.json().get("cloudId")
+        except (requests.RequestException, ValueError, AttributeError) as error:
+            logger.warning("Could not read the Cloud id from %s (%s); set 'cloud_id' in the credentials.", url, type(error).__name__)
+            return None
+        return str(cloud_id) if cloud_id else None
+
+
