@@ -5,8 +5,9 @@ declarative ``ConfigAddFields`` cannot do:
 
 - the Cloud id the API gateway needs, read from ``<site>/_edge/tenant_info`` when the user did
   not give it (the call is unauthenticated, so it cannot spend a rotating OAuth refresh token);
-- the time zone in which Confluence reads CQL date literals (minute precision, no zone suffix),
-  turned into the two shifts that make a UTC window safe to express in site-local wall time;
+- the time zone in which Confluence reads CQL date literals (minute precision, no zone suffix):
+  the account's profile zone and the site default on Cloud, else ``cql_time_zone``, turned into
+  the two shifts that make a UTC window safe to express in site-local wall time;
 - URL clean-up that must never send a request to a host the user did not configure.
 
 The results go under ``config["_derived"]``; the manifest reads them with ``config['_derived']``.
@@ -16,7 +17,7 @@ The legacy config of Airbyte's official connector is migrated declaratively in t
 import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
-from typing import Any, MutableMapping, Optional, Tuple
+from typing import Any, Iterable, List, Mapping, MutableMapping, Optional, Tuple
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -65,24 +66,54 @@ def require_https(url: str, field: str, allow_http: bool) -> None:
         )
 
 
-def zone_shifts(zone_name: Optional[str], around: datetime) -> Tuple[timedelta, timedelta]:
-    """Smallest and largest UTC offset the zone uses in the two years around ``around``.
+def zone_shifts(zone_names: Iterable[Optional[str]], around: datetime) -> Tuple[timedelta, timedelta]:
+    """Smallest and largest UTC offset the zones use in the two years around ``around``.
 
     A UTC instant shifted by the smallest offset is never later, as site-local wall time, than
     the real local time, and by the largest never earlier; so a window built with them covers
-    the UTC window whichever side of a DST change Confluence reads the literal on.
+    the UTC window whichever side of a DST change, and whichever of the candidate zones (user
+    profile or site default: Atlassian's docs and bug tracker disagree) Confluence reads it in.
     """
-    if not zone_name:
+    offsets = set()
+    for zone_name in filter(None, zone_names):
+        try:
+            zone = ZoneInfo(zone_name)
+        except (ZoneInfoNotFoundError, ValueError):
+            logger.warning("Unknown time zone %r; using a window wide enough for any zone.", zone_name)
+            return UNKNOWN_ZONE_SHIFTS
+        offsets.update(
+            (around + timedelta(days=day)).astimezone(zone).utcoffset() or timedelta(0) for day in range(-366, 367, 7)
+        )
+    if not offsets:
         return UNKNOWN_ZONE_SHIFTS
-    try:
-        zone = ZoneInfo(zone_name)
-    except (ZoneInfoNotFoundError, ValueError):
-        logger.warning("Unknown time zone %r; using a window wide enough for any zone.", zone_name)
-        return UNKNOWN_ZONE_SHIFTS
-    offsets = {
-        (around + timedelta(days=day)).astimezone(zone).utcoffset() or timedelta(0) for day in range(-366, 367, 7)
-    }
     return min(offsets), max(offsets)
+
+
+def discover_time_zones(config: Mapping[str, Any]) -> List[str]:
+    """The zones Confluence Cloud may read CQL dates in: the account's profile zone and the site default.
+
+    Data Center exposes neither, and an OAuth refresh here would spend the rotating refresh token
+    the authenticator needs, so those fall back to ``cql_time_zone`` or the any-zone window.
+    """
+    credentials = config.get("credentials") or {}
+    auth_type = credentials.get("auth_type")
+    if config.get("deployment") != "cloud" or auth_type not in ("api_token", "scoped_api_token"):
+        return []
+    if auth_type == "scoped_api_token":
+        root = f"{config['api_gateway_url']}/ex/confluence/{credentials.get('cloud_id')}/wiki/rest/api"
+    else:
+        root = f"{config['base_url']}/wiki/rest/api"
+    auth = (str(credentials.get("email") or ""), str(credentials.get("api_token") or ""))
+    zones = []
+    for path, field in (("user/current", "timeZone"), ("settings/systemInfo", "defaultTimeZone")):
+        try:
+            response = requests.get(f"{root}/{path}", auth=auth, timeout=LOOKUP_TIMEOUT_SECONDS, headers={"Accept": "application/json"})
+            zone = response.json().get(field) if response.ok else None
+        except (requests.RequestException, ValueError, AttributeError):
+            zone = None
+        if zone:
+            zones.append(str(zone))
+    return zones
 
 
 def iso_duration(delta: timedelta) -> str:
@@ -116,10 +147,10 @@ class NormaliseConfig(ConfigTransformation):
                 cloud_id = self._lookup_cloud_id(base_url)
                 if cloud_id:
                     credentials["cloud_id"] = cloud_id
-        zone_name = config.get("cql_time_zone") or None
-        lower, upper = zone_shifts(zone_name, datetime.now(timezone.utc))
+        zones = discover_time_zones(config) or [config.get("cql_time_zone")]
+        lower, upper = zone_shifts(zones, datetime.now(timezone.utc))
         config["_derived"] = {
-            "cql_time_zone": zone_name,
+            "cql_time_zones": [zone for zone in zones if zone],
             # The upper literal names a whole minute: add one so the last minute is included.
             "cql_lower_shift": iso_duration(lower),
             "cql_upper_shift": iso_duration(upper + timedelta(minutes=1)),
