@@ -1,6 +1,7 @@
 """Shared helpers: build the real source over ``manifest.yaml`` and run it as Airbyte would."""
 
 import json
+import re
 from pathlib import Path
 from typing import Any, List, Mapping, Optional
 
@@ -15,6 +16,32 @@ from source_confluence import SourceConfluence
 # The shared Confluence API references live beside the checkout: <root>/shared/confluence-api.
 SHARED_API_DIR = Path(__file__).resolve().parents[2] / "shared" / "confluence-api"
 SAMPLES_DIR = SHARED_API_DIR / "samples"
+
+
+# NormaliseConfig asks Cloud (API token sign-ins) for the account's and the site's time zone.
+USER_CURRENT = re.compile(r"/rest/api/user/current$")
+SYSTEM_INFO = re.compile(r"/rest/api/settings/systemInfo$")
+
+
+def mock_time_zone_lookups(mocker, user_zone: Optional[str] = None, site_zone: Optional[str] = None) -> None:
+    """Answer the time-zone lookups; a zone left None answers 404, so ``cql_time_zone`` decides."""
+    for matcher, field, zone in ((USER_CURRENT, "timeZone", user_zone), (SYSTEM_INFO, "defaultTimeZone", site_zone)):
+        if zone:
+            mocker.get(matcher, json={field: zone})
+        else:
+            mocker.get(matcher, status_code=404, json={"message": "not found"})
+
+
+@pytest.fixture
+def http(requests_mock):
+    """``requests_mock`` with the config-time lookups answered, so only the streams' requests matter."""
+    mock_time_zone_lookups(requests_mock)
+    return requests_mock
+
+
+def stream_requests(mocker) -> list:
+    """The requests the streams sent: everything but the config-time time-zone lookups."""
+    return [r for r in mocker.request_history if not (USER_CURRENT.search(r.path) or SYSTEM_INFO.search(r.path))]
 
 
 def load_sample(name: str) -> Any:

@@ -117,3 +117,102 @@ class TestNextLinkPagination:
     def test_first_request_has_no_token_and_page_size_is_left_to_the_manifest(self):
         assert paginator().initial_token is None
         assert paginator().get_page_size() is None
+
+
+# ------------------------------------------------------------------ through the real source
+
+import freezegun  # noqa: E402
+
+from unit_tests.config_builder import ConfigBuilder  # noqa: E402
+from unit_tests.conftest import read_streams, records_of  # noqa: E402
+from unit_tests.request_builder import ConfluenceUrls, query_of, requests_to, url_without_query  # noqa: E402
+from unit_tests.response_builder import content, list_page, v2_space  # noqa: E402
+
+
+@freezegun.freeze_time("2024-06-15T12:00:00Z")
+class TestPaginationThroughTheSource:
+    def test_three_v2_pages_return_each_space_once_and_follow_only_the_link_query(self, http):
+        urls = ConfluenceUrls.cloud_site()
+        http.get(
+            urls.spaces + "?limit=250&description-format=plain",
+            complete_qs=True,
+            json=list_page([v2_space("1", "A")], next_link="/wiki/api/v2/spaces?cursor=C2&limit=250"),
+        )
+        http.get(
+            urls.spaces + "?cursor=C2&limit=250",
+            complete_qs=True,
+            json=list_page([v2_space("2", "B")], next_link="/wiki/api/v2/spaces?cursor=C3&limit=250"),
+        )
+        http.get(urls.spaces + "?cursor=C3&limit=250", complete_qs=True, json=list_page([v2_space("3", "C")]))
+
+        output = read_streams(ConfigBuilder().build(), "space")
+
+        assert [r["key"] for r in records_of(output, "space")] == ["A", "B", "C"]
+        sent = requests_to(http, urls.spaces)
+        assert [query_of(r.url) for r in sent] == [
+            {"limit": ["250"], "description-format": ["plain"]},
+            {"cursor": ["C2"], "limit": ["250"]},
+            {"cursor": ["C3"], "limit": ["250"]},
+        ]
+
+    def test_three_cql_pages_send_cql_and_limit_once_per_request(self, http):
+        urls = ConfluenceUrls.cloud_site()
+        http.get(urls.spaces, json=list_page([v2_space("1", "ENG")]))
+        link_cql = 'type = page AND space = "ENG"'
+        second = "/rest/api/content/search?next=true&cursor=P2&limit=250&cql=type+%3D+page+AND+space+%3D+%22ENG%22"
+        third = "/rest/api/content/search?next=true&cursor=P3&limit=250&cql=type+%3D+page+AND+space+%3D+%22ENG%22"
+
+        def search(request, context):
+            cursor = query_of(request.url).get("cursor", [None])[0]
+            page = {None: ("1", second), "P2": ("2", third), "P3": ("3", None)}[cursor]
+            return list_page([content(page[0], when=f"2024-02-0{page[0]}T10:00:00.000Z")], next_link=page[1], base=f"{SITE}/wiki")
+
+        http.get(urls.content_search, json=search)
+
+        output = read_streams(ConfigBuilder().build(), "pages")
+
+        assert [r["id"] for r in records_of(output, "pages")] == ["1", "2", "3"]
+        sent = [query_of(r.url) for r in requests_to(http, urls.content_search)]
+        assert len(sent) == 3
+        assert set(sent[0]) == {"cql", "expand", "limit"}
+        for query, cursor in zip(sent[1:], ("P2", "P3")):
+            assert query == {"next": ["true"], "cursor": [cursor], "limit": ["250"], "cql": [link_cql]}
+
+    def test_gateway_next_link_naming_the_site_is_followed_on_the_gateway(self, http):
+        config = ConfigBuilder().with_scoped_api_token(cloud_id="CID").build()
+        urls = ConfluenceUrls.gateway(cloud_id="CID")
+        http.get(urls.spaces, json=list_page([v2_space("1", "ENG")]))
+
+        def search(request, context):
+            if "cursor" in query_of(request.url):
+                return list_page([content("2")])
+            return list_page(
+                [content("1")],
+                next_link="/rest/api/content/search?next=true&cursor=GW2&limit=250&cql=type%3Dpage",
+                base=f"{SITE}/wiki",
+            )
+
+        http.get(urls.content_search, json=search)
+
+        output = read_streams(config, "pages")
+
+        assert [r["id"] for r in records_of(output, "pages")] == ["1", "2"]
+        sent = requests_to(http, urls.content_search)
+        assert len(sent) == 2
+        assert url_without_query(sent[1].url) == "https://api.atlassian.com/ex/confluence/CID/wiki/rest/api/content/search"
+        assert query_of(sent[1].url) == {"next": ["true"], "cursor": ["GW2"], "limit": ["250"], "cql": ["type=page"]}
+        assert not [r for r in http.request_history if r.hostname == "acme.atlassian.net"]
+
+    def test_link_to_another_host_fails_the_stream_without_calling_that_host(self, http):
+        urls = ConfluenceUrls.cloud_site()
+        http.get(
+            urls.spaces,
+            json=list_page([v2_space("1", "A")], next_link="https://evil.example.com/wiki/api/v2/spaces?cursor=X", base=f"{SITE}/wiki"),
+        )
+        evil = http.get("https://evil.example.com/wiki/api/v2/spaces", json=list_page([]))
+
+        output = read_streams(ConfigBuilder().build(), "space", expecting_exception=True)
+
+        assert evil.call_count == 0
+        assert output.errors, "the read must report an error"
+        assert any("another host" in e.trace.error.message for e in output.errors)
