@@ -1,0 +1,56 @@
+"""`confluence-emulator serve ...` — prints one JSON info line on stdout when ready, serves until SIGINT/SIGTERM."""
+from __future__ import annotations
+
+import argparse
+import json
+import signal
+import sys
+import threading
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(prog="confluence-emulator")
+    sub = p.add_subparsers(dest="cmd", required=True)
+    s = sub.add_parser("serve", help="run the emulator")
+    s.add_argument("--profile", choices=["cloud", "gateway", "data_center"], default="cloud")
+    s.add_argument("--port", type=int, default=0)
+    s.add_argument("--host", default="127.0.0.1")
+    s.add_argument("--seed", type=int, default=1)
+    s.add_argument("--pages", type=int, default=200)
+    s.add_argument("--blogposts", type=int, default=None)
+    s.add_argument("--spaces", type=int, default=4)
+    s.add_argument("--latency-ms", type=float, default=0)
+    s.add_argument("--latency-per-item-ms", type=float, default=0)
+    s.add_argument("--latency-per-body-item-ms", type=float, default=0)
+    s.add_argument("--time-zone", default="UTC")
+    s.add_argument("--context-path", default=None)
+    s.add_argument("--faults", default=None, help="JSON object of fault switches")
+    s.add_argument("--real-time", action="store_true", help="let the emulator clock follow wall-clock time")
+    s.add_argument("--oauth-access-token-ttl", type=int, default=3600)
+    s.add_argument("--search-caps", default=None, help='JSON, e.g. {"body": 50, "expand": 200, "none": 1000}')
+    s.add_argument("--gateway-links", choices=["site", "gateway"], default="site")
+    a = p.parse_args(argv)
+    from .server import Emulator
+    emu = Emulator(profile=a.profile, seed=a.seed, pages=a.pages, blogposts=a.blogposts, spaces=a.spaces, port=a.port,
+                   host=a.host, latency_ms=a.latency_ms, latency_per_item_ms=a.latency_per_item_ms,
+                   latency_per_body_item_ms=a.latency_per_body_item_ms, time_zone=a.time_zone, context_path=a.context_path,
+                   faults=json.loads(a.faults) if a.faults else None, real_time=a.real_time,
+                   oauth_access_token_ttl=a.oauth_access_token_ttl,
+                   search_caps=json.loads(a.search_caps) if a.search_caps else None, gateway_links=a.gateway_links)
+    emu.start()
+    stop = threading.Event()
+
+    def on_signal(*_):
+        stop.set()
+    signal.signal(signal.SIGINT, on_signal)
+    signal.signal(signal.SIGTERM, on_signal)
+    sys.stdout.write(json.dumps(emu.info) + "\n")
+    sys.stdout.flush()
+    while not stop.wait(0.5):
+        pass
+    emu.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

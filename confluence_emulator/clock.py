@@ -1,0 +1,85 @@
+"""Controllable emulator clock and timestamp formatting (Cloud UTC `Z`, DC local offset)."""
+from __future__ import annotations
+
+import threading
+import time
+from datetime import datetime, timezone
+from zoneinfo import ZoneInfo
+
+EPOCH_BASE_MS = 1772366400000  # 2026-03-01T12:00:00Z
+
+
+def start_ms_for_seed(seed: int) -> int:
+    """Fixed, seed-derived clock start (within ~3 weeks after 2026-03-01, so a year of history crosses DST)."""
+    return EPOCH_BASE_MS + (seed * 7919 % (21 * 86400)) * 1000
+
+
+class Clock:
+    """All server timestamps come from here. Default: frozen; admin mutations tick it by one second."""
+
+    def __init__(self, start_ms: int, real_time: bool = False, tick_on_mutation: float = 1.0):
+        self._ms = int(start_ms)
+        self._real = real_time
+        self._anchor = time.monotonic()
+        self._tick = tick_on_mutation
+        self._lock = threading.Lock()
+
+    def now_ms(self) -> int:
+        with self._lock:
+            if self._real:
+                return self._ms + int((time.monotonic() - self._anchor) * 1000)
+            return self._ms
+
+    def advance(self, seconds: float) -> int:
+        with self._lock:
+            self._ms += int(seconds * 1000)
+        return self.now_ms()
+
+    def set(self, iso: str) -> int:
+        dt = datetime.fromisoformat(iso.replace("Z", "+00:00"))
+        if dt.tzinfo is None:
+            dt = dt.replace(tzinfo=timezone.utc)
+        with self._lock:
+            self._ms = int(dt.timestamp() * 1000)
+            self._anchor = time.monotonic()
+        return self.now_ms()
+
+    def tick(self) -> int:
+        """Called on every admin mutation so successive edits get distinct times."""
+        if self._tick:
+            return self.advance(self._tick)
+        return self.now_ms()
+
+    def iso(self) -> str:
+        return fmt_utc(self.now_ms())
+
+
+def fmt_utc(ms: int) -> str:
+    dt = datetime.fromtimestamp(ms / 1000, tz=timezone.utc)
+    return dt.strftime("%Y-%m-%dT%H:%M:%S") + ".%03dZ" % (ms % 1000)
+
+
+_TZ_CACHE: dict[str, ZoneInfo] = {}
+
+
+def zone(name: str) -> ZoneInfo:
+    z = _TZ_CACHE.get(name)
+    if z is None:
+        z = _TZ_CACHE[name] = ZoneInfo(name)
+    return z
+
+
+def fmt_local(ms: int, tz_name: str) -> str:
+    dt = datetime.fromtimestamp(ms / 1000, tz=zone(tz_name))
+    off = dt.strftime("%z")
+    return dt.strftime("%Y-%m-%dT%H:%M:%S") + ".%03d" % (ms % 1000) + off[:3] + ":" + off[3:]
+
+
+def friendly(ms: int) -> str:
+    dt = datetime.fromtimestamp(ms / 1000, tz=timezone.utc)
+    return dt.strftime("%b %d, %Y")
+
+
+def http_date(ms: int) -> str:
+    dt = datetime.fromtimestamp(ms / 1000, tz=timezone.utc)
+    return dt.strftime("%a, %d %b %Y %H:%M:%S GMT")

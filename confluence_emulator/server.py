@@ -1,0 +1,106 @@
+"""Emulator: builds the site, runs the threaded werkzeug server (in-process or from the CLI)."""
+from __future__ import annotations
+
+import threading
+
+from werkzeug.serving import WSGIRequestHandler, make_server
+
+from .admin import AdminClient
+from .app import EmulatorApp
+from .clock import Clock, start_ms_for_seed
+from .generator import build_site
+
+PROFILES = ("cloud", "gateway", "data_center")
+
+
+class _QuietHandler(WSGIRequestHandler):
+    def log_request(self, *a, **k):
+        pass
+
+    def log_error(self, *a, **k):
+        pass
+
+    def log(self, *a, **k):
+        pass
+
+
+class Emulator:
+    def __init__(self, profile: str = "cloud", seed: int = 1, pages: int = 200, blogposts: int | None = None,
+                 spaces: int = 4, port: int = 0, host: str = "127.0.0.1", latency_ms: float = 0,
+                 latency_per_item_ms: float = 0, latency_per_body_item_ms: float = 0, time_zone: str = "UTC",
+                 context_path: str | None = None, faults: dict | None = None, real_time: bool = False,
+                 oauth_access_token_ttl: int = 3600, search_caps: dict | None = None, gateway_links: str = "site"):
+        if profile not in PROFILES:
+            raise ValueError("profile must be one of %s" % (PROFILES,))
+        self.profile = profile
+        self.seed = seed
+        self.host = host
+        self.port = port
+        self.clock = Clock(start_ms_for_seed(seed), real_time=real_time)
+        self.site = build_site(profile, seed, self.clock, time_zone, pages, blogposts, spaces)
+        if context_path is None:
+            context_path = "/confluence" if profile == "data_center" else ""
+        f = dict(faults or {})
+        f.setdefault("latency_ms", latency_ms)
+        f.setdefault("latency_per_item_ms", latency_per_item_ms)
+        f.setdefault("latency_per_body_item_ms", latency_per_body_item_ms)
+        self.app = EmulatorApp(self.site, profile, seed, context_path if profile == "data_center" else "", f,
+                               oauth_ttl=oauth_access_token_ttl, search_caps=search_caps, gateway_links=gateway_links)
+        self._server = None
+        self._thread = None
+        self.info = None
+        self.admin = None
+
+    @property
+    def base_url(self) -> str:
+        return self.info["base_url"]
+
+    def _build_info(self, host_url: str) -> dict:
+        app = self.app
+        info = {"profile": self.profile}
+        if self.profile == "data_center":
+            info["base_url"] = host_url + app.context_path
+            info["context_path"] = app.context_path
+        else:
+            info["base_url"] = host_url
+        if self.profile == "gateway":
+            info["api_gateway_url"] = host_url
+            info["oauth_token_url"] = host_url + "/oauth/token"
+        if self.profile != "data_center":
+            info["cloud_id"] = self.site.cloud_id
+        info["admin_url"] = host_url + "/__admin"
+        info["time_zone"] = self.site.time_zone
+        info["clock"] = self.clock.iso()
+        info["credentials"] = app.creds.info("admin")
+        info["reader_credentials"] = app.creds.info("reader")
+        info["counts"] = {"pages": sum(1 for c in self.site.content.values() if c.type == "page"),
+                          "blogposts": sum(1 for c in self.site.content.values() if c.type == "blogpost"),
+                          "spaces": len(self.site.spaces)}
+        return info
+
+    def start(self):
+        self._server = make_server(self.host, self.port, self.app, threaded=True, request_handler=_QuietHandler)
+        self._server.daemon_threads = True
+        port = self._server.server_port
+        host_url = "http://%s:%d" % (self.host, port)
+        self.app.host_url = host_url
+        self.info = self._build_info(host_url)
+        self.admin = AdminClient(self.info["admin_url"])
+        self._thread = threading.Thread(target=self._server.serve_forever, name="confluence-emulator", daemon=True)
+        self._thread.start()
+        return self
+
+    def serve_forever(self):
+        self._server.serve_forever()
+
+    def stop(self):
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        self.stop()

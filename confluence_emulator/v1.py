@@ -1,0 +1,571 @@
+"""REST v1 family (`/wiki/rest/api` on Cloud, `[context]/rest/api` on Data Center)."""
+from __future__ import annotations
+
+import time
+from urllib.parse import unquote
+
+from werkzeug.routing import Map, Rule
+from werkzeug.wrappers import Response
+
+from . import cql as cqlmod
+from .errors import ApiError, gone, v1_body
+from .listing import int_param, keyset, v1_list, walk_key
+from .pagination import decode_cursor, encode_cursor
+from .shapes import (anonymous_v1, content_v1, group_v1, label_v1, parse_expand, restriction_op_v1, space_v1, user_v1,
+                     webui)
+
+DEPRECATION = {"Deprecation": "Wed, 1 Mar 2023",
+               "Warning": '299 - "Deprecated API, will be removed on Mon, 31 Mar 2025" '
+                          '"https://developer.atlassian.com/cloud/confluence/changelog/#CHANGE-864"'}
+GONE_ON_GATEWAY = {"content_list", "content_get", "space_list", "space_get", "child_attachment", "child_comment",
+                   "child_page", "content_labels", "content_child", "content_history"}
+CLOUD_ONLY = {"system_info", "group_members_by_id"}
+DC_ONLY = {"content_scan", "server_information", "group_member"}
+
+
+def url_map():
+    R = Rule
+    return Map([
+        R("/content", endpoint="content_list"),
+        R("/content/search", endpoint="content_search"),
+        R("/content/scan", endpoint="content_scan"),
+        R("/content/<cid>", endpoint="content_get"),
+        R("/content/<cid>/history", endpoint="content_history"),
+        R("/content/<cid>/child", endpoint="content_child"),
+        R("/content/<cid>/child/attachment", endpoint="child_attachment"),
+        R("/content/<cid>/child/attachment/<aid>/download", endpoint="attachment_download"),
+        R("/content/<cid>/child/comment", endpoint="child_comment"),
+        R("/content/<cid>/child/page", endpoint="child_page"),
+        R("/content/<cid>/label", endpoint="content_labels"),
+        R("/content/<cid>/restriction", endpoint="restriction"),
+        R("/content/<cid>/restriction/byOperation", endpoint="restriction_by_op"),
+        R("/content/<cid>/restriction/byOperation/<op>", endpoint="restriction_op"),
+        R("/search", endpoint="search"),
+        R("/space", endpoint="space_list"),
+        R("/space/<key>", endpoint="space_get"),
+        R("/group", endpoint="group_list"),
+        R("/group/<gid>/membersByGroupId", endpoint="group_members_by_id"),
+        R("/group/<name>/member", endpoint="group_member"),
+        R("/audit", endpoint="audit"),
+        R("/user/current", endpoint="user_current"),
+        R("/user/anonymous", endpoint="user_anonymous"),
+        R("/user", endpoint="user_get"),
+        R("/settings/systemInfo", endpoint="system_info"),
+        R("/server-information", endpoint="server_information"),
+        R("/download/attachments/<cid>/<path:filename>", endpoint="web_download"),
+    ], strict_slashes=False)
+
+
+HANDLERS = {}
+
+
+def handler(name):
+    def deco(fn):
+        def wrapped(ctx, **kw):
+            if ctx.dc and name in CLOUD_ONLY or (not ctx.dc and name in DC_ONLY):
+                raise ApiError(404, "null for uri: %s" % ctx.request.url)
+            if ctx.surface == "gateway" and name in GONE_ON_GATEWAY:
+                raise gone()
+            out = fn(ctx, **kw)
+            if ctx.surface == "site" and name in GONE_ON_GATEWAY:
+                ctx.extra_headers.update(DEPRECATION)
+            return out
+        HANDLERS[name] = wrapped
+        return fn
+    return deco
+
+
+# ------------------------------------------------------------------ helpers
+def visible(ctx, c) -> bool:
+    return ctx.site.can_view(ctx.user, c)
+
+
+def get_content(ctx, cid, types=None):
+    c = ctx.site.content.get(cid)
+    if c is None or not visible(ctx, c) or (types and c.type not in types) or c.status == "deleted":
+        raise ApiError(404, "No content found with id : ContentId{id=%s}" % cid)
+    return c
+
+
+def clamp_offset(ctx, default, cap):
+    limit = int_param(ctx, "limit", default)
+    start = int_param(ctx, "start", 0)
+    if limit < 0:
+        raise ApiError(400, "java.lang.IllegalArgumentException: limit cannot be less than zero")
+    if start < 0:
+        raise ApiError(400, "java.lang.IllegalArgumentException: start cannot be less than zero")
+    if start > 100000:
+        raise ApiError(400, "com.atlassian.confluence.api.service.exceptions.BadRequestException: Start of this size is no "
+                            "longer supported, please use cursor-based pagination")
+    return start, min(limit, cap)
+
+
+def offset_page(ctx, items, default, cap, serialize):
+    start, limit = clamp_offset(ctx, default, cap)
+    page = items[start:start + limit]
+    if ctx.app.faults.empty_page_once(walk_key(ctx), start == 0) and start + limit < len(items):
+        page = []
+    res = [serialize(x) for x in page]
+    ctx.n_items += len(res)
+    return v1_list(ctx, res, start, limit, start + limit < len(items))
+
+
+def statuses(ctx, default=("current",)):
+    raw = ctx.args.getlist("status")
+    vals = []
+    for r in raw:
+        vals += [x.strip() for x in r.split(",") if x.strip()]
+    if not vals:
+        return set(default)
+    if "any" in vals:
+        return {"current", "trashed", "archived", "draft"}
+    return set(vals)
+
+
+# ------------------------------------------------------------------ content
+@handler("content_list")
+def content_list(ctx):
+    site = ctx.site
+    type_ = ctx.args.get("type", "page")
+    space_key = ctx.args.get("spaceKey")
+    title = ctx.args.get("title")
+    sts = statuses(ctx)
+    exp = parse_expand(ctx.args.get("expand", "space,history,version"))
+    items = [c for c in site.content.values() if c.type == type_ and c.status in sts
+             and (space_key is None or c.space_key == space_key) and (title is None or c.title == title) and visible(ctx, c)]
+    items.sort(key=lambda c: c.num)
+    if "body" in exp:
+        ctx.n_body_items += min(len(items), int_param(ctx, "limit", 25))
+    return offset_page(ctx, items, 25, 1000, lambda c: content_v1(ctx, c, exp))
+
+
+@handler("content_get")
+def content_get(ctx, cid):
+    sts = statuses(ctx, default=("current", "archived"))
+    c = ctx.site.content.get(cid)
+    if c is None or not visible(ctx, c) or (c.status not in sts and not (c.status == "trashed" and "trashed" in sts)):
+        raise ApiError(404, "No content found with id : ContentId{id=%s}" % cid)
+    exp = parse_expand(ctx.args.get("expand", "space,history,version"))
+    ctx.n_items += 1
+    return content_v1(ctx, c, exp)
+
+
+@handler("content_history")
+def content_history(ctx, cid):
+    from .shapes import history_v1
+    c = get_content(ctx, cid)
+    return history_v1(ctx, c, parse_expand(ctx.args.get("expand", "lastUpdated")))
+
+
+@handler("content_child")
+def content_child(ctx, cid):
+    c = get_content(ctx, cid)
+    exp = parse_expand(ctx.args.get("expand", ""))
+    return content_v1(ctx, c, {"children": exp})["children"]
+
+
+def _search_caps(ctx, exp):
+    caps = ctx.app.search_caps
+    bodies = set(exp.get("body", {}))
+    if bodies & {"export_view", "styled_view"}:
+        return caps["export_view"]
+    if "body" in exp:
+        return caps["body"]
+    if exp:
+        return caps["expand"]
+    return caps["none"]
+
+
+def run_cql(ctx, cql_text, ctx_json=None, types=None):
+    site = ctx.site
+    if not cql_text:
+        raise ApiError(400, "CQL query parameter is required")
+    try:
+        q = cqlmod.parse(cql_text)
+        pred = cqlmod.compile_query(q, cqlmod.EvalContext(site, site.time_zone, site.clock.now_ms(), ctx.user))
+    except cqlmod.CQLError as e:
+        raise ApiError(400, str(e))
+    default_status = {"current"}
+    if ctx_json:
+        import json
+        try:
+            cc = json.loads(ctx_json)
+        except ValueError:
+            raise ApiError(400, "cqlcontext is not valid JSON: %s" % ctx_json)
+        if cc.get("contentStatuses"):
+            default_status = set(cc["contentStatuses"])
+        sk = cc.get("spaceKey")
+    else:
+        sk = None
+    names_status = q.names_field("status")
+    try:
+        out = [c for c in site.content.values() if (names_status or c.status in default_status) and (sk is None or c.space_key == sk)
+               and (types is None or c.type in types) and pred(c) and visible(ctx, c)]
+    except cqlmod.CQLError as e:
+        raise ApiError(400, str(e))
+    if q.order:
+        out = cqlmod.apply_order(out, q.order)
+    return q, out
+
+
+@handler("content_search")
+def content_search(ctx):
+    t0 = time.perf_counter()
+    exp = parse_expand(ctx.args.get("expand"))
+    q, items = run_cql(ctx, ctx.args.get("cql"), ctx.args.get("cqlcontext"))
+    cap = _search_caps(ctx, exp)
+    limit = int_param(ctx, "limit", 25)
+    if limit < 0:
+        raise ApiError(400, "java.lang.IllegalArgumentException: limit cannot be less than zero")
+    limit = min(limit, cap)
+    extra = lambda n: {"totalSize": len(items), "cqlQuery": q.text, "searchDuration": int((time.perf_counter() - t0) * 1000)}
+    if ctx.dc:
+        start = int_param(ctx, "start", 0)
+        page = items[start:start + limit]
+        if ctx.app.faults.empty_page_once(walk_key(ctx), start == 0) and start + limit < len(items):
+            page = []
+        res = [content_v1(ctx, c, exp) for c in page]
+        ctx.n_items += len(res)
+        if "body" in exp:
+            ctx.n_body_items += len(res)
+        return v1_list(ctx, res, start, limit, start + limit < len(items), extra=extra(0))
+    return cursor_search(ctx, items, limit, lambda c: content_v1(ctx, c, exp), "body" in exp, q.text, extra)
+
+
+def cursor_search(ctx, items, limit, ser, bodies, sig, extra):
+    """Cloud search paging: stateless cursor (ignores start), next link carries cursor= and keeps the query."""
+    cur = ctx.args.get("cursor")
+    pos = 0
+    if cur:
+        d = decode_cursor(cur[4:] if cur.startswith("_sa_") else cur)
+        if not isinstance(d, dict) or "o" not in d:
+            raise ApiError(400, "Invalid cursor")
+        last = d.get("id")
+        idx = next((i for i, c in enumerate(items) if c.id == last), None)
+        pos = idx + 1 if idx is not None else int(d["o"])
+    page = items[pos:pos + limit]
+    if ctx.app.faults.empty_page_once(walk_key(ctx), not cur) and pos + limit < len(items):
+        res = []
+        nxt = cur
+    else:
+        res = [ser(c) for c in page]
+        nxt = "_sa_" + encode_cursor({"o": pos + len(page), "id": page[-1].id}) if page and pos + len(page) < len(items) else None
+    ctx.n_items += len(res)
+    if bodies:
+        ctx.n_body_items += len(res)
+    prev = "_sa_" + encode_cursor({"o": max(0, pos - limit), "id": None, "p": 1}) if pos > 0 else None
+    return v1_list(ctx, res, pos if not cur else int_param(ctx, "start", pos), limit, nxt is not None, cursor_next=nxt,
+                   cursor_prev=prev, extra=extra(0))
+
+
+@handler("content_scan")
+def content_scan(ctx):
+    site = ctx.site
+    exp = parse_expand(ctx.args.get("expand"))
+    types = {ctx.args.get("type", "page")}
+    sts = statuses(ctx)
+    sk = ctx.args.get("spaceKey")
+    limit = min(max(1, int_param(ctx, "limit", 25)), 10000)
+    items = [c for c in site.content.values() if c.type in types and c.status in sts and (sk is None or c.space_key == sk) and visible(ctx, c)]
+    items.sort(key=lambda c: c.num)
+    cur = ctx.args.get("cursor")
+    after = -1
+    if cur:
+        try:
+            d = decode_cursor(cur)
+            after = int(d["after"])
+        except (ApiError, KeyError, TypeError, ValueError):
+            raise ApiError(400, "Invalid cursor: %s" % cur)
+    import bisect
+    nums = [c.num for c in items]
+    i = bisect.bisect_right(nums, after)
+    page = items[i:i + limit]
+    res = [content_v1(ctx, c, exp) for c in page]
+    ctx.n_items += len(res)
+    if "body" in exp:
+        ctx.n_body_items += len(res)
+    has_next = i + limit < len(items)
+    next_cursor = encode_cursor({"after": page[-1].num}) if has_next and page else None
+    body = {"results": res, "nextCursor": next_cursor, "prevCursor": encode_cursor({"after": after, "prev": True}) if cur else None,
+            "cursor": cur, "limit": limit, "size": len(res)}
+    links = {"base": ctx.links_base, "context": ctx.context, "self": ctx.request.url}
+    if next_cursor:
+        from .pagination import build_qs
+        pairs = [(k, v) for k, v in ctx.args.items(multi=True) if k != "cursor"] + [("cursor", next_cursor)]
+        links["next"] = "/rest/api/content/scan?" + build_qs(pairs)
+    body["_links"] = links
+    return {k: v for k, v in body.items() if v is not None}
+
+
+@handler("child_attachment")
+def child_attachment(ctx, cid):
+    c = get_content(ctx, cid)
+    exp = parse_expand(ctx.args.get("expand", "version,container" if ctx.dc else "version"))
+    fn = ctx.args.get("filename")
+    mt = ctx.args.get("mediaType")
+    items = sorted((a for a in ctx.site.children(c, "attachment") if a.status == "current" and (fn is None or a.filename == fn)
+                    and (mt is None or a.media_type == mt)), key=lambda a: a.num)
+    return offset_page(ctx, items, 50 if ctx.dc else 25, 200 if ctx.dc else 1000, lambda a: content_v1(ctx, a, exp))
+
+
+@handler("child_comment")
+def child_comment(ctx, cid):
+    c = get_content(ctx, cid)
+    exp = parse_expand(ctx.args.get("expand"))
+    locs = set()
+    for l in ctx.args.getlist("location"):
+        locs |= {x.strip() for x in l.split(",") if x.strip()}
+    depth = ctx.args.get("depth", "")
+    items = []
+    for cm in ctx.site.children(c, "comment"):
+        if cm.status != "current":
+            continue
+        if depth != "all" and cm.parent_comment_id is not None:
+            continue
+        if locs:
+            ok = cm.location in locs or ("resolved" in locs and cm.location == "inline" and cm.resolution == "resolved")
+            if not ok:
+                continue
+        items.append(cm)
+    items.sort(key=lambda x: x.num)
+    if "body" in exp:
+        ctx.n_body_items += len(items)
+    return offset_page(ctx, items, 25, 1000, lambda cm: content_v1(ctx, cm, exp))
+
+
+@handler("child_page")
+def child_page(ctx, cid):
+    c = get_content(ctx, cid)
+    exp = parse_expand(ctx.args.get("expand"))
+    items = sorted((p for p in ctx.site.children(c, "page") if p.status == "current" and visible(ctx, p)), key=lambda p: (p.position or 0, p.num))
+    return offset_page(ctx, items, 25, 1000, lambda p: content_v1(ctx, p, exp))
+
+
+@handler("content_labels")
+def content_labels(ctx, cid):
+    c = get_content(ctx, cid)
+    prefix = ctx.args.get("prefix")
+    items = [l for l in c.labels if prefix in (None, "global")]
+    return offset_page(ctx, items, 200, 200, lambda l: label_v1(l, ctx.site))
+
+
+@handler("attachment_download")
+def attachment_download(ctx, cid, aid):
+    c = get_content(ctx, cid)
+    a = ctx.site.content.get(aid)
+    if a is None or a.type != "attachment" or a.container_id != c.id or a.status == "deleted":
+        raise ApiError(404, "No attachment found with id : %s" % aid)
+    return _file_response(ctx, a)
+
+
+def _file_response(ctx, a):
+    ctx.n_items += 1
+    r = Response(a.blob, content_type=a.media_type)
+    r.headers["Content-Disposition"] = 'attachment; filename="%s"' % a.filename
+    r.headers["ETag"] = '"%s-%d"' % (a.id, a.version.number)
+    return r
+
+
+@handler("web_download")
+def web_download(ctx, cid, filename):
+    c = get_content(ctx, cid)
+    fn = unquote(filename)
+    for a in ctx.site.children(c, "attachment"):
+        if a.filename == fn and a.status != "deleted":
+            return _file_response(ctx, a)
+    raise ApiError(404, "Attachment not found")
+
+
+# ------------------------------------------------------------------ restrictions
+@handler("restriction")
+def restriction(ctx, cid):
+    c = get_content(ctx, cid)
+    exp = parse_expand(ctx.args.get("expand", "restrictions.user,restrictions.group"))
+    sub = exp.get("restrictions", {})
+    res = [restriction_op_v1(ctx, c, op, sub) for op in ("read", "update")]
+    body = v1_list(ctx, res, 0, 100, False)
+    body["restrictionsHash"] = "%x" % (abs(hash((tuple(sorted(c.read_users or ())), tuple(sorted(c.read_groups or ()))))) & 0xFFFFFFFF)
+    return body
+
+
+@handler("restriction_by_op")
+def restriction_by_op(ctx, cid):
+    c = get_content(ctx, cid)
+    exp = parse_expand(ctx.args.get("expand", "restrictions.user,restrictions.group"))
+    sub = exp.get("restrictions", {})
+    out = {op: restriction_op_v1(ctx, c, op, sub) for op in ("read", "update")}
+    out["_links"] = {"base": ctx.links_base, "context": ctx.context}
+    return out
+
+
+@handler("restriction_op")
+def restriction_op(ctx, cid, op):
+    c = get_content(ctx, cid)
+    if op not in ("read", "update"):
+        raise ApiError(400, "Unknown operation: %s" % op)
+    exp = parse_expand(ctx.args.get("expand", "restrictions.user,restrictions.group"))
+    return restriction_op_v1(ctx, c, op, exp.get("restrictions", {}))
+
+
+# ------------------------------------------------------------------ search
+@handler("search")
+def search(ctx):
+    t0 = time.perf_counter()
+    q, items = run_cql(ctx, ctx.args.get("cql"), ctx.args.get("cqlcontext"))
+    limit = int_param(ctx, "limit", 25)
+    exp = parse_expand(ctx.args.get("expand"))
+    if limit < 0:
+        raise ApiError(400, "java.lang.IllegalArgumentException: limit cannot be less than zero")
+    limit = min(limit, 1000 if ctx.dc else 250)
+
+    def ser(c):
+        site = ctx.site
+        sp = site.spaces.get(c.space_key)
+        cont = content_v1(ctx, c, {k: v for k, v in exp.items() if k == "content"}.get("content", {}))
+        return {"content": cont, "title": c.title, "excerpt": (site.storage(c)[:0] if c.type == "attachment" else c.title),
+                "url": webui(ctx, c), "resultGlobalContainer": {"title": sp.name if sp else "", "displayUrl": "/spaces/%s" % c.space_key},
+                "breadcrumbs": [], "entityType": "content", "iconCssClass": "aui-icon content-type-%s" % c.type,
+                "lastModified": ctx.fmt_time(c.modified), "friendlyLastModified": _friendly_ago(ctx, c.modified), "score": 0.0}
+    extra = lambda n: {"totalSize": len(items), "cqlQuery": q.text, "searchDuration": int((time.perf_counter() - t0) * 1000),
+                       "archivedResultCount": 0}
+    if ctx.dc:
+        start = int_param(ctx, "start", 0)
+        page = items[start:start + limit]
+        res = [ser(c) for c in page]
+        ctx.n_items += len(res)
+        return v1_list(ctx, res, start, limit, start + limit < len(items), extra=extra(0))
+    return cursor_search(ctx, items, limit, ser, False, q.text, extra)
+
+
+def _friendly_ago(ctx, ms):
+    days = (ctx.site.clock.now_ms() - ms) // 86400000
+    if days <= 0:
+        return "today"
+    if days < 30:
+        return "%d days ago" % days
+    from .clock import friendly
+    return friendly(ms)
+
+
+# ------------------------------------------------------------------ spaces
+@handler("space_list")
+def space_list(ctx):
+    site = ctx.site
+    keys = set()
+    for k in ctx.args.getlist("spaceKey") + ctx.args.getlist("spaceKeys"):
+        keys |= {x.strip() for x in k.split(",") if x.strip()}
+    ids = set()
+    for k in ctx.args.getlist("spaceId") + ctx.args.getlist("spaceIds"):
+        ids |= {int(x) for x in k.split(",") if x.strip().isdigit()}
+    type_ = ctx.args.get("type")
+    status = ctx.args.get("status")
+    exp = parse_expand(ctx.args.get("expand"))
+    items = [s for s in site.spaces.values() if (not keys or s.key in keys) and (not ids or s.id in ids)
+             and (type_ is None or s.type == type_) and (status is None or s.status == status) and site.can_view_space(ctx.user, s)]
+    items.sort(key=lambda s: s.key if ctx.dc else s.id)
+    return offset_page(ctx, items, 25, 50 if ctx.dc else 1000, lambda s: space_v1(ctx, s, exp))
+
+
+@handler("space_get")
+def space_get(ctx, key):
+    s = ctx.site.spaces.get(key)
+    if s is None or not ctx.site.can_view_space(ctx.user, s):
+        raise ApiError(404, "No space with key : %s" % key, authorized=False)
+    return space_v1(ctx, s, parse_expand(ctx.args.get("expand")))
+
+
+# ------------------------------------------------------------------ groups / users / audit / settings
+def require_user(ctx):
+    if ctx.user is None:
+        raise ApiError(401 if ctx.dc else 403, "User must be authenticated" if ctx.dc else "Current user not permitted to use Confluence",
+                       authorized=False)
+
+
+@handler("group_list")
+def group_list(ctx):
+    require_user(ctx)
+    items = sorted(ctx.site.groups.values(), key=lambda g: g.name)
+    body = offset_page(ctx, items, 200, 200, lambda g: group_v1(ctx, g))
+    return body
+
+
+@handler("group_members_by_id")
+def group_members_by_id(ctx, gid):
+    require_user(ctx)
+    g = next((g for g in ctx.site.groups.values() if g.id == gid), None)
+    if g is None:
+        raise ApiError(404, "Group not found with id : %s" % gid)
+    members = [ctx.site.users[a] for a in g.members]
+    exp = "operations" in (ctx.args.get("expand") or "")
+    return offset_page(ctx, members, 200, 200, lambda u: user_v1(ctx, u.account_id))
+
+
+@handler("group_member")
+def group_member(ctx, name):
+    require_user(ctx)
+    g = ctx.site.groups.get(unquote(name))
+    if g is None:
+        raise ApiError(404, "No group found with name : %s" % name)
+    members = [ctx.site.users[a] for a in g.members]
+    return offset_page(ctx, members, 200, 200, lambda u: user_v1(ctx, u.account_id))
+
+
+@handler("audit")
+def audit(ctx):
+    require_user(ctx)
+    if not ctx.user.site_admin:
+        raise ApiError(403, "Could not retrieve audit records: user is not a Confluence administrator" if ctx.cloud else
+                       "User not permitted to view audit records")
+    sd = int_param(ctx, "startDate", None)
+    ed = int_param(ctx, "endDate", None)
+    ss = (ctx.args.get("searchString") or "").lower()
+    items = [r for r in ctx.site.audit if (sd is None or r.creation_ms >= sd) and (ed is None or r.creation_ms <= ed)
+             and (not ss or ss in r.summary.lower() or ss in r.category.lower())]
+    items = sorted(items, key=lambda r: -r.creation_ms)
+
+    def ser(r):
+        return {"author": dict(user_v1(ctx, r.author_id), **({"type": "user"} if False else {})), "remoteAddress": r.remote_address,
+                "creationDate": r.creation_ms, "summary": r.summary, "description": r.description, "category": r.category,
+                "sysAdmin": r.sys_admin, "superAdmin": False,
+                "affectedObject": {"name": r.affected_name, "objectType": r.affected_type},
+                "changedValues": [], "associatedObjects": []}
+    return offset_page(ctx, items, 1000, 1000, ser)
+
+
+@handler("user_current")
+def user_current(ctx):
+    if ctx.user is None:
+        return anonymous_v1(ctx)
+    return user_v1(ctx, ctx.user.account_id, expand_tz=True)
+
+
+@handler("user_anonymous")
+def user_anonymous(ctx):
+    return anonymous_v1(ctx)
+
+
+@handler("user_get")
+def user_get(ctx):
+    require_user(ctx)
+    ident = ctx.args.get("accountId") if ctx.cloud else (ctx.args.get("username") or ctx.args.get("key"))
+    if not ident:
+        raise ApiError(400, "accountId is required" if ctx.cloud else "username or key is required")
+    u = ctx.site.users.get(ident) if ctx.cloud else next((x for x in ctx.site.users.values() if ident in (x.username, x.user_key)), None)
+    if u is None:
+        raise ApiError(404, "No user found with %s : %s" % ("accountId" if ctx.cloud else "username", ident))
+    return user_v1(ctx, u.account_id)
+
+
+@handler("system_info")
+def system_info(ctx):
+    require_user(ctx)
+    return {"cloudId": ctx.site.cloud_id, "commitHash": "emulator-" + str(ctx.site.seed), "baseUrl": ctx.site_base,
+            "edition": "STANDARD", "siteTitle": "Confluence Emulator", "defaultLocale": "en_US",
+            "defaultTimeZone": ctx.site.time_zone}
+
+
+@handler("server_information")
+def server_information(ctx):
+    return {"baseUrl": ctx.site_base, "displayInfo": "Confluence Data Center 10.0.3 (emulator)", "version": "10.0.3",
+            "buildNumber": 10003, "buildDate": "2025-07-01T00:00:00.000Z", "serverTime": ctx.fmt_time(ctx.site.clock.now_ms()),
+            "defaultTimeZone": ctx.site.time_zone}
