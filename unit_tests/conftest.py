@@ -2,6 +2,7 @@
 
 import json
 import re
+from urllib.parse import urlsplit
 from pathlib import Path
 from typing import Any, List, Mapping, Optional
 
@@ -23,6 +24,11 @@ USER_CURRENT = re.compile(r"/rest/api/user/current$")
 SYSTEM_INFO = re.compile(r"/rest/api/settings/systemInfo$")
 
 
+def is_time_zone_lookup(request) -> bool:
+    path = urlsplit(request.url).path  # not request.path: requests_mock lower-cases it
+    return bool(USER_CURRENT.search(path) or SYSTEM_INFO.search(path))
+
+
 def mock_time_zone_lookups(mocker, user_zone: Optional[str] = None, site_zone: Optional[str] = None) -> None:
     """Answer the time-zone lookups; a zone left None answers 404, so ``cql_time_zone`` decides."""
     for matcher, field, zone in ((USER_CURRENT, "timeZone", user_zone), (SYSTEM_INFO, "defaultTimeZone", site_zone)):
@@ -41,7 +47,7 @@ def http(requests_mock):
 
 def stream_requests(mocker) -> list:
     """The requests the streams sent: everything but the config-time time-zone lookups."""
-    return [r for r in mocker.request_history if not (USER_CURRENT.search(r.path) or SYSTEM_INFO.search(r.path))]
+    return [r for r in mocker.request_history if not is_time_zone_lookup(r)]
 
 
 def load_sample(name: str) -> Any:
