@@ -1,0 +1,150 @@
+"""normalise_content / normalise_space: one record shape from Cloud v1, Cloud v2 and Data Center answers."""
+
+import copy
+
+from source_confluence.components.records import NormaliseContent, NormaliseSpace, normalise_content, normalise_space
+from unit_tests.conftest import load_sample
+from unit_tests.response_builder import dc_space, v2_space
+
+CLOUD_SITE = "https://airbyteio.atlassian.net/wiki"
+DC_SITE = "https://kb.example.com/confluence"
+
+
+def dc_content():
+    """The real DC content/search result (epam) with the DC user and ``+08:00`` timestamps of a real DC answer."""
+    raw = copy.deepcopy(load_sample("dc-v1-content-search-body-storage.epam.json")["body"]["results"][0])
+    dc_user = copy.deepcopy(load_sample("dc-v1-attachment-upload-response.json")["body"]["results"][0]["version"]["by"])
+    raw["history"] = {"createdBy": dc_user, "createdDate": "2024-03-11T19:24:06.964+08:00"}
+    raw["version"] = {"by": dc_user, "when": "2024-03-12T08:00:00.000+08:00", "number": 4, "minorEdit": True}
+    raw["space"] = {"id": 98305, "key": "EPMCDME"}
+    raw["ancestors"] = [{"id": 1, "type": "page", "title": "Root"}, {"id": 2, "type": "page", "title": "QA"}]
+    raw["metadata"] = {"labels": {"results": [{"id": 77, "name": "aqa", "prefix": "global"}]}}
+    return raw
+
+
+class TestNormaliseContent:
+    def test_cloud_page_sample(self):
+        raw = load_sample("cloud-v1-content-page-expanded.airbyte.json")["record"]
+        record = normalise_content(raw, CLOUD_SITE)
+        assert record["id"] == "98487"
+        assert record["type"] == "page"
+        assert record["status"] == "current"
+        assert record["title"] == "Overview"
+        assert record["authorId"] == "5fc9e78d2730d800760becc4"
+        assert record["createdAt"] == "2023-02-17T09:08:30.734Z"
+        assert record["lastModifiedAt"] == "2023-02-17T09:08:30.734Z"
+        assert record["version"] == {
+            "number": 1,
+            "message": "",
+            "minorEdit": False,
+            "createdAt": "2023-02-17T09:08:30.734Z",
+            "authorId": "5fc9e78d2730d800760becc4",
+        }
+        assert record["webUrl"] == "https://airbyteio.atlassian.net/wiki/spaces/~5fc9e78d2730d800760becc4/overview"
+        assert record["_links"] == {
+            "webui": "/spaces/~5fc9e78d2730d800760becc4/overview",
+            "tinyui": "/x/t4AB",
+            "editui": "/pages/resumedraft.action?draftId=98487",
+        }
+        assert record["body"]["storage"]["representation"] == "storage"
+        assert record["body"]["storage"]["value"] == raw["body"]["storage"]["value"]
+        assert isinstance(record["bodyMarkdown"], str) and "Say hello to your colleagues" in record["bodyMarkdown"]
+        # the sample was read without space, ancestors or labels expanded
+        assert (record["spaceId"], record["spaceKey"], record["parentId"]) == (None, None, None)
+        assert record["ancestors"] == [] and record["labels"] == []
+
+    def test_data_center_user_key_and_local_offsets_become_utc(self):
+        record = normalise_content(dc_content(), DC_SITE)
+        assert record["authorId"] == "939086d6715493da0174ae81a03d0044"
+        assert record["version"]["authorId"] == "939086d6715493da0174ae81a03d0044"
+        assert record["createdAt"] == "2024-03-11T11:24:06.964Z"
+        assert record["lastModifiedAt"] == "2024-03-12T00:00:00.000Z"
+        assert record["version"]["minorEdit"] is True
+        assert (record["spaceId"], record["spaceKey"]) == ("98305", "EPMCDME")
+        assert record["webUrl"] == "https://kb.example.com/confluence/display/EPMCDME/AQA+Backlog+Estimation"
+        assert record["_links"] == {"webui": "/display/EPMCDME/AQA+Backlog+Estimation", "tinyui": "/x/IlyHjw"}
+
+    def test_user_without_user_key_falls_back_to_username(self):
+        raw = dc_content()
+        raw["history"]["createdBy"] = {"username": "jdoe"}
+        assert normalise_content(raw, DC_SITE)["authorId"] == "jdoe"
+
+    def test_parent_is_the_last_ancestor_and_ids_are_strings(self):
+        record = normalise_content(dc_content(), DC_SITE)
+        assert record["parentId"] == "2"
+        assert record["parentType"] == "page"
+        assert record["ancestors"] == [
+            {"id": "1", "type": "page", "title": "Root"},
+            {"id": "2", "type": "page", "title": "QA"},
+        ]
+
+    def test_labels_keep_id_name_prefix(self):
+        assert normalise_content(dc_content(), DC_SITE)["labels"] == [{"id": "77", "name": "aqa", "prefix": "global"}]
+
+    def test_absolute_webui_link_is_kept(self):
+        raw = {"id": 1, "_links": {"webui": "https://elsewhere.example.com/x"}}
+        assert normalise_content(raw, DC_SITE)["webUrl"] == "https://elsewhere.example.com/x"
+
+    def test_missing_optional_blocks_are_tolerated(self):
+        record = normalise_content({"id": 42}, CLOUD_SITE)
+        assert record["id"] == "42"
+        assert record["body"] is None and record["bodyMarkdown"] is None
+        assert record["lastModifiedAt"] is None and record["createdAt"] is None
+        assert record["ancestors"] == [] and record["labels"] == [] and record["parentId"] is None
+        assert record["webUrl"] is None
+        assert record["version"] == {"number": None, "message": "", "minorEdit": False, "createdAt": None, "authorId": None}
+
+    def test_timestamp_without_zone_is_read_as_utc_and_garbage_as_none(self):
+        raw = {"id": 1, "version": {"when": "2024-03-11T19:24:06"}, "history": {"createdDate": "yesterday"}}
+        record = normalise_content(raw, CLOUD_SITE)
+        assert record["lastModifiedAt"] == "2024-03-11T19:24:06.000Z"
+        assert record["createdAt"] is None
+
+    def test_transformation_replaces_the_record_in_place_using_the_derived_site_url(self):
+        config = {"base_url": "https://acme.atlassian.net", "_derived": {"site_url": "https://acme.atlassian.net/wiki"}}
+        record = {"id": 9, "title": "T", "_links": {"webui": "/spaces/ENG/pages/9"}, "_expandable": {"x": ""}}
+        NormaliseContent(config=config, parameters={}).transform(record)
+        assert record["webUrl"] == "https://acme.atlassian.net/wiki/spaces/ENG/pages/9"
+        assert "_expandable" not in record
+        assert record["id"] == "9"
+
+
+class TestNormaliseSpace:
+    def test_cloud_v2_sample(self):
+        raw = load_sample("cloud-v2-spaces-list.synth.json")["body"]["results"][0]
+        record = normalise_space(raw, "https://example.atlassian.net/wiki")
+        assert record == {
+            "id": "39223300",
+            "key": "OPS",
+            "name": "Operations",
+            "type": "global",
+            "status": "current",
+            "description": "Runbooks and on-call",
+            "homepageId": "39223464",
+            "authorId": "5fc9e78d2730d800760becc4",
+            "createdAt": "2025-11-20T09:59:58.000Z",
+            "webUrl": "https://example.atlassian.net/wiki/spaces/OPS",
+            "_links": {"webui": "/spaces/OPS"},
+        }
+
+    def test_data_center_space_with_expanded_homepage_and_history(self):
+        record = normalise_space(dc_space(98305, "ENG"), "https://wiki.example.com/confluence")
+        assert record["id"] == "98305"
+        assert record["homepageId"] == "65540"
+        assert record["authorId"] == "8a7f808a"
+        assert record["createdAt"] == "2024-03-11T11:24:06.964Z"
+        assert record["description"] == "Engineering space"
+        assert record["webUrl"] == "https://wiki.example.com/confluence/display/ENG"
+        assert record["_links"] == {"webui": "/display/ENG"}
+
+    def test_space_without_optional_blocks(self):
+        record = normalise_space({"id": 7, "key": "K"}, "https://wiki.example.com")
+        assert record["id"] == "7"
+        assert (record["description"], record["homepageId"], record["authorId"], record["createdAt"], record["webUrl"]) == (
+            None, None, None, None, None,
+        )
+
+    def test_transformation_falls_back_to_base_url_without_derived(self):
+        record = v2_space("1", "ENG")
+        NormaliseSpace(config={"base_url": "https://wiki.example.com"}, parameters={}).transform(record)
+        assert record["webUrl"] == "https://wiki.example.com/spaces/ENG"
