@@ -110,3 +110,14 @@ def control_configs(stdout: str) -> List[Mapping[str, Any]]:
         if message.get("type") == "CONTROL" and message["control"].get("type") == "CONNECTOR_CONFIG":
             configs.append(message["control"]["connectorConfig"]["config"])
     return configs
+
+
+def check(config: Mapping[str, Any]) -> EntrypointOutput:
+    """Run ``check --config <file>`` through the Airbyte entrypoint, as the platform does."""
+    import tempfile
+
+    from airbyte_cdk.test.entrypoint_wrapper import _run_command, make_file
+
+    with tempfile.TemporaryDirectory() as tmp:
+        path = make_file(Path(tmp) / "config.json", dict(config))
+        return _run_command(get_source(config), ["check", "--config", path])
