@@ -384,7 +384,9 @@ def restriction(ctx, cid):
     sub = exp.get("restrictions", {})
     res = [restriction_op_v1(ctx, c, op, sub) for op in ("read", "update")]
     body = v1_list(ctx, res, 0, 100, False)
-    body["restrictionsHash"] = "%x" % (abs(hash((tuple(sorted(c.read_users or ())), tuple(sorted(c.read_groups or ()))))) & 0xFFFFFFFF)
+    import zlib
+    body["restrictionsHash"] = "%08x" % zlib.crc32(repr((sorted(c.read_users or ()), sorted(c.read_groups or ()),
+                                                        sorted(c.update_users or ()), sorted(c.update_groups or ()))).encode())
     return body
 
 
@@ -524,7 +526,14 @@ def audit(ctx):
     items = sorted(items, key=lambda r: -r.creation_ms)
 
     def ser(r):
-        return {"author": dict(user_v1(ctx, r.author_id), **({"type": "user"} if False else {})), "remoteAddress": r.remote_address,
+        u = ctx.site.users.get(r.author_id)
+        author = {"type": "user", "displayName": u.display_name if u else "System", "operations": None}
+        if ctx.cloud:
+            author.update({"isExternalCollaborator": False, "accountId": u.account_id if u else "", "accountType": "atlassian",
+                           "publicName": u.display_name if u else "Unknown user", "externalCollaborator": False})
+        else:
+            author.update({"username": u.username if u else "", "userKey": u.user_key if u else ""})
+        return {"author": author, "remoteAddress": r.remote_address,
                 "creationDate": r.creation_ms, "summary": r.summary, "description": r.description, "category": r.category,
                 "sysAdmin": r.sys_admin, "superAdmin": False,
                 "affectedObject": {"name": r.affected_name, "objectType": r.affected_type},

@@ -227,11 +227,11 @@ def single(ctx, cid, type_):
     d = page_v2(ctx, c, fmt)
     site = ctx.site
     if ctx.args.get("include-labels") == "true":
-        d["labels"] = {"results": [label_v2(site, l) for l in c.labels[:50]], "meta": {"hasMore": False, "cursor": None},
+        d["labels"] = {"results": [label_v2(site, l) for l in c.labels[:50]], "meta": {"hasMore": False},
                        "_links": {"self": "/wiki/api/v2/%ss/%s/labels" % (type_, c.id)}}
     if ctx.args.get("include-versions") == "true":
         vs = [version_v2(c, v) for v in reversed(c.versions)][:50]
-        d["versions"] = {"results": vs, "meta": {"hasMore": len(c.versions) > 50, "cursor": None},
+        d["versions"] = {"results": vs, "meta": {"hasMore": len(c.versions) > 50},
                          "_links": {"self": "/wiki/api/v2/%ss/%s/versions" % (type_, c.id)}}
     if ctx.args.get("include-version", "true") == "false":
         d.pop("version", None)
