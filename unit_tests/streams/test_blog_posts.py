@@ -1,0 +1,26 @@
+"""blog_posts: the pages query with ``type = blogpost``."""
+
+import freezegun
+from airbyte_cdk.models import SyncMode
+
+from unit_tests.config_builder import ConfigBuilder
+from unit_tests.conftest import read_streams, records_of
+from unit_tests.request_builder import ConfluenceUrls, query_of, requests_to
+from unit_tests.response_builder import content, list_page, v2_space
+
+
+@freezegun.freeze_time("2024-06-15T12:00:00Z")
+class TestBlogPosts:
+    def test_cql_asks_for_blog_posts_of_each_space(self, http):
+        urls = ConfluenceUrls.cloud_site()
+        http.get(urls.spaces, json=list_page([v2_space("1", "ENG")]))
+        http.get(urls.content_search, json=list_page([content("7", content_type="blogpost", title="News")]))
+        output = read_streams(ConfigBuilder().with_start_date("2024-01-01T00:00:00Z").build(), "blog_posts", sync_mode=SyncMode.incremental)
+        sent = [query_of(r.url) for r in requests_to(http, urls.content_search)]
+        assert sent[0]["cql"] == [
+            'type = blogpost AND space = "ENG" AND status IN ("current", "archived") '
+            'AND lastmodified >= "2024-01-01 00:00" AND lastmodified <= "2024-06-15 12:01" ORDER BY lastmodified ASC'
+        ]
+        record = records_of(output, "blog_posts")[0]
+        assert (record["id"], record["type"], record["title"]) == ("7", "blogpost", "News")
+        assert output.most_recent_state.stream_descriptor.name == "blog_posts"
