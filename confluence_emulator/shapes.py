@@ -294,6 +294,12 @@ def content_v1(ctx, c, exp: dict | None = None) -> dict:
         d["version"] = version_v1(ctx, c, c.version)
     if "ancestors" in exp:
         anc = site.ancestors(c) if c.type == "page" else ([site.content[c.container_id]] if c.container_id in site.content else [])
+        if c.type == "comment":  # a reply lists the comments it answers, after the page it is on
+            chain, parent_id = [], c.parent_comment_id
+            while parent_id in site.content:
+                chain.append(site.content[parent_id])
+                parent_id = site.content[parent_id].parent_comment_id
+            anc = anc + chain[::-1]
         d["ancestors"] = [content_v1(ctx, a, exp["ancestors"]) for a in anc]
     if "container" in exp:
         if c.type in ("comment", "attachment") and c.container_id in site.content:
