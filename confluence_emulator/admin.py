@@ -351,13 +351,14 @@ def effective_access(app, request, cid):
 class AdminClient:
     """requests-based client for the admin API; method names mirror the routes."""
 
-    def __init__(self, admin_url: str):
+    def __init__(self, admin_url: str, verify=True):
         import requests
         self.url = admin_url.rstrip("/")
         self.http = requests.Session()
+        self.verify = verify  # with TLS: the emulator's ca_cert_path (per request: REQUESTS_CA_BUNDLE beats Session.verify)
 
     def _do(self, method, path, payload=None):
-        r = self.http.request(method, self.url + path, json=payload, timeout=30)
+        r = self.http.request(method, self.url + path, json=payload, timeout=30, verify=self.verify)
         if r.status_code >= 400:
             raise RuntimeError("admin %s %s -> %s %s" % (method, path, r.status_code, r.text))
         return r.json()

@@ -29,6 +29,8 @@ def main(argv=None):
     s.add_argument("--oauth-access-token-ttl", type=int, default=3600)
     s.add_argument("--search-caps", default=None, help='JSON, e.g. {"body": 50, "expand": 200, "none": 1000}')
     s.add_argument("--gateway-links", choices=["site", "gateway"], default="site")
+    s.add_argument("--tls", action="store_true",
+                   help="serve HTTPS with a certificate generated at start; info carries ca_cert_path for clients to trust")
     a = p.parse_args(argv)
     from .server import Emulator
     emu = Emulator(profile=a.profile, seed=a.seed, pages=a.pages, blogposts=a.blogposts, spaces=a.spaces, port=a.port,
@@ -36,7 +38,8 @@ def main(argv=None):
                    latency_per_body_item_ms=a.latency_per_body_item_ms, time_zone=a.time_zone, context_path=a.context_path,
                    faults=json.loads(a.faults) if a.faults else None, real_time=a.real_time,
                    oauth_access_token_ttl=a.oauth_access_token_ttl,
-                   search_caps=json.loads(a.search_caps) if a.search_caps else None, gateway_links=a.gateway_links)
+                   search_caps=json.loads(a.search_caps) if a.search_caps else None, gateway_links=a.gateway_links,
+                   tls=a.tls)
     emu.start()
     stop = threading.Event()
 

@@ -29,12 +29,15 @@ class Emulator:
                  spaces: int = 4, port: int = 0, host: str = "127.0.0.1", latency_ms: float = 0,
                  latency_per_item_ms: float = 0, latency_per_body_item_ms: float = 0, time_zone: str = "UTC",
                  context_path: str | None = None, faults: dict | None = None, real_time: bool = False,
-                 oauth_access_token_ttl: int = 3600, search_caps: dict | None = None, gateway_links: str = "site"):
+                 oauth_access_token_ttl: int = 3600, search_caps: dict | None = None, gateway_links: str = "site",
+                 tls: bool = False):
         if profile not in PROFILES:
             raise ValueError("profile must be one of %s" % (PROFILES,))
         self.profile = profile
         self.seed = seed
         self.host = host
+        self.tls = tls
+        self.tls_paths = None
         self.port = port
         self.clock = Clock(start_ms_for_seed(seed), real_time=real_time)
         self.site = build_site(profile, seed, self.clock, time_zone, pages, blogposts, spaces)
@@ -69,6 +72,8 @@ class Emulator:
         if self.profile != "data_center":
             info["cloud_id"] = self.site.cloud_id
         info["admin_url"] = host_url + "/__admin"
+        if self.tls_paths:
+            info["ca_cert_path"] = self.tls_paths["ca_cert_path"]
         info["time_zone"] = self.site.time_zone
         info["clock"] = self.clock.iso()
         info["credentials"] = app.creds.info("admin")
@@ -79,13 +84,19 @@ class Emulator:
         return info
 
     def start(self):
-        self._server = make_server(self.host, self.port, self.app, threaded=True, request_handler=_QuietHandler)
+        ssl_context = None
+        if self.tls:
+            from .tls import make_certificates, server_context
+            self.tls_paths = make_certificates(self.host)
+            ssl_context = server_context(self.tls_paths)
+        self._server = make_server(self.host, self.port, self.app, threaded=True, request_handler=_QuietHandler,
+                                   ssl_context=ssl_context)
         self._server.daemon_threads = True
         port = self._server.server_port
-        host_url = "http://%s:%d" % (self.host, port)
+        host_url = "%s://%s:%d" % ("https" if self.tls else "http", self.host, port)
         self.app.host_url = host_url
         self.info = self._build_info(host_url)
-        self.admin = AdminClient(self.info["admin_url"])
+        self.admin = AdminClient(self.info["admin_url"], verify=self.info.get("ca_cert_path", True))
         self._thread = threading.Thread(target=self._server.serve_forever, name="confluence-emulator", daemon=True)
         self._thread.start()
         return self
@@ -98,6 +109,10 @@ class Emulator:
             self._server.shutdown()
             self._server.server_close()
             self._server = None
+        if self.tls_paths:
+            import shutil
+            shutil.rmtree(self.tls_paths["directory"], ignore_errors=True)
+            self.tls_paths = None
 
     def __enter__(self):
         return self.start()
