@@ -341,6 +341,8 @@ class EmulatorApp:
             return Response(dumps({"error": "no admin route %s %s" % (request.method, sub)}), status=404, content_type=JSON_CT)
         try:
             with self.site.lock:
+                if request.method != "GET":
+                    self.generation = getattr(self, "generation", 0) + 1  # invalidates the listing caches (v1.py)
                 status, body = admin_api.HANDLERS[endpoint](self, request, **values)
         except admin_api.AdminError as e:
             status, body = e.status, {"error": str(e)}

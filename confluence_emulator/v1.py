@@ -131,9 +131,13 @@ def content_list(ctx):
     title = ctx.args.get("title")
     sts = statuses(ctx)
     exp = parse_expand(ctx.args.get("expand", "space,history,version"))
-    items = [c for c in site.content.values() if c.type == type_ and c.status in sts
-             and (space_key is None or c.space_key == space_key) and (title is None or c.title == title) and visible(ctx, c)]
-    items.sort(key=lambda c: c.num)
+
+    def listing():
+        items = [c for c in site.content.values() if c.type == type_ and c.status in sts
+                 and (space_key is None or c.space_key == space_key) and (title is None or c.title == title) and visible(ctx, c)]
+        items.sort(key=lambda c: c.num)
+        return items
+    items = _listing_cache(ctx, ("content", type_, space_key, title, tuple(sorted(sts))), listing)
     if "body" in exp:
         ctx.n_body_items += min(len(items), int_param(ctx, "limit", 25))
     return offset_page(ctx, items, 25, 1000, lambda c: content_v1(ctx, c, exp))
@@ -176,7 +180,29 @@ def _search_caps(ctx, exp):
     return caps["none"]
 
 
+def _listing_cache(ctx, key, compute):
+    """Memoise a full listing across the pages of one walk (a real Confluence answers page N from its index,
+    not by re-scanning the site). The key holds everything the answer depends on: the caller, the admin
+    mutation generation, the clock and the content count, so any change to the site starts afresh."""
+    app = ctx.app
+    cache = app.__dict__.setdefault("_listing_cache", {})
+    full = (key, ctx.user.account_id if ctx.user else None, getattr(app, "generation", 0), ctx.site.clock.now_ms(),
+            len(ctx.site.content))
+    hit = cache.get(full)
+    if hit is None:
+        hit = compute()
+        if len(cache) >= 64:
+            cache.clear()
+        cache[full] = hit
+    return hit
+
+
 def run_cql(ctx, cql_text, ctx_json=None, types=None):
+    return _listing_cache(ctx, ("cql", cql_text, ctx_json, tuple(sorted(types)) if types else None),
+                          lambda: _run_cql(ctx, cql_text, ctx_json, types))
+
+
+def _run_cql(ctx, cql_text, ctx_json=None, types=None):
     site = ctx.site
     if not cql_text:
         raise ApiError(400, "CQL query parameter is required")
@@ -241,7 +267,11 @@ def cursor_search(ctx, items, limit, ser, bodies, sig, extra):
         if not isinstance(d, dict) or "o" not in d:
             raise ApiError(400, "Invalid cursor")
         last = d.get("id")
-        idx = next((i for i, c in enumerate(items) if c.id == last), None)
+        o = d.get("o")
+        if isinstance(o, int) and 0 < o <= len(items) and items[o - 1].id == last:
+            idx = o - 1  # the common case, without a scan
+        else:
+            idx = next((i for i, c in enumerate(items) if c.id == last), None)
         pos = idx + 1 if idx is not None else int(d["o"])
     page = items[pos:pos + limit]
     if ctx.app.faults.empty_page_once(walk_key(ctx), not cur) and pos + limit < len(items):
