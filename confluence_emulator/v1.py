@@ -186,7 +186,8 @@ def _listing_cache(ctx, key, compute):
     mutation generation, the clock and the content count, so any change to the site starts afresh."""
     app = ctx.app
     cache = app.__dict__.setdefault("_listing_cache", {})
-    full = (key, ctx.user.account_id if ctx.user else None, getattr(app, "generation", 0), ctx.site.clock.now_ms(),
+    full = (key, ctx.user.account_id if ctx.user else None, getattr(app, "generation", 0), ctx.site.generation,
+            ctx.site.clock.now_ms(),
             len(ctx.site.content))
     hit = cache.get(full)
     if hit is None:
