@@ -20,7 +20,7 @@ DEPRECATION = {"Deprecation": "Wed, 1 Mar 2023",
 GONE_ON_GATEWAY = {"content_list", "content_get", "space_list", "space_get", "child_attachment", "child_comment",
                    "child_page", "content_labels", "content_child", "content_history"}
 CLOUD_ONLY = {"system_info", "group_members_by_id"}
-DC_ONLY = {"content_scan", "server_information", "group_member"}
+DC_ONLY = {"content_scan", "server_information", "group_member", "space_permissions"}
 
 
 def url_map():
@@ -43,6 +43,7 @@ def url_map():
         R("/search", endpoint="search"),
         R("/space", endpoint="space_list"),
         R("/space/<key>", endpoint="space_get"),
+        R("/space/<key>/permissions", endpoint="space_permissions"),
         R("/group", endpoint="group_list"),
         R("/group/<gid>/membersByGroupId", endpoint="group_members_by_id"),
         R("/group/<name>/member", endpoint="group_member"),
@@ -505,6 +506,43 @@ def space_get(ctx, key):
     if s is None or not ctx.site.can_view_space(ctx.user, s):
         raise ApiError(404, "No space with key : %s" % key, authorized=False)
     return space_v1(ctx, s, parse_expand(ctx.args.get("expand")))
+
+
+@handler("space_permissions")
+def space_permissions(ctx, key):
+    """DC 9.1+ `GET /rest/api/space/{spaceKey}/permissions`: a bare JSON array of SpacePermission.
+
+    Only space/site administrators may read it. The DC spec documents 403; real DC 9.1+ answers 500 to non-admins
+    (CONFSERVER-99908); the emulator sends the documented 403. The spec's `Subject` names only `type` and
+    `displayName`; users are identified by `userKey` only (CONFSERVER-100505), so each subject also carries
+    `identifier` (the userKey, or the group name) as the real service does.
+    """
+    require_user(ctx)
+    s = ctx.site.spaces.get(key)
+    if s is None or not ctx.site.can_view_space(ctx.user, s):
+        raise ApiError(404, "No space with key : %s" % key, authorized=False)
+    if not ctx.user.site_admin:
+        raise ApiError(403, "User %s does not have permission to view permissions of space %s" % (ctx.user.username, key))
+    op = {"targetType": "space", "operationKey": "read"}
+    out = []
+    for g in sorted(s.view_groups):
+        if g in ctx.site.groups:
+            out.append({"operation": dict(op), "subject": {"type": "group", "displayName": g, "identifier": g},
+                        "spaceKey": s.key, "spaceId": s.id})
+    for a in sorted(s.view_users):
+        u = ctx.site.users.get(a)
+        if u is not None:
+            out.append({"operation": dict(op), "subject": {"type": "user", "displayName": u.display_name, "identifier": u.user_key},
+                        "spaceKey": s.key, "spaceId": s.id})
+    if "confluence-administrators" in s.view_groups:
+        out.append({"operation": {"targetType": "space", "operationKey": "administer"},
+                     "subject": {"type": "group", "displayName": "confluence-administrators", "identifier": "confluence-administrators"},
+                     "spaceKey": s.key, "spaceId": s.id})
+    if s.anonymous_access:
+        out.append({"operation": dict(op), "subject": {"type": "anonymous", "displayName": "Anonymous"}, "spaceKey": s.key,
+                    "spaceId": s.id})
+    ctx.n_items += len(out)
+    return out
 
 
 # ------------------------------------------------------------------ groups / users / audit / settings

@@ -330,3 +330,26 @@ def test_clock_and_determinism():
     c = Clock(0)
     c.advance(10)
     assert c.now_ms() == 10000
+
+
+def test_dc_space_permissions(dc):
+    """DC 9.1+ space permissions: admins get a bare array of read/administer grants; others get the documented 403."""
+    admin = Client(dc)
+    body = admin.get(admin.v1 + "/space/DOCS/permissions").json()
+    assert isinstance(body, list)
+    reads = [p["subject"] for p in body if p["operation"] == {"targetType": "space", "operationKey": "read"}]
+    s = dc.site.spaces["DOCS"]
+    assert sorted(x["identifier"] for x in reads if x["type"] == "group") == sorted(s.view_groups)
+    assert [x for x in reads if x["type"] == "anonymous"] and s.anonymous_access
+    assert any(p["operation"]["operationKey"] == "administer" for p in body)
+    personal = next(k for k in dc.site.spaces if k.startswith("~") and dc.site.spaces[k].view_users)
+    users = [p["subject"]["identifier"] for p in admin.get(admin.v1 + "/space/%s/permissions" % personal).json()
+             if p["subject"]["type"] == "user"]
+    assert users == sorted(dc.site.users[a].user_key for a in dc.site.spaces[personal].view_users)
+    assert Client(dc, role="reader").get(Client(dc).v1 + "/space/ENG/permissions").status_code == 403
+    assert admin.get(admin.v1 + "/space/NOPE/permissions").status_code == 404
+
+
+def test_space_permissions_endpoint_is_dc_only(cloud):
+    cl = Client(cloud)
+    assert cl.get(cl.v1 + "/space/ENG/permissions").status_code == 404

@@ -132,6 +132,10 @@ DC = [
     ("/rest/api/content/{id}/child/attachment", "/content/{att_parent}/child/attachment"),
     ("/rest/api/content/{id}/child/comment", "/content/{com_parent}/child/comment?depth=all"),
     ("/rest/api/content/{id}", "/content/{page}?expand=" + FULL_EXPAND),
+    ("/rest/api/space/{spaceKey}/permissions", "/space/DOCS/permissions"),
+    ("/rest/api/space/{spaceKey}/permissions", "/space/HR/permissions"),
+    ("/rest/api/group/{groupName}/member", "/group/confluence-users/member?limit=3"),
+    ("/rest/api/space", "/space?spaceKey=DOCS&expand=permissions"),
 ]
 
 
