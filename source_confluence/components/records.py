@@ -49,15 +49,12 @@ def absolute_url(site_url: str, link: Optional[str]) -> Optional[str]:
     return site_url.rstrip("/") + "/" + link.lstrip("/")
 
 
-def normalise_content(raw: Mapping[str, Any], site_url: str) -> Dict[str, Any]:
+def _content_common(raw: Mapping[str, Any], site_url: str) -> Dict[str, Any]:
+    """The fields every content record shares: identity, space, authorship, version and links."""
     history = raw.get("history") or {}
     version = raw.get("version") or {}
     space = raw.get("space") or {}
     links = raw.get("_links") or {}
-    ancestors: List[Mapping[str, Any]] = raw.get("ancestors") or []
-    labels = (((raw.get("metadata") or {}).get("labels") or {}).get("results")) or []
-    storage = ((raw.get("body") or {}).get("storage") or {}).get("value")
-    parent = ancestors[-1] if ancestors else None
     modified_at = to_utc(version.get("when"))
     return {
         "id": str(raw["id"]),
@@ -66,9 +63,6 @@ def normalise_content(raw: Mapping[str, Any], site_url: str) -> Dict[str, Any]:
         "title": raw.get("title"),
         "spaceId": str(space["id"]) if space.get("id") is not None else None,
         "spaceKey": space.get("key"),
-        "parentId": str(parent["id"]) if parent else None,
-        "parentType": parent.get("type") if parent else None,
-        "ancestors": [{"id": str(a.get("id")), "type": a.get("type"), "title": a.get("title")} for a in ancestors],
         "authorId": user_id(history.get("createdBy")),
         "createdAt": to_utc(history.get("createdDate")),
         "lastModifiedAt": modified_at,
@@ -79,13 +73,119 @@ def normalise_content(raw: Mapping[str, Any], site_url: str) -> Dict[str, Any]:
             "createdAt": modified_at,
             "authorId": user_id(version.get("by")),
         },
-        "labels": [
-            {"id": str(label.get("id")), "name": label.get("name"), "prefix": label.get("prefix")} for label in labels
-        ],
-        "body": {"storage": {"representation": "storage", "value": storage}} if storage is not None else None,
-        "bodyMarkdown": storage_to_markdown(storage, base_url=site_url, space_key=space.get("key")) if storage is not None else None,
         "webUrl": absolute_url(site_url, links.get("webui")),
-        "_links": {key: links[key] for key in ("webui", "tinyui", "editui") if key in links},
+    }
+
+
+def _body(raw: Mapping[str, Any], site_url: str) -> Dict[str, Any]:
+    """The storage body as Confluence keeps it, and the same as Markdown."""
+    storage = ((raw.get("body") or {}).get("storage") or {}).get("value")
+    if storage is None:
+        return {"body": None, "bodyMarkdown": None}
+    space_key = (raw.get("space") or {}).get("key")
+    return {
+        "body": {"storage": {"representation": "storage", "value": storage}},
+        "bodyMarkdown": storage_to_markdown(storage, base_url=site_url, space_key=space_key),
+    }
+
+
+def normalise_content(raw: Mapping[str, Any], site_url: str) -> Dict[str, Any]:
+    """A page or blog post with its body, labels and place in the tree."""
+    links = raw.get("_links") or {}
+    ancestors: List[Mapping[str, Any]] = raw.get("ancestors") or []
+    labels = (((raw.get("metadata") or {}).get("labels") or {}).get("results")) or []
+    parent = ancestors[-1] if ancestors else None
+    record = _content_common(raw, site_url)
+    record.update(
+        {
+            "parentId": str(parent["id"]) if parent else None,
+            "parentType": parent.get("type") if parent else None,
+            "ancestors": [{"id": str(a.get("id")), "type": a.get("type"), "title": a.get("title")} for a in ancestors],
+            "labels": [
+                {"id": str(label.get("id")), "name": label.get("name"), "prefix": label.get("prefix")} for label in labels
+            ],
+            "_links": {key: links[key] for key in ("webui", "tinyui", "editui") if key in links},
+        }
+    )
+    record.update(_body(raw, site_url))
+    return record
+
+
+def _container(raw: Mapping[str, Any]) -> Dict[str, Any]:
+    container = raw.get("container") or {}
+    return {
+        "containerId": str(container["id"]) if container.get("id") is not None else None,
+        "containerType": container.get("type"),
+        "containerTitle": container.get("title"),
+    }
+
+
+def normalise_comment(raw: Mapping[str, Any], site_url: str) -> Dict[str, Any]:
+    """A footer or inline comment; a reply names its parent, the last comment among its ancestors."""
+    extensions = raw.get("extensions") or {}
+    inline = extensions.get("inlineProperties") or {}
+    resolution = extensions.get("resolution") or {}
+    parents = [a for a in raw.get("ancestors") or [] if a.get("type") == "comment"]
+    record = _content_common(raw, site_url)
+    record.update(_container(raw))
+    record.update(
+        {
+            "parentCommentId": str(parents[-1]["id"]) if parents else None,
+            "location": extensions.get("location"),
+            "resolutionStatus": resolution.get("status"),
+            "inlineOriginalSelection": inline.get("originalSelection"),
+        }
+    )
+    record.update(_body(raw, site_url))
+    return record
+
+
+def normalise_attachment(raw: Mapping[str, Any], site_url: str) -> Dict[str, Any]:
+    """Attachment metadata; Cloud puts media type and size under ``extensions``, older DC under ``metadata``."""
+    extensions = raw.get("extensions") or {}
+    metadata = raw.get("metadata") or {}
+    links = raw.get("_links") or {}
+    record = _content_common(raw, site_url)
+    record.update(_container(raw))
+    file_size = extensions.get("fileSize")
+    record.update(
+        {
+            "fileName": raw.get("title"),
+            "mediaType": extensions.get("mediaType") or metadata.get("mediaType"),
+            "fileSize": int(file_size) if isinstance(file_size, (int, float, str)) and str(file_size).isdigit() else None,
+            "comment": extensions.get("comment") or metadata.get("comment"),
+            "downloadUrl": absolute_url(site_url, links.get("download")),
+        }
+    )
+    return record
+
+
+def _principals(restriction: Optional[Mapping[str, Any]]) -> Dict[str, List[str]]:
+    inner = (restriction or {}).get("restrictions") or {}
+    users = (inner.get("user") or {}).get("results") or []
+    groups = (inner.get("group") or {}).get("results") or []
+    return {
+        "users": sorted(filter(None, (user_id(user) for user in users))),
+        "groups": sorted(filter(None, (group.get("name") or group.get("id") for group in groups))),
+    }
+
+
+def normalise_restrictions(raw: Mapping[str, Any], site_url: str) -> Dict[str, Any]:
+    """Who may read and who may edit a page or blog post, as set on the content itself."""
+    restrictions = raw.get("restrictions") or {}
+    space = raw.get("space") or {}
+    read = _principals(restrictions.get("read"))
+    update = _principals(restrictions.get("update"))
+    return {
+        "contentId": str(raw["id"]),
+        "contentType": raw.get("type"),
+        "title": raw.get("title"),
+        "spaceKey": space.get("key"),
+        "lastModifiedAt": to_utc((raw.get("version") or {}).get("when")),
+        "read": read,
+        "update": update,
+        "readRestricted": bool(read["users"] or read["groups"]),
+        "updateRestricted": bool(update["users"] or update["groups"]),
     }
 
 
@@ -146,3 +246,21 @@ class NormaliseSpace(_Normalise):
     """Replace a v2 or v1 space by the space record (``schemas/space.json``)."""
 
     shape = staticmethod(normalise_space)
+
+
+class NormaliseComment(_Normalise):
+    """Replace a v1 comment by the comments record (``schemas/comments.json``)."""
+
+    shape = staticmethod(normalise_comment)
+
+
+class NormaliseAttachment(_Normalise):
+    """Replace a v1 attachment by the attachments record (``schemas/attachments.json``)."""
+
+    shape = staticmethod(normalise_attachment)
+
+
+class NormaliseRestrictions(_Normalise):
+    """Replace a v1 content object by its content_restrictions record."""
+
+    shape = staticmethod(normalise_restrictions)

@@ -1,4 +1,4 @@
-"""blog_posts: the pages query with ``type = blogpost``."""
+"""blog_posts: the pages query with ``type IN (blogpost)``."""
 
 import freezegun
 from airbyte_cdk.models import SyncMode
@@ -18,7 +18,7 @@ class TestBlogPosts:
         output = read_streams(ConfigBuilder().with_start_date("2024-01-01T00:00:00Z").build(), "blog_posts", sync_mode=SyncMode.incremental)
         sent = [query_of(r.url) for r in requests_to(http, urls.content_search)]
         assert sent[0]["cql"] == [
-            'type = blogpost AND space = "ENG" AND status IN ("current", "archived") '
+            'type IN (blogpost) AND space = "ENG" AND status IN ("current", "archived") '
             'AND lastmodified >= "2024-01-01 00:00" AND lastmodified <= "2024-06-15 12:01" ORDER BY lastmodified ASC'
         ]
         record = records_of(output, "blog_posts")[0]

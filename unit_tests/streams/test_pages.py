@@ -14,7 +14,7 @@ EXPAND = "body.storage,version,space,history,ancestors,metadata.labels"
 
 def cql(space: str, lower: str, upper: str, status: str = '"current", "archived"', extra: str = "", content_type: str = "page") -> str:
     return (
-        f'type = {content_type} AND space = "{space}" AND status IN ({status}) '
+        f'type IN ({content_type}) AND space = "{space}" AND status IN ({status}) '
         f'AND lastmodified >= "{lower}" AND lastmodified <= "{upper}"{extra} ORDER BY lastmodified ASC'
     )
 

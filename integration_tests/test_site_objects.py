@@ -1,0 +1,61 @@
+"""Comments, attachments and restrictions: every object the site holds, exactly once, as the site has it."""
+
+import pytest
+
+from integration_tests.emulator_configs import connector_config
+from integration_tests.reading import duplicate_ids, read_streams, records_by_stream
+
+PROFILES = [("cloud", "api_token"), ("gateway", "oauth2"), ("data_center", "personal_access_token")]
+
+
+@pytest.mark.parametrize("profile, auth_type", PROFILES)
+def test_comments_and_attachments_arrive_exactly_once_with_their_place(emulators, profile, auth_type):
+    emulator = emulators[profile]
+    output = read_streams(connector_config(emulator.info, auth_type), ["comments", "attachments"])
+    assert not output.errors
+    records = records_by_stream(output)
+    truth = emulator.admin.site()
+    site = emulator.site
+
+    assert duplicate_ids(records["comments"]) == [] and duplicate_ids(records["attachments"]) == []
+    assert {r["id"] for r in records["comments"]} == set(truth["comment_ids"])
+    assert {r["id"] for r in records["attachments"]} == set(truth["attachment_ids"])
+
+    replies = inline = 0
+    for record in records["comments"]:
+        comment = site.content[record["id"]]
+        assert record["containerId"] == comment.container_id
+        assert record.get("parentCommentId") == comment.parent_comment_id
+        assert record["location"] == comment.location
+        assert record["bodyMarkdown"].strip() and "<ac:" not in record["bodyMarkdown"]
+        replies += bool(comment.parent_comment_id)
+        if comment.location == "inline":
+            inline += 1
+            assert record["inlineOriginalSelection"] == comment.inline_selection
+            assert record["resolutionStatus"] == comment.resolution
+    assert replies and inline, "the site has replies and inline comments, and the test saw them"
+
+    for record in records["attachments"]:
+        attachment = site.content[record["id"]]
+        assert record["containerId"] == attachment.container_id
+        assert record["fileName"] == attachment.title
+        assert record["fileSize"] == len(attachment.blob)
+        assert record["downloadUrl"].startswith(emulator.info["base_url"].split("/confluence")[0])
+
+
+@pytest.mark.parametrize("profile, auth_type", [("cloud", "api_token"), ("data_center", "password")])
+def test_content_restrictions_match_what_is_set_on_each_page(emulators, profile, auth_type):
+    emulator = emulators[profile]
+    output = read_streams(connector_config(emulator.info, auth_type), ["content_restrictions"])
+    records = {r["contentId"]: r for r in records_by_stream(output)["content_restrictions"]}
+    site = emulator.site
+    restricted = {cid for cid, r in records.items() if r["readRestricted"]}
+    visible_restricted = {
+        c.id for c in site.content.values()
+        if c.id in records and (c.read_users is not None or c.read_groups is not None)
+    }
+    assert restricted and restricted == visible_restricted
+    for content_id in restricted:
+        content = site.content[content_id]
+        assert set(records[content_id]["read"]["groups"]) == set(content.read_groups or ())
+        assert len(records[content_id]["read"]["users"]) == len(content.read_users or ())
