@@ -21,7 +21,7 @@ test: $(STAMP)
 	$(BIN)/python -m pytest
 
 demo: $(STAMP)
-	$(BIN)/python -m source_confluence.demo
+	$(BIN)/python -m demo.run_demo
 
 bench: $(STAMP)
 	$(BIN)/python -m bench.run
