@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: install test demo bench spec clean
+.PHONY: install test demo connector-test bench spec clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -22,6 +22,10 @@ test: $(STAMP)
 
 demo: $(STAMP)
 	$(BIN)/python -m demo.run_demo
+
+# Airbyte's `airbyte-cdk connector test` against two emulators (see demo/connector_test.py for what it needs).
+connector-test: $(STAMP)
+	$(BIN)/python -m demo.connector_test
 
 bench: $(STAMP)
 	$(BIN)/python -m bench.run

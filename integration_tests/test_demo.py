@@ -132,3 +132,34 @@ def test_real_site_example_explains_missing_settings() -> None:
         "deployment": "data_center",
         "credentials": {"auth_type": "personal_access_token", "personal_access_token": "t"},
     }
+
+
+def run_connector_test(*pytest_args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "demo.connector_test", "-q", "-p", "no:cacheprovider", *pytest_args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+
+def test_airbyte_cdk_connector_test_runs_on_this_layout() -> None:
+    """`airbyte-cdk connector test` (via `make connector-test`) collects the standard suite and passes `spec`."""
+    completed = run_connector_test("-k", "test_spec or test_config_matches_spec")
+    assert completed.returncode == 0, completed.stdout[-4000:] + completed.stderr[-2000:]
+    assert " passed" in completed.stdout
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason=(
+        "The CDK's default create_connector() builds SourceConfluence() with no config, and the declarative "
+        "source evaluates streams from the config it was built with, so check/discover/read fail with "
+        "\"'dict object' has no attribute 'credentials'\". Fixed by SourceConfluence accepting the config at "
+        "check/discover/read time (see docs/confluence.md, Development); then remove this xfail."
+    ),
+)
+def test_airbyte_cdk_connector_test_passes_in_full() -> None:
+    completed = run_connector_test()
+    assert completed.returncode == 0, completed.stdout[-4000:]
