@@ -95,3 +95,25 @@ def test_metadata_agrees_with_the_project() -> None:
     streams = set(yaml.safe_load((ROOT / "source_confluence" / "manifest.yaml").read_text())["definitions"])
     for stream in data["suggestedStreams"]["streams"]:
         assert f"{stream}_stream" in streams, stream
+
+
+def test_docs_page_covers_every_config_field_stream_and_section() -> None:
+    """docs/confluence.md (Airbyte's docs page format) stays in step with the manifest."""
+    docs = (ROOT / "docs" / "confluence.md").read_text()
+    manifest = yaml.safe_load((ROOT / "source_confluence" / "manifest.yaml").read_text())
+    spec = manifest["spec"]["connection_specification"]
+    fields = set(spec["properties"])
+    for option in spec["properties"]["credentials"]["oneOf"]:
+        fields |= set(option["properties"])
+        fields.add(option["properties"]["auth_type"]["const"])
+    missing = sorted(name for name in fields if f"`{name}`" not in docs and f"`credentials.{name}`" not in docs)
+    assert not missing, f"docs/confluence.md does not mention these config fields: {missing}"
+    streams = {ref.split("/")[-1] for ref in manifest["streams"] if isinstance(ref, str)}
+    names = {manifest["definitions"][ref]["name"] for ref in streams if "name" in manifest["definitions"].get(ref, {})}
+    for name in names:
+        assert f"| `{name}` |" in docs, f"stream {name} is missing from the streams table"
+    for section in ("## Prerequisites", "## Setup guide", "## Supported sync modes", "## Supported streams",
+                    "## Permissions", "## Rate limits", "## Performance", "## Migrating", "## Changelog"):
+        assert section in docs, section
+    assert "bench/RESULTS.md" in docs
+    assert f"| {load_metadata()['data']['dockerImageTag']} |" in docs, "the changelog lacks the current version"
