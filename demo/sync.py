@@ -26,8 +26,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Dict, List, Mapping, Optional, Sequence
 
-STREAMS = ("space", "pages", "blog_posts", "group", "audit")
-CONTENT_STREAMS = ("pages", "blog_posts")
+# For --streams help and checks; the connector's discover is the authority.
+STREAMS = ("space", "pages", "blog_posts", "comments", "attachments", "content_restrictions", "content_inventory", "group", "audit")
+CONTENT_STREAMS = ("pages", "blog_posts", "comments", "attachments")
 CONNECTOR_NAME = "source-confluence"
 
 
