@@ -58,7 +58,10 @@ class Credentials:
 
 
 class OAuthService:
-    """Rotating refresh tokens: each refresh retires the sent token; reusing a retired one revokes the family."""
+    """Rotating refresh tokens: each refresh retires the sent token; reusing a retired one after the
+    10-minute leeway revokes the family."""
+
+    REUSE_LEEWAY_SECONDS = 600
 
     SCOPES = ["read:confluence-content.all", "read:confluence-space.summary", "read:page:confluence", "read:space:confluence",
               "read:attachment:confluence", "read:comment:confluence", "read:label:confluence", "read:content.metadata:confluence",
@@ -94,9 +97,13 @@ class OAuthService:
             if rt is None or self.families[rt["family"]]["revoked"]:
                 return 403, {"error": "invalid_grant", "error_description": "Unknown or invalid refresh token."}
             if rt["retired"]:
-                self._revoke(rt["family"])
-                return 403, {"error": "invalid_grant", "error_description": "Unknown or invalid refresh token."}
+                # Atlassian tolerates reuse for a short leeway (network retries, parallel workers);
+                # after it, reuse looks like theft and the whole family is revoked.
+                if self.clock.now_ms() - rt["retired_ms"] > self.REUSE_LEEWAY_SECONDS * 1000:
+                    self._revoke(rt["family"])
+                    return 403, {"error": "invalid_grant", "error_description": "Unknown or invalid refresh token."}
             rt["retired"] = True
+            rt.setdefault("retired_ms", self.clock.now_ms())
             fam = rt["family"]
             new_rt = self._new("rt-", fam)
             self.refresh[new_rt] = {"family": fam, "account": rt["account"], "retired": False}

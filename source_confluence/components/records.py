@@ -14,6 +14,7 @@ from typing import Any, Dict, List, Mapping, Optional
 from airbyte_cdk.sources.declarative.transformations import RecordTransformation
 from airbyte_cdk.sources.types import Config, StreamSlice, StreamState
 
+from source_confluence.components.access import read_restriction_from_v1
 from source_confluence.markdown import storage_to_markdown
 
 
@@ -105,6 +106,7 @@ def normalise_content(raw: Mapping[str, Any], site_url: str) -> Dict[str, Any]:
                 {"id": str(label.get("id")), "name": label.get("name"), "prefix": label.get("prefix")} for label in labels
             ],
             "_links": {key: links[key] for key in ("webui", "tinyui", "editui") if key in links},
+            "readRestriction": read_restriction_from_v1(raw),
         }
     )
     record.update(_body(raw, site_url))

@@ -9,7 +9,7 @@ from unit_tests.request_builder import ConfluenceUrls, query_of, requests_to
 from unit_tests.response_builder import content, dc_space, list_page, v2_space
 
 NOW = "2024-06-15T12:00:00Z"
-EXPAND = "body.storage,version,space,history,ancestors,metadata.labels"
+EXPAND = "body.storage,version,space,history,ancestors,metadata.labels,restrictions.read.restrictions.user,restrictions.read.restrictions.group"
 
 
 def cql(space: str, lower: str, upper: str, status: str = '"current", "archived"', extra: str = "", content_type: str = "page") -> str:
