@@ -1,0 +1,14 @@
+"""What-if, not the shipped connector: `source-confluence` with the per-record storage→Markdown conversion
+replaced by nothing (`bodyMarkdown` comes out null). Everything else (requests, CDK, concurrency,
+transformations, output) is the real connector. It isolates what the conversion costs, to say what
+making it optional or moving it off the read path would gain. Used by bench/run.py only."""
+import sys
+
+import source_confluence.components.records as records
+
+records.storage_to_markdown = lambda *args, **kwargs: None
+
+from source_confluence.run import run  # noqa: E402
+
+if __name__ == "__main__":
+    sys.exit(run())

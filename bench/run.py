@@ -1,0 +1,314 @@
+"""One command for the whole benchmark: `python -m bench.run [--sizes 2000,20000,100000] [--quick]`.
+
+For each site size it starts the Confluence emulator (a separate process, HTTPS, the latency model below),
+then runs one after another, each as its own child process:
+  1. this connector: a first sync of `pages` and `blog_posts` with bodies (incremental mode without state,
+     i.e. a full read that also leaves a state), then 1% of the pages are edited and it syncs again from
+     that state;
+  2. the official `airbyte-source-confluence==0.2.16` (its own venv under bench/.venvs/);
+  3. LangChain's `ConfluenceLoader` (langchain-community 0.4.2 + atlassian-python-api 4.x, its own venv);
+  4. the ideal client (bench/ideal.py): the fewest requests, every walk at once: the floor.
+Per run: wall time, requests (the emulator's own count, reset before each run), records, peak RSS of the
+child (ru_maxrss from os.wait4). Writes bench/results.json, bench/RESULTS.md and bench/time_vs_size.png.
+"""
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import math
+import os
+import re
+import subprocess
+import sys
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import requests
+
+ROOT = Path(__file__).resolve().parent.parent
+BENCH = ROOT / "bench"
+VENVS = BENCH / ".venvs"
+WORK = BENCH / ".work"
+MAIN_BIN = Path(sys.executable).parent
+
+# The latency model: 120 ms a request, + 1.5 ms per returned item with a body, + 0.3 ms per item without.
+# The emulator adds `per_item` to every item and `per_body_item` on top for items that carry a body.
+LATENCY_MS, PER_ITEM_MS, PER_BODY_ITEM_MS = 120.0, 0.3, 1.2
+SEED = 7
+NUM_WORKERS = int(os.environ.get("BENCH_NUM_WORKERS", "12"))
+
+# airbyte-cdk 0.80 (what airbyte-source-confluence 0.2.16 resolves to) does not import on Python 3.11+
+# (a dataclass with a mutable default), so that venv is built with the newest Python <= 3.10 on PATH.
+PEER_PYTHONS = {"airbyte": ["python3.10", "python3.9"]}
+PEERS = {
+    "airbyte": ["airbyte-source-confluence==0.2.16"],
+    "langchain": ["langchain-community==0.4.2", "atlassian-python-api==4.0.7", "beautifulsoup4", "lxml"],
+    "plot": ["matplotlib==3.11.2"],
+}
+
+
+def log(msg):
+    print("[bench %s] %s" % (datetime.datetime.now().strftime("%H:%M:%S"), msg), flush=True)
+
+
+# ----------------------------------------------------------------------------- environments
+def ensure_venv(name):
+    """bench/.venvs/<name> with its pinned packages; built once, reused while the stamp (interpreter + pins) matches."""
+    import shutil
+    venv = VENVS / name
+    base = getattr(sys, "_base_executable", None) or sys.executable
+    if name in PEER_PYTHONS:
+        import glob
+        found = [shutil.which(c) for c in PEER_PYTHONS[name]]
+        for c in PEER_PYTHONS[name]:  # pyenv installs that are not the active version (their shims refuse to run)
+            found += sorted(glob.glob(os.path.expanduser("~/.pyenv/versions/%s*/bin/%s" % (c[len("python"):], c))), reverse=True)
+        found = [f for f in found if f and subprocess.run([f, "-c", "1"], capture_output=True).returncode == 0]
+        if not found:
+            log("no %s on PATH: %s is skipped" % (" or ".join(PEER_PYTHONS[name]), name))
+            return None
+        base = found[0]
+    stamp = venv / ".bench-stamp"
+    want = "\n".join([base] + PEERS[name])
+    if stamp.exists() and stamp.read_text() == want:
+        return venv / "bin"
+    log("installing %s into %s (%s)" % (" ".join(PEERS[name]), venv, base))
+    subprocess.run([base, "-m", "venv", "--clear", str(venv)], check=True)
+    pip = [str(venv / "bin" / "python"), "-m", "pip", "install", "--quiet", "--disable-pip-version-check"]
+    subprocess.run(pip + ["--upgrade", "pip"], check=True)
+    subprocess.run(pip + PEERS[name], check=True)
+    stamp.write_text(want)
+    return venv / "bin"
+
+
+# ----------------------------------------------------------------------------- emulator
+class EmulatorProcess:
+    def __init__(self, pages):
+        self.pages = pages
+        cmd = [str(MAIN_BIN / "confluence-emulator"), "serve", "--profile", "cloud", "--port", "0", "--seed", str(SEED),
+               "--pages", str(pages), "--tls", "--time-zone", "UTC", "--latency-ms", str(LATENCY_MS),
+               "--latency-per-item-ms", str(PER_ITEM_MS), "--latency-per-body-item-ms", str(PER_BODY_ITEM_MS)]
+        t0 = time.perf_counter()
+        self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)
+        line = self.proc.stdout.readline()
+        if not line:
+            raise RuntimeError("the emulator did not start")
+        self.info = json.loads(line)
+        self.startup_s = time.perf_counter() - t0
+        self.ca = self.info["ca_cert_path"]
+        self.admin_url = self.info["admin_url"]
+        self.http = requests.Session()
+
+    def admin(self, method, path, payload=None):
+        r = self.http.request(method, self.admin_url + path, json=payload, timeout=600, verify=self.ca)
+        r.raise_for_status()
+        return r.json()
+
+    def stop(self):
+        self.proc.terminate()
+        try:
+            self.proc.wait(30)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+
+
+# ----------------------------------------------------------------------------- measuring a child
+RECORD_STREAM = re.compile(rb'"stream": ?"([^"]+)"')
+MESSAGE_TYPE = re.compile(rb'^\{"type": ?"([A-Z_]+)"')
+
+
+def measure(name, cmd, emu, env_extra=None, timeout=None, keep_state=False):
+    """Run one client as a child; count RECORD lines by stream (or read its JSON summary line)."""
+    emu.admin("POST", "/requests/reset")
+    env = dict(os.environ)
+    # Trust the emulator's CA (REQUESTS_CA_BUNDLE beats a Session's verify in requests).
+    env.update({"REQUESTS_CA_BUNDLE": emu.ca, "SSL_CERT_FILE": emu.ca, "CURL_CA_BUNDLE": emu.ca, "BENCH_CA_BUNDLE": emu.ca,
+                "PYTHONUNBUFFERED": "1"})
+    env.update(env_extra or {})
+    # peers/trust/sitecustomize.py makes certifi (hence requests, even through Session.send) trust the emulator's CA.
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(BENCH / "peers" / "trust"), env.get("PYTHONPATH")) if p)
+    log("%s: %s" % (name, " ".join(str(c) for c in cmd[:3])))
+    t0 = time.perf_counter()
+    proc = subprocess.Popen([str(c) for c in cmd], stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, cwd=str(WORK))
+    records, states, summary, errors = {}, {}, None, []
+    err_tail = []
+    timed_out = [False]
+
+    def drain_err():
+        for line in proc.stderr:
+            err_tail.append(line)
+            del err_tail[:-40]
+    te = threading.Thread(target=drain_err, daemon=True)
+    te.start()
+    killer = None
+    if timeout:
+        def kill():
+            timed_out[0] = True
+            proc.kill()
+        killer = threading.Timer(timeout, kill)
+        killer.start()
+    for line in proc.stdout:
+        m = MESSAGE_TYPE.match(line)
+        kind = m.group(1) if m else None
+        if kind == b"RECORD":
+            m = RECORD_STREAM.search(line, 0, 400)
+            s = m.group(1).decode() if m else "?"
+            records[s] = records.get(s, 0) + 1
+        elif kind == b"STATE" and keep_state:
+            msg = json.loads(line)
+            st = msg["state"]
+            st.pop("sourceStats", None)
+            desc = st.get("stream", {}).get("stream_descriptor", {}).get("name")
+            states[desc] = st
+        elif kind == b"TRACE" and b'"error"' in line[:300]:
+            errors.append(json.loads(line)["trace"]["error"].get("message"))
+        elif line.startswith(b'{"records"'):
+            summary = json.loads(line)
+    _, status, ru = os.wait4(proc.pid, 0)
+    wall = time.perf_counter() - t0
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    if killer:
+        killer.cancel()
+    te.join(5)
+    stats = emu.admin("GET", "/stats")
+    if summary:
+        records = summary["records"]
+    result = {
+        "client": name, "wall_s": round(wall, 2), "requests": stats["total"], "by_route": dict(stats["by_route"]),
+        "by_status": dict(stats["by_status"]), "records": records, "records_total": sum(records.values()),
+        "peak_rss_mb": round(ru.ru_maxrss / 1024.0, 1), "cpu_s": round(ru.ru_utime + ru.ru_stime, 2),
+        "exit_code": proc.returncode, "timed_out": timed_out[0], "errors": errors[:3],
+    }
+    if proc.returncode != 0 or errors:
+        result["stderr_tail"] = b"".join(err_tail[-15:]).decode("utf-8", "replace")[-3000:]
+    log("%s: %.1fs, %d requests, %s records, %.0f MB peak%s" % (
+        name, wall, stats["total"], result["records_total"], result["peak_rss_mb"],
+        " (TIMED OUT)" if timed_out[0] else "" if proc.returncode == 0 else " (exit %s)" % proc.returncode))
+    return result, states
+
+
+# ----------------------------------------------------------------------------- the clients
+def write_json(path, obj):
+    path.write_text(json.dumps(obj))
+    return path
+
+
+def connector_files(emu, tag):
+    info = emu.info
+    config = {"base_url": info["base_url"], "deployment": "cloud", "credentials": dict(info["credentials"]["api_token"]),
+              "cql_time_zone": info["time_zone"], "num_workers": NUM_WORKERS}
+    streams = []
+    for name in ("pages", "blog_posts"):
+        streams.append({"stream": {"name": name, "json_schema": {}, "supported_sync_modes": ["full_refresh", "incremental"],
+                                   "source_defined_cursor": True, "default_cursor_field": ["lastModifiedAt"]},
+                        "sync_mode": "incremental", "cursor_field": ["lastModifiedAt"], "destination_sync_mode": "append_dedup",
+                        "primary_key": [["id"]]})
+    return write_json(WORK / ("connector-config-%s.json" % tag), config), write_json(WORK / ("connector-catalog-%s.json" % tag), {"streams": streams})
+
+
+def edit_one_percent(emu):
+    site = emu.admin("GET", "/site")
+    ids = site["page_ids"]
+    step = 100
+    chosen = ids[::step]
+    body = "<p>Edited by the benchmark at %s.</p>" % datetime.datetime.utcnow().isoformat()
+
+    def edit(cid):
+        r = requests.patch(emu.admin_url + "/content/%s" % cid, json={"body": body, "message": "bench edit"}, timeout=60, verify=emu.ca)
+        return r.status_code
+    with ThreadPoolExecutor(8) as pool:
+        codes = list(pool.map(edit, chosen))
+    bad = [c for c in codes if c >= 400]
+    log("edited %d of %d pages (1%%)%s" % (len(chosen), len(ids), "; %d failed" % len(bad) if bad else ""))
+    return len(chosen)
+
+
+def run_size(pages, args, bins):
+    out = {"pages": pages}
+    log("=== site of %d pages: starting the emulator" % pages)
+    emu = EmulatorProcess(pages)
+    try:
+        out["site"] = emu.info["counts"]
+        out["emulator_startup_s"] = round(emu.startup_s, 1)
+        spaces = [s["key"] for s in emu.admin("GET", "/site")["spaces"]]
+        tag = str(pages)
+        cfg, cat = connector_files(emu, tag)
+        conn = [MAIN_BIN / "source-confluence", "read", "--config", cfg, "--catalog", cat]
+        out["connector_code"] = code_version()
+        out["connector_full"], states = measure("connector full", conn, emu, timeout=args.timeout, keep_state=True)
+        state_path = write_json(WORK / ("connector-state-%s.json" % tag), list(states.values()))
+        out["changed_pages"] = edit_one_percent(emu)
+        out["connector_incremental"], _ = measure("connector incremental", conn + ["--state", state_path], emu, timeout=args.timeout)
+
+        # What-if: the same connector without the per-record Markdown conversion (see connector_without_markdown.py).
+        nomd = [MAIN_BIN / "python", BENCH / "connector_without_markdown.py", "read", "--config", cfg, "--catalog", cat]
+        out["connector_full_no_markdown"], _ = measure("connector full, no markdown (what-if)", nomd, emu, timeout=args.timeout)
+
+        cred = emu.info["credentials"]["api_token"]
+        ideal = [MAIN_BIN / "python", "-m", "bench.ideal", "--base-url", emu.info["base_url"], "--email", cred["email"],
+                 "--token", cred["api_token"], "--spaces", ",".join(spaces), "--ca", emu.ca]
+        out["ideal"], _ = measure("ideal", ideal, emu, env_extra={"PYTHONPATH": str(ROOT)}, timeout=args.timeout)
+
+        if pages <= args.peers_max_size and bins.get("airbyte"):
+            host = emu.info["base_url"].split("://", 1)[1]
+            ab_cfg = write_json(WORK / ("airbyte-config-%s.json" % tag), {"domain_name": host, "email": cred["email"], "api_token": cred["api_token"]})
+            ab_cat = write_json(WORK / ("airbyte-catalog-%s.json" % tag), {"streams": [
+                {"stream": {"name": n, "json_schema": {}, "supported_sync_modes": ["full_refresh"]}, "sync_mode": "full_refresh",
+                 "destination_sync_mode": "overwrite"} for n in ("pages", "blog_posts")]})
+            out["airbyte_0_2_16"], _ = measure("official airbyte-source-confluence 0.2.16",
+                                               [bins["airbyte"] / "source-confluence", "read", "--config", ab_cfg, "--catalog", ab_cat],
+                                               emu, timeout=args.peer_timeout)
+        if pages <= args.peers_max_size:
+            lc_cfg = write_json(WORK / ("langchain-config-%s.json" % tag), {"base_url": emu.info["base_url"], **cred})
+            out["langchain"], _ = measure("langchain ConfluenceLoader", [bins["langchain"] / "python", BENCH / "peers" / "langchain_load.py", lc_cfg],
+                                          emu, timeout=args.peer_timeout)
+    finally:
+        emu.stop()
+    return out
+
+
+# ----------------------------------------------------------------------------- main
+def main(argv=None):
+    p = argparse.ArgumentParser(prog="python -m bench.run")
+    p.add_argument("--sizes", default="2000,20000,100000")
+    p.add_argument("--quick", action="store_true", help="only 2,000 pages (a smoke run of the whole harness)")
+    p.add_argument("--peers-max-size", type=int, default=10**9, help="skip the slow peers above this size")
+    p.add_argument("--timeout", type=float, default=3600, help="seconds for one run of the connector or the ideal client")
+    p.add_argument("--peer-timeout", type=float, default=3600, help="seconds for one run of a peer")
+    p.add_argument("--out", default=str(BENCH), help="where results.json, RESULTS.md and the PNG go")
+    args = p.parse_args(argv)
+    sizes = [2000] if args.quick else [int(s) for s in args.sizes.split(",") if s.strip()]
+    WORK.mkdir(parents=True, exist_ok=True)
+    Path(args.out).mkdir(parents=True, exist_ok=True)
+    bins = {name: ensure_venv(name) for name in PEERS}
+    started = datetime.datetime.utcnow()
+    results = {"started": started.isoformat(timespec="seconds") + "Z", "machine": machine(), "num_workers": NUM_WORKERS,
+               "latency": {"per_request_ms": LATENCY_MS, "per_item_ms": PER_ITEM_MS, "per_body_item_ms": PER_ITEM_MS + PER_BODY_ITEM_MS},
+               "sizes": []}
+    out_dir = Path(args.out)
+    for n in sizes:
+        results["sizes"].append(run_size(n, args, bins))
+        results["finished"] = datetime.datetime.utcnow().isoformat(timespec="seconds") + "Z"
+        (out_dir / "results.json").write_text(json.dumps(results, indent=1))
+    from bench import report
+    report.write(results, out_dir, bins["plot"])
+    log("wrote %s" % (out_dir / "RESULTS.md"))
+
+
+def code_version():
+    """The commit the connector ran from, and whether source_confluence/ had uncommitted changes then."""
+    def git(*a):
+        r = subprocess.run(["git", *a], cwd=str(ROOT), capture_output=True, text=True)
+        return r.stdout.strip() if r.returncode == 0 else None
+    return {"commit": git("rev-parse", "--short", "HEAD"), "dirty": bool(git("status", "--porcelain", "source_confluence"))}
+
+
+def machine():
+    import platform
+    return {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform()}
+
+
+if __name__ == "__main__":
+    main()
