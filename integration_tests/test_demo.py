@@ -151,15 +151,6 @@ def test_airbyte_cdk_connector_test_runs_on_this_layout() -> None:
     assert " passed" in completed.stdout
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "The CDK's default create_connector() builds SourceConfluence() with no config, and the declarative "
-        "source evaluates streams from the config it was built with, so check/discover/read fail with "
-        "\"'dict object' has no attribute 'credentials'\". Fixed by SourceConfluence accepting the config at "
-        "check/discover/read time (see docs/confluence.md, Development); then remove this xfail."
-    ),
-)
 def test_airbyte_cdk_connector_test_passes_in_full() -> None:
     completed = run_connector_test()
     assert completed.returncode == 0, completed.stdout[-4000:]

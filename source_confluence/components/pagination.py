@@ -10,8 +10,10 @@ and its query), re-bases it on the requester's own ``url_base``, recomputes ``st
 actually returned, and refuses a link to another host instead of sending credentials there.
 """
 
+import threading
+from collections import Counter
 from dataclasses import InitVar, dataclass
-from typing import Any, Mapping, Optional
+from typing import Any, Dict, Mapping, Optional
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
 import requests
@@ -24,6 +26,16 @@ from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
 # Where the part of a link that names the endpoint starts, for v1 (Cloud and DC) and v2.
 API_ROOTS = ("/rest/api/", "/api/v2/")
+
+# Result pages read per endpoint in this process, for the progress lines of long syncs.
+_pages_read: Counter = Counter()
+_pages_lock = threading.Lock()
+
+
+def pages_read() -> Dict[str, int]:
+    """Result pages read so far, by endpoint path (``content/search``, ``spaces``, ...)."""
+    with _pages_lock:
+        return dict(_pages_read)
 
 
 def next_link_token(body: Mapping[str, Any], request_url: str) -> Optional[str]:
@@ -96,6 +108,9 @@ class NextLinkPagination(PaginationStrategy):
         page_size_override: Optional[int] = None,
         stream_slice: Optional[Any] = None,
     ) -> Optional[Any]:
+        endpoint = _endpoint_path(urlsplit(response.request.url).path) if response.request and response.request.url else None
+        with _pages_lock:
+            _pages_read[endpoint or "other"] += 1
         try:
             body = response.json()
         except ValueError:
