@@ -59,3 +59,30 @@ def test_content_restrictions_match_what_is_set_on_each_page(emulators, profile,
         content = site.content[content_id]
         assert set(records[content_id]["read"]["groups"]) == set(content.read_groups or ())
         assert len(records[content_id]["read"]["users"]) == len(content.read_users or ())
+
+
+@pytest.mark.parametrize("profile, auth_type", PROFILES)
+def test_group_members_and_space_permissions_match_the_site(emulators, profile, auth_type):
+    emulator = emulators[profile]
+    output = read_streams(connector_config(emulator.info, auth_type), ["group_members", "space_permissions"])
+    assert not output.errors
+    records = records_by_stream(output)
+    site = emulator.site
+    data_center = profile == "data_center"
+
+    def user_id(account_id):
+        user = next(u for u in site.users.values() if u.account_id == account_id)
+        return user.user_key if data_center else user.account_id
+
+    group_key = {group.name: (group.name if data_center else group.id) for group in site.groups.values()}
+    expected_members = {(group_key[group.name], user_id(member)) for group in site.groups.values() for member in group.members}
+    members = [(r["groupId"], r["userId"]) for r in records["group_members"]]
+    assert len(members) == len(set(members)) and set(members) == expected_members
+
+    read_grants = {(r["spaceKey"], r["principalType"], r.get("principalId")) for r in records["space_permissions"]
+                   if r["operation"] == "read" and r["targetType"] == "space"}
+    expected_grants = {(space.key, "group", group_key[name]) for space in site.spaces.values() for name in space.view_groups}
+    expected_grants |= {(space.key, "user", user_id(account)) for space in site.spaces.values() for account in space.view_users}
+    anonymous_id = None if data_center else "anonymous"  # Data Center's anonymous subject has no identifier
+    expected_grants |= {(space.key, "anonymous", anonymous_id) for space in site.spaces.values() if space.anonymous_access}
+    assert read_grants == expected_grants

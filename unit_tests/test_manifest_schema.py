@@ -143,7 +143,11 @@ def test_connector_builder_resolves_the_manifest(builder_config: Dict[str, Any])
     message = resolve_manifest(source)
     assert message.type == Type.RECORD, message
     resolved = message.record.data["manifest"]
-    assert [stream["name"] for stream in resolved["streams"]] [:5] == ["space", "pages", "blog_posts", "group", "audit"]
+    names = []
+    for entry in resolved["streams"]:  # ConditionalStreams entries hold their streams one level down
+        names.extend(stream["name"] for stream in entry.get("streams", [entry]))
+    assert names[:5] == ["space", "pages", "blog_posts", "group", "audit"]
+    assert names.count("space_permissions") == 2, "one definition per deployment, chosen by ConditionalStreams"
 
 
 def test_connector_builder_test_reads_a_stream(builder_config: Dict[str, Any], requests_mock) -> None:

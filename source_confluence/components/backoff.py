@@ -43,6 +43,10 @@ from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
 logger = logging.getLogger("airbyte")
 
+# Set on a 504 response by ConfluenceRecoveryHandler once the retry asks for a smaller page.
+SHRUNK_MARK = "_confluence_page_shrunk"
+SHRINK_WAIT_SECONDS = 0.5
+
 
 def parse_retry_after(value: Optional[str], now: Optional[datetime] = None) -> Optional[float]:
     """Seconds to wait from a ``Retry-After`` value: delay-seconds or an HTTP-date; None if neither."""
@@ -109,6 +113,9 @@ class ConfluenceBackoffStrategy(BackoffStrategy):
         response_or_exception: Optional[Union[requests.Response, requests.RequestException]],
         attempt_count: int,
     ) -> Optional[float]:
+        if getattr(response_or_exception, SHRUNK_MARK, False):
+            # The retry already asks for less; waiting longer would only slow the reduction down.
+            return SHRINK_WAIT_SECONDS
         wait = self.retry_after(response_or_exception) if isinstance(response_or_exception, requests.Response) else None
         if wait is not None:
             if wait >= self._max_retry_after:
@@ -207,6 +214,7 @@ class ConfluenceRecoveryHandler(ErrorHandler):
             smaller = max(self._minimum, size // 2)
             # The CDK re-sends this very PreparedRequest; its next links then carry the smaller limit.
             request.url = with_query_value(url, self.page_size_parameter, str(smaller))
+            setattr(response, SHRUNK_MARK, True)
             logger.info("Confluence timed out (HTTP 504) on a page of %s items; retrying with %s.", size, smaller)
             return ErrorResolution(
                 response_action=ResponseAction.RETRY,

@@ -191,6 +191,28 @@ def normalise_restrictions(raw: Mapping[str, Any], site_url: str) -> Dict[str, A
     }
 
 
+def normalise_space_permission(raw: Mapping[str, Any], space: Mapping[str, Any]) -> Dict[str, Any]:
+    """One grant in a space: Cloud v2 ``{principal, operation}`` or Data Center ``{subject, operation}``."""
+    principal = raw.get("principal") or {}
+    subject = raw.get("subject") or {}
+    operation = raw.get("operation") or {}
+    principal_type = principal.get("type") or subject.get("type")
+    principal_id = principal.get("id") or subject.get("identifier") or subject.get("userKey") or subject.get("name")
+    operation_key = operation.get("key") or operation.get("operationKey")
+    target_type = operation.get("targetType")
+    space_key = space.get("key") or raw.get("spaceKey")
+    permission_id = raw.get("id") or ":".join(str(part) for part in (space_key, principal_type, principal_id, operation_key, target_type))
+    return {
+        "id": str(permission_id),
+        "spaceId": str(space.get("id") or raw.get("spaceId") or "") or None,
+        "spaceKey": space_key,
+        "principalType": principal_type,
+        "principalId": principal_id,
+        "operation": operation_key,
+        "targetType": target_type,
+    }
+
+
 def normalise_space(raw: Mapping[str, Any], site_url: str) -> Dict[str, Any]:
     """A v2 space (Cloud) or a v1 space with ``description.plain,homepage,history`` expanded (DC)."""
     description = raw.get("description") or {}
@@ -260,6 +282,28 @@ class NormaliseAttachment(_Normalise):
     """Replace a v1 attachment by the attachments record (``schemas/attachments.json``)."""
 
     shape = staticmethod(normalise_attachment)
+
+
+@dataclass
+class NormaliseSpacePermission(RecordTransformation):
+    """Replace a space permission (Cloud v2 or Data Center) by the space_permissions record."""
+
+    config: Config
+    parameters: InitVar[Mapping[str, Any]]
+
+    def transform(
+        self,
+        record: Dict[str, Any],
+        config: Optional[Config] = None,
+        stream_state: Optional[StreamState] = None,
+        stream_slice: Optional[StreamSlice] = None,
+    ) -> None:
+        partition = (stream_slice.partition if stream_slice is not None else {}) or {}
+        extra = (getattr(stream_slice, "extra_fields", None) or {}) if stream_slice is not None else {}
+        space = {"id": partition.get("space_id"), "key": extra.get("key")}
+        normalised = normalise_space_permission(record, space)
+        record.clear()
+        record.update(normalised)
 
 
 class NormaliseRestrictions(_Normalise):

@@ -148,3 +148,86 @@ class TestNormaliseSpace:
         record = v2_space("1", "ENG")
         NormaliseSpace(config={"base_url": "https://wiki.example.com"}, parameters={}).transform(record)
         assert record["webUrl"] == "https://wiki.example.com/spaces/ENG"
+
+
+# --- comments, attachments, restrictions, space permissions -------------------------------------
+
+from source_confluence.components.records import (  # noqa: E402
+    normalise_attachment,
+    normalise_comment,
+    normalise_restrictions,
+    normalise_space_permission,
+)
+
+SITE = "https://acme.atlassian.net/wiki"
+
+
+def test_a_reply_names_the_last_comment_among_its_ancestors_and_keeps_inline_details():
+    raw = {
+        "id": 301, "type": "comment", "status": "current", "title": "Re: Plan",
+        "container": {"id": "100", "type": "page", "title": "Plan"},
+        "ancestors": [{"id": "100", "type": "page"}, {"id": "200", "type": "comment"}, {"id": "250", "type": "comment"}],
+        "extensions": {"location": "inline", "inlineProperties": {"originalSelection": "the budget"}, "resolution": {"status": "resolved"}},
+        "body": {"storage": {"value": "<p>Agreed</p>"}},
+        "version": {"number": 2, "when": "2024-03-11T19:24:06.964+08:00", "by": {"userKey": "k1"}},
+        "_links": {"webui": "/spaces/ENG/pages/100?focusedCommentId=301"},
+    }
+    record = normalise_comment(raw, SITE)
+    assert record["id"] == "301" and record["parentCommentId"] == "250"
+    assert (record["containerId"], record["containerType"]) == ("100", "page")
+    assert (record["location"], record["resolutionStatus"], record["inlineOriginalSelection"]) == ("inline", "resolved", "the budget")
+    assert record["bodyMarkdown"] == "Agreed"
+    assert record["lastModifiedAt"] == "2024-03-11T11:24:06.964Z" and record["version"]["authorId"] == "k1"
+    assert record["webUrl"] == SITE + "/spaces/ENG/pages/100?focusedCommentId=301"
+
+
+def test_a_top_level_comment_has_no_parent_even_though_its_page_is_an_ancestor():
+    raw = {"id": "5", "ancestors": [{"id": "100", "type": "page"}], "extensions": {"location": "footer"}}
+    assert normalise_comment(raw, SITE)["parentCommentId"] is None
+
+
+def test_attachment_size_media_type_and_absolute_download_url():
+    raw = {
+        "id": "att9", "type": "attachment", "title": "report.pdf",
+        "container": {"id": "100", "type": "blogpost"},
+        "extensions": {"mediaType": "application/pdf", "fileSize": 2048, "comment": "Q3"},
+        "_links": {"download": "/download/attachments/100/report.pdf?version=1"},
+    }
+    record = normalise_attachment(raw, SITE)
+    assert (record["fileName"], record["mediaType"], record["fileSize"], record["comment"]) == ("report.pdf", "application/pdf", 2048, "Q3")
+    assert record["containerType"] == "blogpost"
+    assert record["downloadUrl"] == SITE + "/download/attachments/100/report.pdf?version=1"
+
+
+def test_attachment_without_size_or_with_a_non_numeric_size_says_none():
+    assert normalise_attachment({"id": "att1", "extensions": {"fileSize": "n/a"}}, SITE)["fileSize"] is None
+    assert normalise_attachment({"id": "att1"}, SITE)["fileSize"] is None
+
+
+def test_restrictions_list_users_by_id_and_groups_by_name_for_read_and_update():
+    raw = {
+        "id": "7", "type": "page", "title": "Salaries", "space": {"key": "HR"},
+        "restrictions": {
+            "read": {"restrictions": {"user": {"results": [{"accountId": "b"}, {"accountId": "a"}]}, "group": {"results": [{"name": "hr"}]}}},
+            "update": {"restrictions": {"user": {"results": []}, "group": {"results": []}}},
+        },
+    }
+    record = normalise_restrictions(raw, SITE)
+    assert record["read"] == {"users": ["a", "b"], "groups": ["hr"]} and record["readRestricted"] is True
+    assert record["update"] == {"users": [], "groups": []} and record["updateRestricted"] is False
+    assert (record["contentId"], record["spaceKey"]) == ("7", "HR")
+
+
+def test_space_permission_from_cloud_v2_keeps_its_id():
+    raw = {"id": "9830701", "principal": {"type": "group", "id": "g-1"}, "operation": {"key": "read", "targetType": "space"}}
+    record = normalise_space_permission(raw, {"id": "98307", "key": "ENG"})
+    assert record == {"id": "9830701", "spaceId": "98307", "spaceKey": "ENG", "principalType": "group",
+                      "principalId": "g-1", "operation": "read", "targetType": "space"}
+
+
+def test_space_permission_from_data_center_gets_a_stable_composite_id():
+    raw = {"operation": {"targetType": "space", "operationKey": "administer"}, "subject": {"type": "user", "identifier": "k9"},
+           "spaceKey": "ENG", "spaceId": 98307}
+    record = normalise_space_permission(raw, {"id": "98307", "key": "ENG"})
+    assert record["id"] == "ENG:user:k9:administer:space"
+    assert (record["principalType"], record["principalId"], record["operation"]) == ("user", "k9", "administer")
