@@ -188,6 +188,11 @@ class EmulatorApp:
                                           0 if route is None else getattr(locals().get("ctx"), "n_body_items", 0))
         if lat > 0:
             time.sleep(lat)
+        if route and 200 <= resp.status_code < 300 and self.faults.roll("malformed_ratio"):
+            body = resp.get_data()
+            resp.set_data(body[: len(body) // 2])  # what a misbehaving proxy forwards: valid HTTP, broken JSON
+            self.record(request, resp.status_code, family, surface, route, "malformed")
+            return resp(environ, start_response)
         if route and 200 <= resp.status_code < 300 and self.faults.roll("truncate_ratio"):
             self.record(request, resp.status_code, family, surface, route, "truncate")
             return self.truncated(environ, start_response, resp)

@@ -17,6 +17,7 @@ DEFAULTS = {
     "gateway_timeout_over_limit": None,  # 504 when requested limit > N
     "reset_ratio": 0.0,            # connection closed without a response
     "truncate_ratio": 0.0,         # full headers, half the body, then the connection closes
+    "malformed_ratio": 0.0,        # 200 whose JSON body is cut short, with a matching Content-Length
     "slow_ms": 0,                  # extra delay on every request
     "empty_page_with_next": False,  # once per list walk: a page with results [] that still has a next link
     "oauth_errors": 0.0,           # probability of a 503 from POST /oauth/token

@@ -36,6 +36,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 import requests
 from airbyte_cdk.models import FailureType
 from airbyte_cdk.sources.declarative.requesters.error_handlers.backoff_strategy import BackoffStrategy
+from airbyte_cdk.sources.declarative.requesters.error_handlers.default_error_handler import DefaultErrorHandler
 from airbyte_cdk.sources.streams.http.error_handlers import ErrorHandler
 from airbyte_cdk.sources.streams.http.error_handlers.response_models import ErrorResolution, ResponseAction
 from airbyte_cdk.sources.types import Config
@@ -222,3 +223,27 @@ class ConfluenceRecoveryHandler(ErrorHandler):
                 error_message=f"Confluence timed out (HTTP 504) on a page of {size} items; retrying with {smaller}.",
             )
         return None  # no page to shrink: the next handler retries the 504 as it is
+
+
+@dataclass
+class ConfluenceErrorHandler(DefaultErrorHandler):
+    """``DefaultErrorHandler`` with ``ConfluenceRecoveryHandler`` consulted first.
+
+    Not a ``CompositeErrorHandler``: the composite only stops at RETRY/IGNORE/SUCCESS-like
+    actions, so a ``REFRESH_TOKEN_THEN_RETRY`` from its first handler is overridden by the
+    next handler's 401 filter.
+    """
+
+    minimum_page_size: Union[str, int] = 10
+
+    def __post_init__(self, parameters: Mapping[str, Any]) -> None:
+        super().__post_init__(parameters)
+        self._recovery = ConfluenceRecoveryHandler(
+            config=self.config, parameters=parameters, max_retries_value=self.max_retries or 8,
+            minimum_page_size=self.minimum_page_size,
+        )
+
+    def interpret_response(
+        self, response_or_exception: Optional[Union[requests.Response, Exception]] = None
+    ) -> ErrorResolution:
+        return self._recovery.interpret_response(response_or_exception) or super().interpret_response(response_or_exception)
