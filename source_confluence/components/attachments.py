@@ -169,7 +169,8 @@ class AttachmentText(RecordTransformation):
 
     def _download(self, path: str, kind: str) -> Any:
         try:
-            response = self.requester.send_request(path=path, request_headers={"Accept": "*/*"})  # type: ignore[union-attr]
+            # Headers (Accept: */*) come from the requester's declaration: passing them here would collide with it.
+            response = self.requester.send_request(path=path)  # type: ignore[union-attr]
         except Exception as error:  # retries exhausted, or a FAIL filter: this file only
             return ExtractionResult("failed", None, "download failed: %s" % _short(_error_message(error)), kind=kind)
         if response is None:
