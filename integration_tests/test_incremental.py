@@ -172,3 +172,32 @@ def run_until(config_path, catalog_path, state_path, stop_after_records):
         process.kill()
         process.wait()
     return ids, states
+
+
+def test_page_versions_are_read_for_changed_pages_only_after_the_first_sync():
+    with Emulator(profile="cloud", seed=24, pages=80, time_zone="UTC") as emulator:
+        config = connector_config(emulator.info, "api_token", lookback_window_minutes=0)
+        output = read_streams(config, ["page_versions"], SyncMode.incremental)
+        assert not output.errors
+        site = emulator.site
+        visible = [c for c in site.content.values() if c.type == "page" and c.status in ("current", "archived")]
+        expected = {(c.id, v.number) for c in visible for v in c.versions}
+        first = {(r["pageId"], r["number"]) for r in records_by_stream(output)["page_versions"]}
+        assert first == expected
+
+        edited = sorted(visible, key=lambda c: c.id)[5]
+        emulator.admin.advance_clock(3600)
+        emulator.admin.edit(edited.id, title="edited", message="new version")
+        emulator.admin.reset_requests()
+        second = read_streams(config, ["page_versions"], SyncMode.incremental, state=final_states(output))
+        records = records_by_stream(second)["page_versions"]
+        assert (edited.id, edited.versions[-1].number) in {(r["pageId"], r["number"]) for r in records}
+        # Only changed pages, plus the newest page of each space, which the cursor's own minute re-reads.
+        newest_per_space = {}
+        for content in visible:
+            if content.id != edited.id and content.modified >= newest_per_space.get(content.space_key, (0, None))[0]:
+                newest_per_space[content.space_key] = (content.modified, content.id)
+        allowed = {edited.id} | {page_id for _, page_id in newest_per_space.values()}
+        assert {r["pageId"] for r in records} <= allowed
+        version_requests = [e for e in emulator.admin.requests() if e["path"].endswith("/versions")]
+        assert len(version_requests) <= len(allowed) < len(visible) / 4
