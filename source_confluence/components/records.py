@@ -248,6 +248,9 @@ class _Normalise(RecordTransformation):
     def shape(raw: Mapping[str, Any], site_url: str) -> Dict[str, Any]:
         raise NotImplementedError
 
+    def reshape(self, record: Mapping[str, Any], stream_slice: Optional[StreamSlice]) -> Dict[str, Any]:
+        return self.shape(record, self._site_url)
+
     def transform(
         self,
         record: Dict[str, Any],
@@ -255,7 +258,7 @@ class _Normalise(RecordTransformation):
         stream_state: Optional[StreamState] = None,
         stream_slice: Optional[StreamSlice] = None,
     ) -> None:
-        normalised = self.shape(record, self._site_url)
+        normalised = self.reshape(record, stream_slice)
         record.clear()
         record.update(normalised)
 
@@ -284,26 +287,16 @@ class NormaliseAttachment(_Normalise):
     shape = staticmethod(normalise_attachment)
 
 
-@dataclass
-class NormaliseSpacePermission(RecordTransformation):
-    """Replace a space permission (Cloud v2 or Data Center) by the space_permissions record."""
+class NormaliseSpacePermission(_Normalise):
+    """Replace a space permission (Cloud v2 or Data Center) by the space_permissions record.
 
-    config: Config
-    parameters: InitVar[Mapping[str, Any]]
+    The space comes from the partition (its id) and the parent record (its key).
+    """
 
-    def transform(
-        self,
-        record: Dict[str, Any],
-        config: Optional[Config] = None,
-        stream_state: Optional[StreamState] = None,
-        stream_slice: Optional[StreamSlice] = None,
-    ) -> None:
+    def reshape(self, record: Mapping[str, Any], stream_slice: Optional[StreamSlice]) -> Dict[str, Any]:
         partition = (stream_slice.partition if stream_slice is not None else {}) or {}
         extra = (getattr(stream_slice, "extra_fields", None) or {}) if stream_slice is not None else {}
-        space = {"id": partition.get("space_id"), "key": extra.get("key")}
-        normalised = normalise_space_permission(record, space)
-        record.clear()
-        record.update(normalised)
+        return normalise_space_permission(record, {"id": partition.get("space_id"), "key": extra.get("key")})
 
 
 class NormaliseRestrictions(_Normalise):
