@@ -97,6 +97,7 @@ def requests_reset(app, request):
         app.stats["total"] = 0
         for k in ("by_route", "by_status", "faults"):
             app.stats[k].clear()
+        app.stats["latency_ms"] = 0.0
     return 200, {"ok": True}
 
 
@@ -104,7 +105,8 @@ def requests_reset(app, request):
 def stats(app, request):
     with app.lock:
         s = app.stats
-        return 200, {"total": s["total"], "by_route": dict(s["by_route"]), "by_status": dict(s["by_status"]), "faults": dict(s["faults"])}
+        return 200, {"total": s["total"], "by_route": dict(s["by_route"]), "by_status": dict(s["by_status"]), "faults": dict(s["faults"]),
+                     "latency_ms": round(s.get("latency_ms", 0.0), 3)}
 
 
 @h("clock")

@@ -78,11 +78,14 @@ class Faults:
             wait = (1 - b[0]) / per
             return ("limited", int(cap), 0, max(1, int(wait + 0.999)))
 
-    def latency_seconds(self, items: int, body_items: int) -> float:
+    def latency_ms(self, items: int, body_items: int) -> float:
+        """latency_ms + slow_ms + items × latency_per_item_ms + items with a body × latency_per_body_item_ms."""
         c = self.cfg
-        ms = float(c.get("latency_ms") or 0) + float(c.get("slow_ms") or 0) + items * float(c.get("latency_per_item_ms") or 0) \
+        return float(c.get("latency_ms") or 0) + float(c.get("slow_ms") or 0) + items * float(c.get("latency_per_item_ms") or 0) \
             + body_items * float(c.get("latency_per_body_item_ms") or 0)
-        return ms / 1000.0
+
+    def latency_seconds(self, items: int, body_items: int) -> float:
+        return self.latency_ms(items, body_items) / 1000.0
 
     def empty_page_once(self, walk_key: str, is_first_page: bool) -> bool:
         if not self.cfg.get("empty_page_with_next"):

@@ -52,6 +52,7 @@ def build_site(profile: str, seed: int, clock, time_zone: str = "UTC", pages: in
     team_groups = ["engineering", "hr", "sales"]
     for i, (un, dn) in enumerate(AUTHORS):
         authors.append(mk_user(un, dn, "%s@example.com" % un, {"confluence-users", team_groups[i % 3]}))
+        authors[-1].email_visible = i % 2 == 0  # every other author keeps the email address private
     bot = mk_user("automation", "Automation for Confluence", "", {"confluence-users"}, acct_type="app")
     admin.groups.add("engineering"); admin.groups.add("hr")
     group_names = ["confluence-administrators", "confluence-users", "site-admins", "engineering", "hr", "sales"] + \

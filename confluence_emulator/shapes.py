@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import base64
 import html
+import re
+from functools import lru_cache
 from urllib.parse import quote, quote_plus
 
 from .clock import friendly
@@ -23,14 +25,24 @@ def parse_expand(s: str | None) -> dict:
     return tree
 
 
+@lru_cache(maxsize=65536)
 def tiny(cid: str) -> str:
     n = int(cid[3:]) if cid.startswith("att") else int(cid)
     raw = n.to_bytes(max(1, (n.bit_length() + 7) // 8), "little")
     return "/x/" + base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
+_PLAIN_TITLE = re.compile(r"[A-Za-z0-9_.~ -]*").fullmatch
+
+
 def slug(title: str) -> str:
+    if title and _PLAIN_TITLE(title):
+        return title.replace(" ", "+")  # what quote_plus gives for these characters, without its per-call cost
     return quote_plus(title or "")
+
+
+def expand_key(exp: dict) -> str:
+    return repr(exp) if exp else ""
 
 
 # ------------------------------------------------------------------ links
@@ -61,6 +73,18 @@ def download_path(c) -> str:
 
 # ------------------------------------------------------------------ users
 def user_v1(ctx, account_id, expand_tz=False) -> dict:
+    """A v1 user. Without `expand_tz` the same dict is reused for every mention of the user in one response
+    (callers never mutate it)."""
+    if expand_tz:
+        return _user_v1(ctx, account_id, True)
+    key = ("u", account_id)
+    d = ctx.memo.get(key)
+    if d is None:
+        d = ctx.memo[key] = _user_v1(ctx, account_id, False)
+    return d
+
+
+def _user_v1(ctx, account_id, expand_tz=False) -> dict:
     u = ctx.site.users.get(account_id)
     if u is None:
         return {"type": "anonymous", "profilePicture": {"path": "/wiki/s/avatar.png", "width": 48, "height": 48, "isDefault": True},
@@ -72,7 +96,7 @@ def user_v1(ctx, account_id, expand_tz=False) -> dict:
              "_links": {"self": ctx.links_base + "/rest/api/user?key=" + u.user_key},
              "_expandable": {"status": ""}}
         return d
-    d = {"type": "known", "accountId": u.account_id, "accountType": u.account_type, "email": u.email,
+    d = {"type": "known", "accountId": u.account_id, "accountType": u.account_type, "email": visible_email(ctx, u),
          "publicName": u.display_name, "profilePicture": {"path": "/wiki/aa-avatar/" + u.account_id, "width": 48, "height": 48, "isDefault": False},
          "displayName": u.display_name, "isExternalCollaborator": False}
     if expand_tz:
@@ -80,6 +104,14 @@ def user_v1(ctx, account_id, expand_tz=False) -> dict:
     d["_expandable"] = {"operations": "", "personalSpace": ""}
     d["_links"] = {"self": ctx.links_base + "/rest/api/user?accountId=" + u.account_id}
     return d
+
+
+def visible_email(ctx, u) -> str:
+    """Cloud hides an address the user keeps private ("" as the spec says), except from the user and site admins."""
+    viewer = ctx.user
+    if u.email_visible or (viewer is not None and (viewer.account_id == u.account_id or viewer.site_admin)):
+        return u.email
+    return ""
 
 
 def anonymous_v1(ctx) -> dict:
@@ -96,6 +128,15 @@ def group_v1(ctx, g) -> dict:
 
 # ------------------------------------------------------------------ spaces
 def space_v1(ctx, s, exp: dict | None = None) -> dict:
+    """A v1 space; reused within one response for the same (space, expand)."""
+    key = ("s", s.key, expand_key(exp))
+    d = ctx.memo.get(key)
+    if d is None:
+        d = ctx.memo[key] = _space_v1(ctx, s, exp)
+    return d
+
+
+def _space_v1(ctx, s, exp: dict | None = None) -> dict:
     exp = exp or {}
     site = ctx.site
     d = {"id": s.id, "key": s.key, "name": s.name}
@@ -300,10 +341,10 @@ def content_v1(ctx, c, exp: dict | None = None) -> dict:
                 chain.append(site.content[parent_id])
                 parent_id = site.content[parent_id].parent_comment_id
             anc = anc + chain[::-1]
-        d["ancestors"] = [content_v1(ctx, a, exp["ancestors"]) for a in anc]
+        d["ancestors"] = [_content_v1_memo(ctx, a, exp["ancestors"]) for a in anc]
     if "container" in exp:
         if c.type in ("comment", "attachment") and c.container_id in site.content:
-            d["container"] = content_v1(ctx, site.content[c.container_id], exp["container"])
+            d["container"] = _content_v1_memo(ctx, site.content[c.container_id], exp["container"])
         elif space:
             d["container"] = space_v1(ctx, space, exp["container"])
     if "children" in exp:
@@ -376,6 +417,48 @@ def content_v1(ctx, c, exp: dict | None = None) -> dict:
     links["self"] = ctx.links_base + "/rest/api/content/" + c.id
     d["_links"] = links
     return d
+
+
+def _content_v1_memo(ctx, c, exp):
+    """Ancestors and containers repeat across the records of one response (siblings share them)."""
+    key = ("c", c.id, expand_key(exp))
+    d = ctx.memo.get(key)
+    if d is None:
+        d = ctx.memo[key] = content_v1(ctx, c, exp)
+    return d
+
+
+class EncodedList(list):
+    """A `results` list of records already encoded as JSON text; `app.dumps` splices it into the envelope."""
+    __slots__ = ()
+
+
+def content_v1_encoded(ctx, c, exp: dict, ekey: str) -> str:
+    """`content_v1` encoded as compact JSON, reused across requests while the site is unchanged.
+
+    A record depends on the content, the site (titles of ancestors, spaces, users, labels, restrictions), the
+    expand, the surface (links base, Cloud or DC) and, for safety, the caller. The key holds all of them; the
+    cache is dropped whole whenever the site generation moves (any admin mutation) or it grows past its budget.
+    """
+    app = ctx.app
+    gen = (ctx.site.generation, getattr(app, "generation", 0))
+    cache = app.__dict__.get("_frag_cache")
+    if cache is None or cache[0] != gen:
+        cache = app._frag_cache = [gen, {}, 0]
+    key = (c.id, ekey, ctx.links_base, ctx.dc, ctx.user.account_id if ctx.user else None)
+    hit = cache[1].get(key)
+    if hit is None:
+        from .app import dumps_str
+        hit = dumps_str(content_v1(ctx, c, exp))
+        if cache[2] + len(hit) > FRAGMENT_CACHE_BYTES:
+            cache[1].clear()
+            cache[2] = 0
+        cache[1][key] = hit
+        cache[2] += len(hit)
+    return hit
+
+
+FRAGMENT_CACHE_BYTES = 96 * 1024 * 1024
 
 
 def count_body_items(exp: dict) -> bool:

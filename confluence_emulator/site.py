@@ -17,6 +17,7 @@ class User:
     site_admin: bool = False
     account_type: str = "atlassian"
     time_zone: str = "UTC"
+    email_visible: bool = True  # Cloud profile privacy: False -> only the user and site admins see the address
 
 
 @dataclass
@@ -100,6 +101,9 @@ class AuditRecord:
     affected_name: str
     affected_type: str
     sys_admin: bool = False
+
+
+_GENERATED_VIEW = "\x00generated view, rendered on demand\x00"  # marker in Content.view (compared by identity)
 
 
 class Site:
@@ -264,16 +268,20 @@ class Site:
     def storage(self, c: Content) -> str:
         if c.body is None:
             c.body, c.view = self.body_renderer(self, c)
+            if c.view is None:
+                c.view = _GENERATED_VIEW
         return c.body
 
     def view_html(self, c: Content) -> str:
-        if c.view is None:
+        v = c.view
+        if v is None or v is _GENERATED_VIEW:
             if c.body is None:
-                c.body, c.view = self.body_renderer(self, c)
-            else:
-                from .bodies import storage_to_view
-                c.view = storage_to_view(c.body)
-        return c.view
+                self.storage(c)
+                v = c.view
+            from .bodies import storage_to_view
+            # a generated body renders its view with the site (user names); one set through /__admin, as before, without
+            c.view = v = storage_to_view(c.body, self) if v is _GENERATED_VIEW else storage_to_view(c.body)
+        return v
 
     # ---------------- queries
     def iter_type(self, types: Iterable[str]):

@@ -11,16 +11,16 @@ from . import cql as cqlmod
 from .errors import ApiError, gone, v1_body
 from .listing import int_param, keyset, v1_list, walk_key
 from .pagination import decode_cursor, encode_cursor
-from .shapes import (anonymous_v1, content_v1, group_v1, label_v1, parse_expand, restriction_op_v1, space_v1, user_v1,
-                     webui)
+from .shapes import (EncodedList, anonymous_v1, content_v1, content_v1_encoded, expand_key, group_v1, label_v1, parse_expand,
+                     restriction_op_v1, space_v1, user_v1, webui)
 
 DEPRECATION = {"Deprecation": "Wed, 1 Mar 2023",
                "Warning": '299 - "Deprecated API, will be removed on Mon, 31 Mar 2025" '
                           '"https://developer.atlassian.com/cloud/confluence/changelog/#CHANGE-864"'}
 GONE_ON_GATEWAY = {"content_list", "content_get", "space_list", "space_get", "child_attachment", "child_comment",
                    "child_page", "content_labels", "content_child", "content_history"}
-CLOUD_ONLY = {"system_info", "group_members_by_id"}
-DC_ONLY = {"content_scan", "server_information", "group_member", "space_permissions"}
+CLOUD_ONLY = {"system_info", "group_members_by_id", "search_user", "user_bulk"}
+DC_ONLY = {"content_scan", "server_information", "group_member", "space_permissions", "user_list"}
 
 
 def url_map():
@@ -41,6 +41,7 @@ def url_map():
         R("/content/<cid>/restriction/byOperation", endpoint="restriction_by_op"),
         R("/content/<cid>/restriction/byOperation/<op>", endpoint="restriction_op"),
         R("/search", endpoint="search"),
+        R("/search/user", endpoint="search_user"),
         R("/space", endpoint="space_list"),
         R("/space/<key>", endpoint="space_get"),
         R("/space/<key>/permissions", endpoint="space_permissions"),
@@ -51,6 +52,8 @@ def url_map():
         R("/user/current", endpoint="user_current"),
         R("/user/anonymous", endpoint="user_anonymous"),
         R("/user", endpoint="user_get"),
+        R("/user/bulk", endpoint="user_bulk"),
+        R("/user/list", endpoint="user_list"),
         R("/settings/systemInfo", endpoint="system_info"),
         R("/server-information", endpoint="server_information"),
         R("/download/attachments/<cid>/<path:filename>", endpoint="web_download"),
@@ -181,14 +184,19 @@ def _search_caps(ctx, exp):
     return caps["none"]
 
 
+_CLOCK_FUNCS = __import__("re").compile(r"(?i)\b(now|startof\w*|endof\w*|currentuser)\s*\(")
+
+
 def _listing_cache(ctx, key, compute):
     """Memoise a full listing across the pages of one walk (a real Confluence answers page N from its index,
     not by re-scanning the site). The key holds everything the answer depends on: the caller, the admin
     mutation generation, the clock and the content count, so any change to the site starts afresh."""
     app = ctx.app
     cache = app.__dict__.setdefault("_listing_cache", {})
-    full = (key, ctx.user.account_id if ctx.user else None, getattr(app, "generation", 0), ctx.site.generation,
-            ctx.site.clock.now_ms(),
+    # the clock only matters to queries with date functions (`now()`, `startOfDay()`…): without --real-time it
+    # moves only with admin calls, which bump the generation anyway
+    clock = ctx.site.clock.now_ms() if _CLOCK_FUNCS.search(repr(key)) else None
+    full = (key, ctx.user.account_id if ctx.user else None, getattr(app, "generation", 0), ctx.site.generation, clock,
             len(ctx.site.content))
     hit = cache.get(full)
     if hit is None:
@@ -252,15 +260,18 @@ def content_search(ctx):
         page = items[start:start + limit]
         if ctx.app.faults.empty_page_once(walk_key(ctx), start == 0) and start + limit < len(items):
             page = []
-        res = [content_v1(ctx, c, exp) for c in page]
+        ekey = expand_key(exp)
+        res = EncodedList(content_v1_encoded(ctx, c, exp, ekey) for c in page)
         ctx.n_items += len(res)
         if "body" in exp:
             ctx.n_body_items += len(res)
         return v1_list(ctx, res, start, limit, start + limit < len(items), extra=extra(0))
-    return cursor_search(ctx, items, limit, lambda c: content_v1(ctx, c, exp), "body" in exp, q.text, extra)
+    ekey = expand_key(exp)
+    return cursor_search(ctx, items, limit, lambda c: content_v1_encoded(ctx, c, exp, ekey), "body" in exp, q.text, extra,
+                         encoded=True)
 
 
-def cursor_search(ctx, items, limit, ser, bodies, sig, extra):
+def cursor_search(ctx, items, limit, ser, bodies, sig, extra, encoded=False):
     """Cloud search paging: stateless cursor (ignores start), next link carries cursor= and keeps the query."""
     cur = ctx.args.get("cursor")
     pos = 0
@@ -281,6 +292,8 @@ def cursor_search(ctx, items, limit, ser, bodies, sig, extra):
         nxt = cur
     else:
         res = [ser(c) for c in page]
+        if encoded:
+            res = EncodedList(res)
         nxt = "_sa_" + encode_cursor({"o": pos + len(page), "id": page[-1].id}) if page and pos + len(page) < len(items) else None
     ctx.n_items += len(res)
     if bodies:
@@ -632,6 +645,114 @@ def user_get(ctx):
     if u is None:
         raise ApiError(404, "No user found with %s : %s" % ("accountId" if ctx.cloud else "username", ident))
     return user_v1(ctx, u.account_id)
+
+
+USER_BULK_MAX = 100
+
+
+@handler("user_bulk")
+def user_bulk(ctx):
+    """Cloud `GET /wiki/rest/api/user/bulk?accountId=a&accountId=b` (also comma-separated): BulkUserLookupArray.
+    The first 100 ids are answered, in the order asked; unknown ids are left out; emails follow the privacy rule."""
+    require_user(ctx)
+    ids = []
+    for v in ctx.args.getlist("accountId"):
+        ids += [x.strip() for x in v.split(",") if x.strip()]
+    if not ids:
+        raise ApiError(400, "accountId is required")
+    seen, res = set(), []
+    for a in ids[:USER_BULK_MAX]:
+        u = ctx.site.users.get(a)
+        if u is None or a in seen:
+            continue
+        seen.add(a)
+        res.append(user_v1(ctx, a))
+    ctx.n_items += len(res)
+    return {"results": res, "start": 0, "limit": USER_BULK_MAX, "size": len(res),
+            "_links": {"base": ctx.links_base, "context": ctx.context, "self": ctx.request.url}}
+
+
+_USER_CQL_CLAUSE = None
+
+
+def _user_matcher(ctx, cql):
+    """The user CQL of `search/user`: clauses joined by AND, each `type = user`, `user = "<accountId>"`,
+    `user.accountid = "<id>"` / `IN (...)`, `user.fullname ~ "<text>"` / `= "<name>"`. Anything else → 400."""
+    import re
+    global _USER_CQL_CLAUSE
+    if _USER_CQL_CLAUSE is None:
+        _USER_CQL_CLAUSE = re.compile(r'^\s*(type|user|user\.accountid|user\.fullname)\s*(=|~|!=|in)\s*(.+?)\s*$', re.I)
+    if not cql or not cql.strip():
+        raise ApiError(400, "CQL query parameter is required")
+    preds = []
+    for clause in re.split(r"\s+AND\s+", cql.strip(), flags=re.I):
+        m = _USER_CQL_CLAUSE.match(clause)
+        if not m:
+            raise ApiError(400, "Could not parse cql : %s" % cql)
+        field, op, raw = m.group(1).lower(), m.group(2).lower(), m.group(3)
+        if op == "in":
+            if not (raw.startswith("(") and raw.endswith(")")):
+                raise ApiError(400, "Could not parse cql : %s" % cql)
+            vals = [v.strip().strip('"\'') for v in raw[1:-1].split(",") if v.strip()]
+        else:
+            vals = [raw.strip('"\'')]
+        if field == "type":
+            if op not in ("=", "in") or any(v.lower() != "user" for v in vals):
+                raise ApiError(400, "The search/user endpoint only supports type = user: %s" % cql)
+            continue
+        if field in ("user", "user.accountid"):
+            if op == "~":
+                raise ApiError(400, "Could not parse cql : %s" % cql)
+            want = set(vals)
+            preds.append((lambda u, w=want, neg=(op == "!="): (u.account_id in w) != neg))
+        else:  # user.fullname
+            v = vals[0].lower()
+            if op == "~":
+                preds.append(lambda u, v=v: all(t in u.display_name.lower() for t in v.replace("*", " ").split()))
+            elif op == "=":
+                preds.append(lambda u, v=v: u.display_name.lower() == v)
+            else:
+                preds.append(lambda u, v=v: u.display_name.lower() != v)
+    return lambda u: all(p(u) for p in preds)
+
+
+@handler("search_user")
+def search_user(ctx):
+    """Cloud `GET /wiki/rest/api/search/user?cql=type=user`: offset `start`/`limit` (default 25, at most 1000);
+    each result is a SearchResult `{"user": User, "title", "excerpt", "url", "breadcrumbs", "entityType": "user",
+    "iconCssClass", "lastModified", "score"}` as in the 2026 v1 spec. Logged-in callers only; emails follow the
+    privacy rule."""
+    t0 = time.perf_counter()
+    require_user(ctx)
+    cql = ctx.args.get("cql")
+    match = _user_matcher(ctx, cql)
+    items = sorted((u for u in ctx.site.users.values() if match(u)), key=lambda u: (u.display_name.lower(), u.account_id))
+    now = ctx.fmt_time(ctx.site.clock.now_ms())
+
+    def ser(u):
+        return {"user": user_v1(ctx, u.account_id), "title": u.display_name, "excerpt": "", "url": "/people/" + u.account_id,
+                "breadcrumbs": [], "entityType": "user", "iconCssClass": "aui-icon content-type-profile", "lastModified": now,
+                "score": 0.0}
+    body = offset_page(ctx, items, 25, 1000, ser)
+    links = body.pop("_links")
+    body.update({"totalSize": len(items), "cqlQuery": cql, "searchDuration": int((time.perf_counter() - t0) * 1000),
+                 "_links": links})
+    return body
+
+
+@handler("user_list")
+def user_list(ctx):
+    """Data Center `GET /rest/api/user/list` (10.0.3): every registered user, offset `start`/`limit` (default 100,
+    at most 200), `{results: [Person], totalCount, start, limit, size, _links}`. Anonymous callers get 403, as the
+    spec documents. (DC has no bulk lookup by user key: `GET /rest/api/user?key=` answers one user at a time.)"""
+    if ctx.user is None:
+        raise ApiError(403, "Anonymous users are not permitted to view the user list", authorized=False)
+    items = sorted(ctx.site.users.values(), key=lambda u: u.username)
+    body = offset_page(ctx, items, 100, 200, lambda u: user_v1(ctx, u.account_id))
+    links = body.pop("_links")
+    body["totalCount"] = len(items)
+    body["_links"] = links
+    return body
 
 
 @handler("system_info")

@@ -44,6 +44,13 @@ def cloud():
 
 @pytest.fixture(scope="session")
 def gateway():
+    """Shared, read-only: tests that advance the clock, rotate tokens or set faults use `fresh_gateway`."""
+    with Emulator(profile="gateway", seed=11, pages=40, time_zone="UTC") as emu:
+        yield emu
+
+
+@pytest.fixture
+def fresh_gateway():
     with Emulator(profile="gateway", seed=11, pages=40, time_zone="UTC") as emu:
         yield emu
 

@@ -177,7 +177,8 @@ def test_auth_failure_shapes(cloud, dc):
     assert rc.get(rc.v1 + "/audit").status_code == 403
 
 
-def test_gateway_oauth_rotation_and_410(gateway):
+def test_gateway_oauth_rotation_and_410(fresh_gateway):
+    gateway = fresh_gateway  # advances its clock by 601 s and revokes a token family: not the shared session emulator
     info = gateway.info
     o = info["credentials"]["oauth2"]
     tok = lambda rt, **kw: requests.post(info["oauth_token_url"], json={"grant_type": "refresh_token", "client_id": o["client_id"],

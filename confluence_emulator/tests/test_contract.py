@@ -63,6 +63,9 @@ CLOUD_V1 = [
     ("v1old", "/wiki/rest/api/content/{id}/child/comment", "/content/{com_parent}/child/comment?depth=all&location=footer,inline"),
     ("v1old", "/wiki/rest/api/content/{id}/label", "/content/{lab_page}/label"),
     ("v1", "/wiki/rest/api/content/{id}/restriction", "/content/{page}/restriction"),
+    ("v1", "/wiki/rest/api/search/user", "/search/user?cql=type=user&limit=5"),
+    ("v1", "/wiki/rest/api/search/user", "/search/user?cql=type=user&start=5&limit=5"),
+    ("v1", "/wiki/rest/api/user/bulk", "/user/bulk?accountId={user1}&accountId={user2}"),
 ]
 
 V2 = [
@@ -92,7 +95,7 @@ def ids(emu):
     lab = next(c for c in pages if c.labels)
     deep = max(pages, key=lambda c: len(s.ancestors(c)))
     return {"page": pages[3].id, "att_parent": att.container_id, "com_parent": com.container_id, "lab_page": lab.id,
-            "deep": deep.id, "space": str(s.spaces["ENG"].id)}
+            "deep": deep.id, "space": str(s.spaces["ENG"].id), "user1": sorted(s.users)[0], "user2": sorted(s.users)[1]}
 
 
 @pytest.mark.parametrize("spec,path,url", CLOUD_V1)
@@ -136,6 +139,8 @@ DC = [
     ("/rest/api/space/{spaceKey}/permissions", "/space/HR/permissions"),
     ("/rest/api/group/{groupName}/member", "/group/confluence-users/member?limit=3"),
     ("/rest/api/space", "/space?spaceKey=DOCS&expand=permissions"),
+    ("/rest/api/user/list", "/user/list"),
+    ("/rest/api/user/list", "/user/list?start=2&limit=3"),
 ]
 
 
