@@ -23,8 +23,9 @@ from .shapes import EncodedList
 JSON_CT = "application/json;charset=UTF-8"
 
 
-_ENC_ASCII = json.JSONEncoder(separators=(",", ":"), ensure_ascii=True).encode
-_ENC_UTF8 = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
+# check_circular off: responses are trees (a dict may be shared between records, never contain itself)
+_ENC_ASCII = json.JSONEncoder(separators=(",", ":"), ensure_ascii=True, check_circular=False).encode
+_ENC_UTF8 = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, check_circular=False).encode
 
 
 def dumps_str(obj) -> str:
@@ -71,7 +72,7 @@ class Ctx:
         self.n_body_items = 0
         self.route = None
         self.extra_headers = {}
-        self.memo = {}  # per-request shapes (users, spaces, ancestors) reused across the records of one response
+        self.memo = None  # shapes shared by records (users, spaces, ancestors): shapes.shape_memo
         if self.dc:
             self.context = app.context_path
             self.site_base = app.host_url + app.context_path

@@ -54,9 +54,24 @@ class Clock:
         return fmt_utc(self.now_ms())
 
 
+_DAY_MS = 86400000
+_UTC_DAYS: dict[int, str] = {}
+
+
+def _utc_day(day: int) -> str:
+    s = _UTC_DAYS.get(day)
+    if s is None:
+        s = _UTC_DAYS[day] = datetime.fromtimestamp(day * 86400, tz=timezone.utc).strftime("%Y-%m-%dT")
+    return s
+
+
 def fmt_utc(ms: int) -> str:
-    dt = datetime.fromtimestamp(ms / 1000, tz=timezone.utc)
-    return dt.strftime("%Y-%m-%dT%H:%M:%S") + ".%03dZ" % (ms % 1000)
+    """`YYYY-MM-DDTHH:MM:SS.mmmZ`; the date part is cached per day, the time of day is plain arithmetic."""
+    day, rem = divmod(ms, _DAY_MS)
+    sec, milli = divmod(rem, 1000)
+    h, sec = divmod(sec, 3600)
+    m, sec = divmod(sec, 60)
+    return "%s%02d:%02d:%02d.%03dZ" % (_utc_day(day), h, m, sec, milli)
 
 
 _TZ_CACHE: dict[str, ZoneInfo] = {}
@@ -75,9 +90,15 @@ def fmt_local(ms: int, tz_name: str) -> str:
     return dt.strftime("%Y-%m-%dT%H:%M:%S") + ".%03d" % (ms % 1000) + off[:3] + ":" + off[3:]
 
 
+_FRIENDLY: dict[int, str] = {}
+
+
 def friendly(ms: int) -> str:
-    dt = datetime.fromtimestamp(ms / 1000, tz=timezone.utc)
-    return dt.strftime("%b %d, %Y")
+    day = ms // _DAY_MS
+    s = _FRIENDLY.get(day)
+    if s is None:
+        s = _FRIENDLY[day] = datetime.fromtimestamp(day * 86400, tz=timezone.utc).strftime("%b %d, %Y")
+    return s
 
 
 def http_date(ms: int) -> str:

@@ -41,6 +41,30 @@ def slug(title: str) -> str:
     return quote_plus(title or "")
 
 
+SHAPE_MEMO_MAX = 200000
+
+
+def shape_memo(ctx) -> dict:
+    """Shapes shared by many records (users, spaces, ancestors, containers), reused across requests.
+
+    One dict per (links base, Cloud/DC, caller), so whatever depends on the surface or on what the caller may see
+    (emails, visible children) stays apart; all of them are dropped when the site generation moves (any admin
+    mutation). The dicts are never mutated by their users, only serialised."""
+    memo = ctx.memo
+    if memo is None:
+        app = ctx.app
+        gen = (ctx.site.generation, getattr(app, "generation", 0))
+        store = app.__dict__.get("_shape_memo")
+        if store is None or store[0] != gen:
+            store = app._shape_memo = [gen, {}]
+        part = (ctx.links_base, ctx.dc, ctx.user.account_id if ctx.user else None)
+        memo = store[1].get(part)
+        if memo is None or len(memo) > SHAPE_MEMO_MAX:
+            memo = store[1][part] = {}
+        ctx.memo = memo
+    return memo
+
+
 def expand_key(exp: dict) -> str:
     return repr(exp) if exp else ""
 
@@ -78,9 +102,10 @@ def user_v1(ctx, account_id, expand_tz=False) -> dict:
     if expand_tz:
         return _user_v1(ctx, account_id, True)
     key = ("u", account_id)
-    d = ctx.memo.get(key)
+    memo = shape_memo(ctx)
+    d = memo.get(key)
     if d is None:
-        d = ctx.memo[key] = _user_v1(ctx, account_id, False)
+        d = memo[key] = _user_v1(ctx, account_id, False)
     return d
 
 
@@ -130,9 +155,10 @@ def group_v1(ctx, g) -> dict:
 def space_v1(ctx, s, exp: dict | None = None) -> dict:
     """A v1 space; reused within one response for the same (space, expand)."""
     key = ("s", s.key, expand_key(exp))
-    d = ctx.memo.get(key)
+    memo = shape_memo(ctx)
+    d = memo.get(key)
     if d is None:
-        d = ctx.memo[key] = _space_v1(ctx, s, exp)
+        d = memo[key] = _space_v1(ctx, s, exp)
     return d
 
 
@@ -422,9 +448,10 @@ def content_v1(ctx, c, exp: dict | None = None) -> dict:
 def _content_v1_memo(ctx, c, exp):
     """Ancestors and containers repeat across the records of one response (siblings share them)."""
     key = ("c", c.id, expand_key(exp))
-    d = ctx.memo.get(key)
+    memo = shape_memo(ctx)
+    d = memo.get(key)
     if d is None:
-        d = ctx.memo[key] = content_v1(ctx, c, exp)
+        d = memo[key] = content_v1(ctx, c, exp)
     return d
 
 
