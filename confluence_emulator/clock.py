@@ -84,10 +84,41 @@ def zone(name: str) -> ZoneInfo:
     return z
 
 
-def fmt_local(ms: int, tz_name: str) -> str:
+def _fmt_local_slow(ms: int, tz_name: str) -> str:
     dt = datetime.fromtimestamp(ms / 1000, tz=zone(tz_name))
     off = dt.strftime("%z")
     return dt.strftime("%Y-%m-%dT%H:%M:%S") + ".%03d" % (ms % 1000) + off[:3] + ":" + off[3:]
+
+
+_QUARTER_MS = 900000
+_OFFSETS: dict[tuple, tuple] = {}
+
+
+def fmt_local(ms: int, tz_name: str) -> str:
+    """`YYYY-MM-DDTHH:MM:SS.mmm+HH:MM` in the zone. Offsets change only on quarter-hour boundaries, so the offset
+    is looked up once per (zone, quarter hour) and the wall time is arithmetic; whole-second offsets fall back."""
+    key = (tz_name, ms // _QUARTER_MS)
+    hit = _OFFSETS.get(key)
+    if hit is None:
+        dt = datetime.fromtimestamp(key[1] * (_QUARTER_MS // 1000), tz=zone(tz_name))
+        off = dt.utcoffset()
+        secs = int(off.total_seconds()) if off is not None else 0
+        if secs % 60:
+            hit = None
+        else:
+            o = dt.strftime("%z")
+            hit = (secs * 1000, o[:3] + ":" + o[3:5])
+        if len(_OFFSETS) > 500000:
+            _OFFSETS.clear()
+        _OFFSETS[key] = hit if hit is not None else ()
+    if not hit:
+        return _fmt_local_slow(ms, tz_name)
+    local = ms + hit[0]
+    day, rem = divmod(local, _DAY_MS)
+    sec, milli = divmod(rem, 1000)
+    h, sec = divmod(sec, 3600)
+    m, sec = divmod(sec, 60)
+    return "%s%02d:%02d:%02d.%03d%s" % (_utc_day(day), h, m, sec, milli, hit[1])
 
 
 _FRIENDLY: dict[int, str] = {}
