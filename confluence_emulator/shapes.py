@@ -465,7 +465,8 @@ def content_v1_encoded(ctx, c, exp: dict, ekey: str) -> str:
 
     A record depends on the content, the site (titles of ancestors, spaces, users, labels, restrictions), the
     expand, the surface (links base, Cloud or DC) and, for safety, the caller. The key holds all of them; the
-    cache is dropped whole whenever the site generation moves (any admin mutation) or it grows past its budget.
+    cache is dropped whole whenever the site generation moves (any admin mutation); once it reaches its budget it
+    keeps what it holds and stops adding (a walk repeated in order then still finds its first records).
     """
     app = ctx.app
     gen = (ctx.site.generation, getattr(app, "generation", 0))
@@ -477,11 +478,9 @@ def content_v1_encoded(ctx, c, exp: dict, ekey: str) -> str:
     if hit is None:
         from .app import dumps_str
         hit = dumps_str(content_v1(ctx, c, exp))
-        if cache[2] + len(hit) > FRAGMENT_CACHE_BYTES:
-            cache[1].clear()
-            cache[2] = 0
-        cache[1][key] = hit
-        cache[2] += len(hit)
+        if cache[2] + len(hit) <= FRAGMENT_CACHE_BYTES:  # when full, keep what is cached (walks repeat in order)
+            cache[1][key] = hit
+            cache[2] += len(hit)
     return hit
 
 
