@@ -109,6 +109,7 @@ def session_for(info):
     s = requests.Session()
     if info.get("ca_cert_path"):
         s.verify = info["ca_cert_path"]
+        s.trust_env = False  # else REQUESTS_CA_BUNDLE from the environment wins over session.verify
     if info["profile"] == "data_center":
         c = info["credentials"]["personal_access_token"]
         s.headers["Authorization"] = "Bearer " + c["personal_access_token"]
