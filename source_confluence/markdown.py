@@ -38,6 +38,7 @@ logger = logging.getLogger(__name__)
 
 # Unterminated CDATA (truncated bodies) runs to the end rather than leaking "<![CDATA[".
 _CDATA = re.compile(r"<!\[CDATA\[(.*?)(?:\]\]>|\Z)", re.S)
+_CONFLUENCE_TAG = re.compile(r"<(?:ac|ri):", re.I)
 _ANY_TAG = re.compile(r"<[^>]*>")
 _XML_DECL = re.compile(r"^\s*<\?xml[^>]*>")
 _HSPACE = re.compile(r"[ \t\xa0]+")
@@ -65,6 +66,7 @@ class _Ctx:
     page_urls: Mapping[str, str]
     space_key: str | None
     attachment_url: Callable[[str], str] | None
+    confluence: bool = True  # False: no ac:/ri: tag in the body, only plain HTML to fix up
 
 
 # --------------------------------------------------------------------------- API
@@ -85,8 +87,10 @@ def storage_to_markdown(
     if isinstance(storage, bytes):
         storage = storage.decode("utf-8", "replace")
     try:
-        soup = BeautifulSoup(_prepare(storage), "lxml", multi_valued_attributes=None, element_classes=_ELEMENT_CLASSES)
-        ctx = _Ctx(soup, base_url or "", user_names or {}, page_urls or {}, space_key, attachment_url)
+        prepared = _prepare(storage)
+        soup = BeautifulSoup(prepared, "lxml", multi_valued_attributes=None, element_classes=_ELEMENT_CLASSES)
+        confluence = _CONFLUENCE_TAG.search(prepared) is not None
+        ctx = _Ctx(soup, base_url or "", user_names or {}, page_urls or {}, space_key, attachment_url, confluence)
         _rewrite_confluence_tags(ctx)
         return _tidy(_CONVERTER.convert_soup(soup))
     except Exception as exc:  # e.g. RecursionError on absurd nesting: one bad page must not fail the sync
@@ -133,7 +137,12 @@ def _rewrite_confluence_tags(ctx: _Ctx) -> None:
     # One walk over the tree (bs4's find_all with a function filter costs several times more).
     # "_decomposed" is read from __dict__: bs4's `decomposed` property falls through
     # Tag.__getattr__, i.e. a find("_decomposed") over the whole subtree, for every live tag.
-    todo = [tag for tag in ctx.soup.descendants if type(tag) is _FastTag and (":" in tag.name or tag.name in _HTML_HANDLERS)]
+    # Fast path: a body without any ac:/ri: tag (plain HTML, e.g. a view body) only
+    # needs its links, images and <time> fixed.
+    if ctx.confluence:
+        todo = [tag for tag in ctx.soup.descendants if type(tag) is _FastTag and (":" in tag.name or tag.name in _HTML_HANDLERS)]
+    else:
+        todo = ctx.soup.find_all(list(_HTML_HANDLERS))
     for tag in todo:
         if "_decomposed" in tag.__dict__ or tag.parent is None:
             continue

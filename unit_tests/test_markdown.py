@@ -453,3 +453,39 @@ def test_every_sample_storage_body_converts_without_markup_remnants():
         out = md(body, base_url=BASE)  # md() asserts no <ac:, <ri:, CDATA markers
         assert "ac:" not in out and "ri:" not in out and "]]>" not in out and "CDATA" not in out
         assert not re.search(r"\n{3,}| +$", out, re.M)
+
+
+# ------------------------------------------- parser (lxml) traps and fast path
+
+
+def test_self_closing_tags_do_not_swallow_what_follows():
+    # lxml's HTML parser must not read <p /> or <time/> as an open element around the rest.
+    assert md("<p>a</p><p />b<p/>c") == "a\n\nbc"  # empty paragraphs, not openers
+    assert md('<p>on <time datetime="2024-05-06"/> then <span/>more</p>') == "on 2024-05-06 then more"
+    assert md('<p>a<ac:emoticon ac:name="smile" />b<ac:placeholder />c</p>') == "a:smile:bc"
+
+
+def test_cdata_with_markup_and_terminator_like_content_survives_lxml():
+    # lxml would make CDATA a comment: it is escaped to text first, markup and all.
+    code = 'if a[b[0]] > 1: print("<p/></ac:link> &amp;")'
+    body = macro("code", "<ac:plain-text-body><![CDATA[" + code.replace("]]>", "]]]]><![CDATA[>") + "]]></ac:plain-text-body>")
+    assert storage_to_markdown("<p>x</p>" + body + "<p>y</p>") == f"x\n\n```\n{code}\n```\n\ny"
+
+
+def test_namespaced_tags_survive_lxml_in_any_case():
+    # libxml2 lowercases but keeps the prefix: "ac:structured-macro", "ri:user", "ac:name".
+    body = '<AC:STRUCTURED-MACRO AC:NAME="Info"><AC:RICH-TEXT-BODY><p>x <AC:LINK><RI:USER RI:ACCOUNT-ID="u1"/></AC:LINK></p></AC:RICH-TEXT-BODY></AC:STRUCTURED-MACRO>'
+    assert md(body, user_names={"u1": "Ann"}) == "> **Info:** x @Ann"
+
+
+def test_html_error_recovery_is_the_browsers():
+    assert md("<ul><li>one<li>two</ul>") == "- one\n- two"
+    assert md("<table><tr><td>a<td>b<tr><td>c</table>") == "| a | b |\n| --- | --- |\n| c |"
+
+
+def test_plain_html_fast_path_still_fixes_links_images_and_time():
+    body = '<p>see <a href="/x">x</a> <img src="/y.png" alt="y"/> on <time datetime="2024-01-02"/>, &lt;ac:link&gt; is text</p>'
+    expected = f"see [x]({BASE}/x) ![y]({BASE}/y.png) on 2024-01-02, \\<ac:link> is text"
+    assert md(body, base_url=BASE) == expected  # no ac:/ri: tag: the fast path
+    forced = "<ac:inline-comment-marker>" + body + "</ac:inline-comment-marker>"  # same body through the full walk
+    assert md(forced, base_url=BASE) == expected
