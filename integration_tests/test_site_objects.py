@@ -86,3 +86,31 @@ def test_group_members_and_space_permissions_match_the_site(emulators, profile, 
     anonymous_id = None if data_center else "anonymous"  # Data Center's anonymous subject has no identifier
     expected_grants |= {(space.key, "anonymous", anonymous_id) for space in site.spaces.values() if space.anonymous_access}
     assert read_grants == expected_grants
+
+
+@pytest.mark.parametrize("profile, auth_type", PROFILES)
+def test_users_are_listed_once_each_with_their_ids(emulators, profile, auth_type):
+    emulator = emulators[profile]
+    output = read_streams(connector_config(emulator.info, auth_type), ["users"])
+    assert not output.errors
+    users = records_by_stream(output)["users"]
+    data_center = profile == "data_center"
+    expected = {u.user_key if data_center else u.account_id for u in emulator.site.users.values()}
+    assert duplicate_ids(users) == [] and {u["id"] for u in users} == expected
+    assert all(u["displayName"] for u in users)
+
+
+@pytest.mark.parametrize("profile, auth_type", [("cloud", "api_token"), ("data_center", "password")])
+def test_mentions_become_display_names_with_one_lookup_per_person(profile, auth_type):
+    from confluence_emulator import Emulator  # its own site: the request log must hold only this read
+
+    with Emulator(profile=profile, seed=31, pages=60) as emulator:
+        output = read_streams(connector_config(emulator.info, auth_type), ["pages", "comments"])
+        records = records_by_stream(output)
+        markdown = "\n".join(r.get("bodyMarkdown", "") for r in records["pages"] + records["comments"])
+        names = {u.display_name for u in emulator.site.users.values()}
+        mentioned = {name for name in names if "@" + name in markdown}
+        assert mentioned, "the site's bodies mention people and the Markdown names them"
+        assert "@user:" not in markdown, "every mention of a known person is resolved"
+        lookups = [e for e in emulator.admin.requests() if e["route"] in ("v1.user_bulk", "v1.user_get", "v1.user")]
+        assert 0 < len(lookups) <= len(emulator.site.users), "at most one look-up per person, never one per page"

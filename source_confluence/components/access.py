@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections import OrderedDict
 from dataclasses import InitVar, dataclass, field
 from typing import Any, Callable, Dict, FrozenSet, Iterable, List, Mapping, MutableMapping, Optional, Sequence, Tuple
 from urllib.parse import quote
@@ -36,6 +35,7 @@ from airbyte_cdk.sources.declarative.transformations import RecordTransformation
 from airbyte_cdk.sources.types import Config, StreamSlice, StreamState
 
 from source_confluence.components.pagination import next_link_token
+from source_confluence.components.sync_cache import per_sync
 
 LOGGER = logging.getLogger("airbyte")
 
@@ -284,23 +284,9 @@ class AccessCache:
         LOGGER.warning(message)
 
 
-_CACHES: "OrderedDict[int, Tuple[Any, AccessCache]]" = OrderedDict()
-_CACHES_LOCK = threading.Lock()
-
-
 def cache_for(config: Mapping[str, Any]) -> AccessCache:
-    """One cache per sync: keyed on the config object every component of the source shares.
-
-    The config is kept referenced so its id cannot be reused; only the last few syncs are kept.
-    """
-    with _CACHES_LOCK:
-        entry = _CACHES.get(id(config))
-        if entry is None or entry[0] is not config:
-            entry = (config, AccessCache())
-            _CACHES[id(config)] = entry
-            while len(_CACHES) > 4:
-                _CACHES.popitem(last=False)
-        return entry[1]
+    """One access cache per sync (see ``sync_cache``)."""
+    return per_sync(config, "effective_read_access", AccessCache)
 
 
 class AccessLookup:

@@ -231,3 +231,25 @@ def test_space_permission_from_data_center_gets_a_stable_composite_id():
     record = normalise_space_permission(raw, {"id": "98307", "key": "ENG"})
     assert record["id"] == "ENG:user:k9:administer:space"
     assert (record["principalType"], record["principalId"], record["operation"]) == ("user", "k9", "administer")
+
+
+import pytest  # noqa: E402
+
+from source_confluence.components import records as record_components  # noqa: E402
+
+
+@pytest.mark.parametrize(
+    "transformation, raw, expected_key",
+    [
+        (record_components.NormaliseContent, {"id": 1, "type": "page"}, "lastModifiedAt"),
+        (record_components.NormaliseComment, {"id": 2, "type": "comment"}, "parentCommentId"),
+        (record_components.NormaliseAttachment, {"id": "att3", "type": "attachment"}, "fileName"),
+        (record_components.NormaliseRestrictions, {"id": 4, "type": "page"}, "contentId"),
+        (record_components.NormaliseSpace, {"id": 5, "key": "ENG"}, "webUrl"),
+        (record_components.NormaliseSpacePermission, {"principal": {"type": "user", "id": "a"}, "operation": {"key": "read"}}, "principalId"),
+    ],
+)
+def test_every_transformation_replaces_the_raw_object_by_its_record(transformation, raw, expected_key):
+    record = dict(raw)
+    transformation(config={"base_url": "https://acme.atlassian.net"}, parameters={}).transform(record)
+    assert expected_key in record and "_expandable" not in record
