@@ -15,6 +15,8 @@ The legacy config of Airbyte's official connector is migrated declaratively in t
 """
 
 import logging
+import socket
+import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any, Iterable, List, Mapping, MutableMapping, Optional, Tuple
@@ -36,10 +38,146 @@ GATEWAY_AUTH_TYPES = ("scoped_api_token", "oauth2")
 # Any wall clock on Earth is between UTC-12 and UTC+14: the window when the site's zone is unknown.
 UNKNOWN_ZONE_SHIFTS = (timedelta(hours=-12), timedelta(hours=14))
 LOOKUP_TIMEOUT_SECONDS = 30
+# How long the start-up reachability probe may take in total before it names the URL (bounded: a
+# closed port would otherwise be retried by the HTTP client's backoff for minutes).
+PROBE_ATTEMPTS = 3
+PROBE_TIMEOUT_SECONDS = 10
+PROBE_PAUSE_SECONDS = 1.0
+
+# Sign-in method -> the fields it needs (strings, not empty). Mirrors the spec's oneOf, so a typo
+# gets a message that names the method and the field instead of jsonschema's "not valid under any
+# of the given schemas" (which also prints the whole credentials object, secrets included).
+AUTH_REQUIRED_FIELDS = {
+    "api_token": ("email", "api_token"),
+    "scoped_api_token": ("email", "api_token"),
+    "oauth2": ("client_id", "client_secret", "refresh_token"),
+    "personal_access_token": ("personal_access_token",),
+    "password": ("username", "password"),
+}
+INTEGER_FIELDS = {  # field -> (minimum, maximum or None)
+    "num_workers": (1, 40),
+    "lookback_window_minutes": (0, 10080),
+    "attachment_max_bytes": (1, None),
+    "attachment_max_chars": (1, None),
+}
+BOOLEAN_FIELDS = ("include_archived", "allow_insecure_http", "extract_attachment_text")
+STRING_LIST_FIELDS = ("space_keys", "labels")
+OPTIONAL_STRING_FIELDS = ("cql_filter", "cql_time_zone", "start_date", "api_gateway_url", "oauth_token_url")
 
 
 def config_error(message: str) -> AirbyteTracedException:
     return AirbyteTracedException(message=message, internal_message=message, failure_type=FailureType.config_error)
+
+
+def _kind(value: Any) -> str:
+    return {bool: "true/false", int: "a number", float: "a number", str: "text", list: "a list", dict: "an object"}.get(
+        type(value), type(value).__name__
+    )
+
+
+def validate_shape(config: Mapping[str, Any]) -> None:
+    """Say what is wrong with the config in words a user can act on, before anything is built from it.
+
+    Never echoes a credential's value: only field names and the kind of value found.
+    """
+    if not isinstance(config, Mapping):
+        raise config_error(f"The config must be a JSON object; got {_kind(config)}.")
+    if "base_url" in config and not isinstance(config["base_url"], str):
+        raise config_error(f"'base_url' must be text such as https://acme.atlassian.net; got {_kind(config['base_url'])}.")
+    deployment = config.get("deployment")
+    if deployment is not None and deployment not in ("cloud", "data_center"):
+        raise config_error(f"'deployment' must be 'cloud' or 'data_center'; got {deployment!r}.")
+    credentials = config.get("credentials")
+    if credentials is None:
+        if not config.get("domain_name"):  # the official connector's config is migrated into credentials
+            raise config_error(
+                "'credentials' is missing: choose a sign-in method (auth_type) and fill in its fields: "
+                + ", ".join(f"{auth} ({' + '.join(fields)})" for auth, fields in AUTH_REQUIRED_FIELDS.items())
+                + "."
+            )
+    elif not isinstance(credentials, Mapping):
+        raise config_error(f"'credentials' must be an object with an 'auth_type'; got {_kind(credentials)}.")
+    else:
+        auth_type = credentials.get("auth_type")
+        if auth_type not in AUTH_REQUIRED_FIELDS:
+            shown = repr(auth_type) if isinstance(auth_type, str) and len(auth_type) <= 40 else _kind(auth_type)
+            raise config_error(
+                f"Unknown sign-in method 'credentials.auth_type' = {shown}. Use one of: "
+                + ", ".join(AUTH_REQUIRED_FIELDS)
+                + " (api_token, scoped_api_token and oauth2 on Cloud; personal_access_token and password on Data Center)."
+            )
+        missing = [name for name in AUTH_REQUIRED_FIELDS[auth_type] if not isinstance(credentials.get(name), str) or not credentials.get(name).strip()]
+        if missing:
+            raise config_error(
+                f"Sign-in method '{auth_type}' needs {' and '.join(repr(n) for n in AUTH_REQUIRED_FIELDS[auth_type])} as text; "
+                f"missing or empty: {', '.join(missing)}."
+            )
+    for name, (low, high) in INTEGER_FIELDS.items():
+        value = config.get(name)
+        if value is None:
+            continue
+        if isinstance(value, bool) or not isinstance(value, int) or value < low or (high is not None and value > high):
+            bounds = f"from {low} to {high}" if high is not None else f"of at least {low}"
+            raise config_error(f"'{name}' must be a whole number {bounds}; got {value!r}.")
+    for name in BOOLEAN_FIELDS:
+        if name in config and config[name] is not None and not isinstance(config[name], bool):
+            raise config_error(f"'{name}' must be true or false; got {config[name]!r}.")
+    for name in STRING_LIST_FIELDS:
+        value = config.get(name)
+        if value is None:
+            continue
+        if not isinstance(value, list) or not all(isinstance(item, str) and item.strip() for item in value):
+            example = '["ENG", "HR"]' if name == "space_keys" else '["howto", "runbook"]'
+            raise config_error(f"'{name}' must be a list of non-empty texts such as {example}; got {value!r}.")
+    for name in OPTIONAL_STRING_FIELDS:
+        if config.get(name) is not None and not isinstance(config[name], str):
+            raise config_error(f"'{name}' must be text; got {_kind(config[name])}.")
+
+
+def _uses_proxy(url: str) -> bool:
+    try:
+        return bool(requests.utils.get_environ_proxies(url))
+    except Exception:  # an odd proxy setting must not stop the sync; the HTTP client will say what is wrong
+        return True
+
+
+_REACHABLE: set = set()
+
+
+def probe_reachable(url: str, field: str) -> None:
+    """Fail fast, naming the URL, when nothing listens there or its host does not resolve.
+
+    Called by the console entry point (run.py) before a command runs, not from NormaliseConfig:
+    in-process callers (unit tests with mocked HTTP) must not open sockets.
+
+    Without this a closed port or a typo in the host is retried by the HTTP client's backoff for
+    minutes before the user learns anything. A TCP connect only: no request, no credentials sent.
+    Skipped when a proxy is configured for the URL (the proxy, not this machine, connects).
+    """
+    parts = urlsplit(url)
+    host, port = parts.hostname or "", parts.port or (443 if parts.scheme == "https" else 80)
+    if (host, port) in _REACHABLE or _uses_proxy(url):
+        return
+    reason = "unknown error"
+    for attempt in range(PROBE_ATTEMPTS):
+        try:
+            with socket.create_connection((host, port), timeout=PROBE_TIMEOUT_SECONDS):
+                _REACHABLE.add((host, port))
+                return
+        except socket.gaierror:
+            reason = f"the host name {host!r} does not resolve"
+        except ConnectionRefusedError:
+            reason = f"connection refused on port {port}"
+        except socket.timeout:
+            reason = f"no answer within {PROBE_TIMEOUT_SECONDS} seconds"
+        except OSError as error:
+            reason = error.strerror or type(error).__name__
+        if attempt + 1 < PROBE_ATTEMPTS:
+            time.sleep(PROBE_PAUSE_SECONDS)
+    raise config_error(
+        f"Confluence at {url} is unreachable ({reason}). Check '{field}' (scheme, host and port) and that the server "
+        "is up and reachable from where Airbyte runs."
+    )
 
 
 def normalise_url(value: Any, field: str) -> str:
@@ -129,6 +267,7 @@ class NormaliseConfig(ConfigTransformation):
     def transform(self, config: MutableMapping[str, Any]) -> None:
         if "base_url" not in config:
             return  # spec validation reports the missing field with Airbyte's own message
+        validate_shape(config)
         deployment = config.get("deployment") or ("cloud" if ".atlassian.net" in str(config["base_url"]) else "data_center")
         config["deployment"] = deployment
         allow_http = bool(config.get("allow_insecure_http"))
