@@ -11,13 +11,12 @@ from dataclasses import InitVar, dataclass
 from datetime import datetime, timezone
 from typing import Any, Dict, List, Mapping, Optional
 
-from airbyte_cdk.sources.declarative.requesters.requester import Requester
 from airbyte_cdk.sources.declarative.transformations import RecordTransformation
 from airbyte_cdk.sources.types import Config, StreamSlice, StreamState
 
 from source_confluence.components.access import read_restriction_from_v1
-from source_confluence.components.people import user_names_for
-from source_confluence.markdown import mentioned_user_ids, storage_to_markdown
+from source_confluence.components.results import PRECOMPUTED_MARKDOWN, storage_of
+from source_confluence.markdown import storage_to_markdown
 
 
 def to_utc(value: Any) -> Optional[str]:
@@ -80,23 +79,19 @@ def _content_common(raw: Mapping[str, Any], site_url: str) -> Dict[str, Any]:
     }
 
 
-def storage_of(raw: Mapping[str, Any]) -> Optional[str]:
-    return ((raw.get("body") or {}).get("storage") or {}).get("value")
-
-
-def _body(raw: Mapping[str, Any], site_url: str, user_names: Optional[Mapping[str, str]] = None) -> Dict[str, Any]:
-    """The storage body as Confluence keeps it, and the same as Markdown."""
+def _body(raw: Mapping[str, Any], site_url: str) -> Dict[str, Any]:
+    """The storage body as Confluence keeps it, and the same as Markdown (converted by the extractor
+    for a whole page of results at once, or here for a record that comes alone)."""
     storage = storage_of(raw)
     if storage is None:
         return {"body": None, "bodyMarkdown": None}
-    space_key = (raw.get("space") or {}).get("key")
-    return {
-        "body": {"storage": {"representation": "storage", "value": storage}},
-        "bodyMarkdown": storage_to_markdown(storage, base_url=site_url, space_key=space_key, user_names=user_names),
-    }
+    markdown = raw.get(PRECOMPUTED_MARKDOWN)
+    if markdown is None:
+        markdown = storage_to_markdown(storage, base_url=site_url, space_key=(raw.get("space") or {}).get("key"))
+    return {"body": {"storage": {"representation": "storage", "value": storage}}, "bodyMarkdown": markdown}
 
 
-def normalise_content(raw: Mapping[str, Any], site_url: str, user_names: Optional[Mapping[str, str]] = None) -> Dict[str, Any]:
+def normalise_content(raw: Mapping[str, Any], site_url: str) -> Dict[str, Any]:
     """A page or blog post with its body, labels and place in the tree."""
     links = raw.get("_links") or {}
     ancestors: List[Mapping[str, Any]] = raw.get("ancestors") or []
@@ -115,7 +110,7 @@ def normalise_content(raw: Mapping[str, Any], site_url: str, user_names: Optiona
             "readRestriction": read_restriction_from_v1(raw),
         }
     )
-    record.update(_body(raw, site_url, user_names))
+    record.update(_body(raw, site_url))
     return record
 
 
@@ -128,7 +123,7 @@ def _container(raw: Mapping[str, Any]) -> Dict[str, Any]:
     }
 
 
-def normalise_comment(raw: Mapping[str, Any], site_url: str, user_names: Optional[Mapping[str, str]] = None) -> Dict[str, Any]:
+def normalise_comment(raw: Mapping[str, Any], site_url: str) -> Dict[str, Any]:
     """A footer or inline comment; a reply names its parent, the last comment among its ancestors."""
     extensions = raw.get("extensions") or {}
     inline = extensions.get("inlineProperties") or {}
@@ -144,7 +139,7 @@ def normalise_comment(raw: Mapping[str, Any], site_url: str, user_names: Optiona
             "inlineOriginalSelection": inline.get("originalSelection"),
         }
     )
-    record.update(_body(raw, site_url, user_names))
+    record.update(_body(raw, site_url))
     return record
 
 
@@ -269,22 +264,7 @@ class _Normalise(RecordTransformation):
         record.update(normalised)
 
 
-@dataclass
-class _NormaliseWithBody(_Normalise):
-    """A record with a storage body: mentions in it become display names, looked up once per sync."""
-
-    requester: Optional[Requester] = None
-
-    def reshape(self, record: Mapping[str, Any], stream_slice: Optional[StreamSlice]) -> Dict[str, Any]:
-        names: Dict[str, str] = {}
-        mentions = mentioned_user_ids(storage_of(record))
-        if mentions and self.requester is not None:
-            data_center = self.config.get("deployment") == "data_center"
-            names = user_names_for(self.config).names_for(mentions, self.requester, data_center)
-        return self.shape(record, self._site_url, names)
-
-
-class NormaliseContent(_NormaliseWithBody):
+class NormaliseContent(_Normalise):
     """Replace a v1 content object by the pages / blog_posts record (``schemas/pages.json``)."""
 
     shape = staticmethod(normalise_content)
@@ -296,7 +276,7 @@ class NormaliseSpace(_Normalise):
     shape = staticmethod(normalise_space)
 
 
-class NormaliseComment(_NormaliseWithBody):
+class NormaliseComment(_Normalise):
     """Replace a v1 comment by the comments record (``schemas/comments.json``)."""
 
     shape = staticmethod(normalise_comment)

@@ -8,14 +8,26 @@ would lose records without a word. Bodies that do not parse are retried by the e
 """
 
 from dataclasses import InitVar, dataclass
-from typing import Any, Iterable, Mapping, MutableMapping
+from typing import Any, Iterable, Mapping, MutableMapping, Optional
 
 import orjson
 import requests
 from airbyte_cdk.models import FailureType
 from airbyte_cdk.sources.declarative.extractors.record_extractor import RecordExtractor
+from airbyte_cdk.sources.declarative.requesters.requester import Requester
 from airbyte_cdk.sources.types import Config
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
+
+from source_confluence.components.markdown_pool import convert_all
+from source_confluence.components.people import user_names_for
+from source_confluence.markdown import mentioned_user_ids
+
+# Where BodyResultsExtractor leaves a record's Markdown for the record's normaliser.
+PRECOMPUTED_MARKDOWN = "_bodyMarkdown"
+
+
+def storage_of(raw: Mapping[str, Any]) -> Optional[str]:
+    return ((raw.get("body") or {}).get("storage") or {}).get("value")
 
 
 @dataclass
@@ -43,3 +55,35 @@ class ResultsExtractor(RecordExtractor):
         results = body.get("results") if isinstance(body, Mapping) else body
         if isinstance(results, list):
             yield from results
+
+
+@dataclass
+class BodyResultsExtractor(ResultsExtractor):
+    """The same records, each with its Markdown body already converted.
+
+    Converting a whole page of results at once lets the bodies go to every core
+    (``markdown_pool``) and lets @mentions be resolved for the page in one look-up.
+    The Markdown rides along as ``_bodyMarkdown`` for ``NormaliseContent``/``NormaliseComment``.
+    """
+
+    requester: Optional[Requester] = None
+
+    def extract_records(self, response: requests.Response) -> Iterable[MutableMapping[Any, Any]]:
+        records = list(super().extract_records(response))
+        with_body = [record for record in records if storage_of(record) is not None]
+        if not with_body:
+            yield from records
+            return
+        names: Mapping[str, str] = {}
+        mentions = set().union(*(mentioned_user_ids(storage_of(record)) for record in with_body))
+        if mentions and self.requester is not None:
+            data_center = self.config.get("deployment") == "data_center"
+            names = user_names_for(self.config).names_for(mentions, self.requester, data_center)
+        site_url = (self.config.get("_derived") or {}).get("site_url") or self.config.get("base_url", "")
+        jobs = [
+            (storage_of(record), site_url, (record.get("space") or {}).get("key"), {k: v for k, v in names.items()})
+            for record in with_body
+        ]
+        for record, markdown in zip(with_body, convert_all(jobs)):
+            record[PRECOMPUTED_MARKDOWN] = markdown
+        yield from records

@@ -1,0 +1,81 @@
+"""Convert a page of bodies to Markdown on every core of the machine, not one.
+
+Why: storage-to-Markdown conversion is pure Python (BeautifulSoup + markdownify) and costs a few
+milliseconds per page, which made it most of a full sync's CPU; the CDK's worker threads share one
+interpreter lock, so more threads do not help. A small process pool converts the bodies of a page
+of results at once, while the threads go on reading; with one CPU, or if the pool cannot start,
+bodies are converted in the thread as before. Output is the same either way.
+"""
+
+import atexit
+import logging
+import multiprocessing
+import os
+import threading
+from concurrent.futures import ProcessPoolExecutor
+from typing import List, Mapping, Optional, Sequence, Tuple
+
+from source_confluence.markdown import storage_to_markdown
+
+LOGGER = logging.getLogger("airbyte")
+# (storage, base_url, space_key, user names)
+Job = Tuple[str, str, Optional[str], Mapping[str, str]]
+
+_pool: Optional[ProcessPoolExecutor] = None
+_pool_lock = threading.Lock()
+_pool_failed = False
+
+
+def convert(job: Job) -> str:
+    storage, base_url, space_key, user_names = job
+    return storage_to_markdown(storage, base_url=base_url, space_key=space_key, user_names=user_names)
+
+
+MAX_WORKERS = 4
+
+
+def _cgroup_cpus() -> Optional[float]:
+    """The container's CPU quota (cgroup v2 ``cpu.max``), which affinity does not show on Kubernetes."""
+    try:
+        quota, period = open("/sys/fs/cgroup/cpu.max").read().split()[:2]
+    except (OSError, ValueError):
+        return None
+    return None if quota == "max" else int(quota) / int(period)
+
+
+def _worker_count() -> int:
+    try:
+        cpus = float(len(os.sched_getaffinity(0)))
+    except AttributeError:  # not on Linux
+        cpus = float(os.cpu_count() or 1)
+    quota = _cgroup_cpus()
+    if quota is not None:
+        cpus = min(cpus, quota)
+    return max(1, min(MAX_WORKERS, int(cpus)))
+
+
+def _get_pool() -> Optional[ProcessPoolExecutor]:
+    global _pool, _pool_failed
+    with _pool_lock:
+        if _pool is None and not _pool_failed and _worker_count() > 1:
+            try:
+                # forkserver: never fork the connector's own threads and locks into a child.
+                _pool = ProcessPoolExecutor(max_workers=_worker_count(), mp_context=multiprocessing.get_context("forkserver"))
+                atexit.register(_pool.shutdown, wait=True, cancel_futures=True)
+            except (OSError, ValueError) as error:
+                LOGGER.warning("Converting bodies in one process (%s).", type(error).__name__)
+                _pool_failed = True
+        return _pool
+
+
+def convert_all(jobs: Sequence[Job]) -> List[str]:
+    """Markdown for each job, in order; parallel when there is more than one job and more than one CPU."""
+    global _pool_failed
+    pool = _get_pool() if len(jobs) > 1 else None
+    if pool is not None:
+        try:
+            return list(pool.map(convert, jobs, chunksize=max(1, len(jobs) // (2 * _worker_count()))))
+        except Exception as error:  # a broken pool must not cost the page: convert here instead
+            LOGGER.warning("Markdown pool failed (%s); converting in one process from now on.", type(error).__name__)
+            _pool_failed = True
+    return [convert(job) for job in jobs]

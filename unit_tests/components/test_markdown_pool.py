@@ -1,0 +1,39 @@
+"""markdown_pool: the same Markdown in parallel as in one thread, and a fallback that loses nothing."""
+
+from source_confluence.components import markdown_pool
+from source_confluence.markdown import storage_to_markdown
+
+BODIES = [
+    ("<h1>Title</h1><p>Body <strong>bold</strong></p>", "https://acme.atlassian.net/wiki", "ENG", {}),
+    ('<p><ac:link><ri:user ri:account-id="a1" /></ac:link> wrote this</p>', "", None, {"a1": "Ada Lovelace"}),
+    ('<ac:structured-macro ac:name="code"><ac:parameter ac:name="language">sql</ac:parameter>'
+     "<ac:plain-text-body><![CDATA[SELECT 1 < 2]]></ac:plain-text-body></ac:structured-macro>", "", None, {}),
+] * 4
+
+
+def expected():
+    return [storage_to_markdown(s, base_url=b, space_key=k, user_names=n) for s, b, k, n in BODIES]
+
+
+def test_parallel_conversion_returns_the_same_markdown_in_order():
+    assert markdown_pool.convert_all(BODIES) == expected()
+    assert "@Ada Lovelace wrote this" in markdown_pool.convert_all(BODIES)[1]
+
+
+def test_a_broken_pool_falls_back_to_converting_in_this_process(monkeypatch):
+    class BrokenPool:
+        def map(self, *args, **kwargs):
+            raise RuntimeError("worker died")
+
+    monkeypatch.setattr(markdown_pool, "_get_pool", lambda: BrokenPool())
+    monkeypatch.setattr(markdown_pool, "_pool_failed", False)
+    assert markdown_pool.convert_all(BODIES) == expected()
+    assert markdown_pool._pool_failed is True
+
+
+def test_the_worker_count_follows_the_container_quota(monkeypatch):
+    monkeypatch.setattr(markdown_pool.os, "sched_getaffinity", lambda pid: set(range(64)))
+    monkeypatch.setattr(markdown_pool, "_cgroup_cpus", lambda: 1.5)
+    assert markdown_pool._worker_count() == 1
+    monkeypatch.setattr(markdown_pool, "_cgroup_cpus", lambda: None)
+    assert markdown_pool._worker_count() == markdown_pool.MAX_WORKERS
