@@ -15,7 +15,7 @@ import base64
 import sys
 from pathlib import Path
 from datetime import datetime, timezone
-from typing import Any, Iterable, List, Mapping, Optional
+from typing import Any, List, Mapping, Optional
 
 import orjson
 import yaml
@@ -76,45 +76,7 @@ def register_secrets(config: Any, spec: Mapping[str, Any]) -> None:
     update_secrets(secrets + derived_secrets(config))
 
 
-def missing_space_keys(source: Any, config: Mapping[str, Any]) -> List[str]:
-    """The configured space keys the `space` stream does not list (absent, or not visible to this account)."""
-    wanted = [key for key in config.get("space_keys") or [] if isinstance(key, str)]
-    if not wanted:
-        return []
-    from airbyte_cdk.models import ConfiguredAirbyteCatalogSerializer
-    import logging
-
-    catalog = ConfiguredAirbyteCatalogSerializer.load({"streams": [{
-        "stream": {"name": "space", "json_schema": {}, "supported_sync_modes": ["full_refresh"]},
-        "sync_mode": "full_refresh", "destination_sync_mode": "overwrite"}]})
-    seen = set()
-    for message in source.read(logging.getLogger("airbyte"), config, catalog, []):
-        if message.type == Type.RECORD and message.record is not None:
-            seen.add(str(message.record.data.get("key")))
-        elif message.type == Type.TRACE and message.trace and message.trace.error:
-            return []  # the space listing itself failed: CheckStream already reported it
-    return [key for key in wanted if key not in seen]
-
-
 class ConfluenceEntrypoint(AirbyteEntrypoint):
-    def check(self, source_spec: Any, config: Any) -> Iterable[AirbyteMessage]:
-        """The CDK's check, then: do the configured space keys exist for this account?"""
-        for message in super().check(source_spec, config):
-            status = message.connectionStatus if message.type == Type.CONNECTION_STATUS else None
-            if status is not None and status.status == Status.SUCCEEDED and isinstance(config, Mapping):
-                try:
-                    missing = missing_space_keys(self.source, config)
-                except Exception:  # the check answers what it can; the read reports its own errors
-                    missing = []
-                yield from self._emit_queued_messages(self.source)
-                if missing:
-                    text = (
-                        f"These space keys do not exist or this account cannot see them: {', '.join(missing)}. "
-                        "Check 'space_keys' (keys are case-sensitive, e.g. ENG) and the account's space permissions."
-                    )
-                    message = AirbyteMessage(type=Type.CONNECTION_STATUS, connectionStatus=AirbyteConnectionStatus(status=Status.FAILED, message=text))
-            yield message
-
     @staticmethod
     def set_up_secret_filter(config: Any, connection_specification: Mapping[str, Any]) -> None:
         AirbyteEntrypoint.set_up_secret_filter(config, connection_specification)

@@ -12,7 +12,9 @@ from airbyte_cdk.models import (
     AirbyteMessage,
     AirbyteStateMessage,
     ConfiguredAirbyteCatalog,
+    ConfiguredAirbyteCatalogSerializer,
     Level,
+    Status,
     Type,
 )
 from airbyte_cdk.sources.declarative.yaml_declarative_source import YamlDeclarativeSource
@@ -57,7 +59,35 @@ class SourceConfluence(YamlDeclarativeSource):
 
     def check(self, logger: logging.Logger, config: Mapping[str, Any]) -> AirbyteConnectionStatus:
         source = self._for(config)
-        return super().check(logger, config) if source is self else source.check(logger, config)
+        if source is not self:
+            return source.check(logger, config)
+        status = super().check(logger, config)
+        if status.status == Status.SUCCEEDED:
+            missing = self._missing_space_keys(logger, config)
+            if missing:
+                return AirbyteConnectionStatus(
+                    status=Status.FAILED,
+                    message=f"These space keys do not exist or this account cannot see them: {', '.join(missing)}. "
+                    "Check 'space_keys' (keys are case-sensitive, e.g. ENG) and the account's space permissions.",
+                )
+        return status
+
+    def _missing_space_keys(self, logger: logging.Logger, config: Mapping[str, Any]) -> List[str]:
+        """The configured space keys the `space` stream does not list (absent, or hidden from this account)."""
+        wanted = [key for key in config.get("space_keys") or [] if isinstance(key, str)]
+        if not wanted:
+            return []
+        catalog = ConfiguredAirbyteCatalogSerializer.load(
+            {"streams": [{"stream": {"name": "space", "json_schema": {}, "supported_sync_modes": ["full_refresh"]},
+                          "sync_mode": "full_refresh", "destination_sync_mode": "overwrite"}]}
+        )
+        seen = set()
+        for message in super().read(logger, config, catalog, []):
+            if message.type == Type.RECORD and message.record is not None:
+                seen.add(str(message.record.data.get("key")))
+            elif message.type == Type.TRACE and message.trace is not None and message.trace.error is not None:
+                return []  # the listing itself failed, and the stream check above has said so
+        return [key for key in wanted if key not in seen]
 
     def discover(self, logger: logging.Logger, config: Mapping[str, Any]) -> AirbyteCatalog:
         source = self._for(config)

@@ -27,7 +27,7 @@ from __future__ import annotations
 import logging
 import threading
 from dataclasses import InitVar, dataclass, field
-from typing import Any, Callable, Dict, FrozenSet, Iterable, List, Mapping, MutableMapping, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, FrozenSet, Iterable, List, Mapping, Optional, Sequence, Tuple
 from urllib.parse import quote
 
 from airbyte_cdk.sources.declarative.requesters.requester import Requester
