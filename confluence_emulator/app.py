@@ -238,6 +238,8 @@ class EmulatorApp:
             rest = path[len(cp):]
             if rest.startswith("/rest/api/"):
                 return "dc", "v1", rest[len("/rest/api"):]
+            if rest.startswith("/rest/experimental/"):  # DC's experimental API: the version history list
+                return "dc", "v1", "/experimental" + rest[len("/rest/experimental"):]
             if rest.startswith("/download/attachments/"):
                 return "dc", "download", rest
             return None, None, None

@@ -72,7 +72,7 @@ def v2_list(ctx, results, next_cursor, extra_drop=()):
 
 def v1_list(ctx, results, start, limit, has_next, cursor_next=None, cursor_prev=None, extra=None, with_prev=True):
     path = ctx.request.path
-    rel = path[path.index("/rest/api"):]
+    rel = path[path.index("/rest/api") if "/rest/api" in path else path.index("/rest/experimental"):]
     base_pairs = [(k, v) for k, v in ctx.args.items(multi=True) if k not in ("next", "prev", "cursor", "start", "limit")]
     links = {"base": ctx.links_base, "context": ctx.context,
              "self": ctx.links_base + rel + (("?" + ctx.request.query_string.decode("latin-1")) if ctx.request.query_string else "")}

@@ -20,7 +20,7 @@ DEPRECATION = {"Deprecation": "Wed, 1 Mar 2023",
 GONE_ON_GATEWAY = {"content_list", "content_get", "space_list", "space_get", "child_attachment", "child_comment",
                    "child_page", "content_labels", "content_child", "content_history"}
 CLOUD_ONLY = {"system_info", "group_members_by_id", "search_user", "user_bulk"}
-DC_ONLY = {"content_scan", "server_information", "group_member", "space_permissions", "user_list"}
+DC_ONLY = {"content_scan", "server_information", "group_member", "space_permissions", "user_list", "content_versions"}
 
 
 def url_map():
@@ -31,6 +31,7 @@ def url_map():
         R("/content/scan", endpoint="content_scan"),
         R("/content/<cid>", endpoint="content_get"),
         R("/content/<cid>/history", endpoint="content_history"),
+        R("/experimental/content/<cid>/version", endpoint="content_versions"),
         R("/content/<cid>/child", endpoint="content_child"),
         R("/content/<cid>/child/attachment", endpoint="child_attachment"),
         R("/content/<cid>/child/attachment/<aid>/download", endpoint="attachment_download"),
@@ -163,6 +164,14 @@ def content_history(ctx, cid):
     from .shapes import history_v1
     c = get_content(ctx, cid)
     return history_v1(ctx, c, parse_expand(ctx.args.get("expand", "lastUpdated")))
+
+
+@handler("content_versions")
+def content_versions(ctx, cid):
+    """DC `GET /rest/experimental/content/{id}/version`: the version history, newest first, offset-paged."""
+    from .shapes import version_v1
+    c = get_content(ctx, cid)
+    return offset_page(ctx, list(reversed(c.versions)), 200, 200, lambda v: version_v1(ctx, c, v))
 
 
 @handler("content_child")

@@ -356,3 +356,17 @@ def test_dc_space_permissions(dc):
 def test_space_permissions_endpoint_is_dc_only(cloud):
     cl = Client(cloud)
     assert cl.get(cl.v1 + "/space/ENG/permissions").status_code == 404
+
+
+def test_data_center_lists_a_page_history_newest_first_on_the_experimental_api():
+    with Emulator(profile="data_center", seed=4, pages=10) as emu:
+        token = emu.info["credentials"]["personal_access_token"]["personal_access_token"]
+        page = next(c for c in emu.site.content.values() if c.type == "page" and c.status == "current")
+        emu.admin.edit(page.id, title="second version")
+        url = emu.base_url + "/rest/experimental/content/%s/version" % page.id
+        first = requests.get(url, params={"limit": 1}, headers={"Authorization": "Bearer " + token}).json()
+        assert [v["number"] for v in first["results"]] == [len(page.versions)]
+        assert first["_links"]["next"].startswith("/rest/experimental/content/%s/version?" % page.id)
+        rest = requests.get(emu.base_url + first["_links"]["next"], headers={"Authorization": "Bearer " + token}).json()
+        assert [v["number"] for v in rest["results"]] == list(range(len(page.versions) - 1, 0, -1))
+        assert requests.get(url, headers={"Authorization": "Bearer nope"}).status_code == 401

@@ -25,7 +25,7 @@ from airbyte_cdk.sources.types import Config, Record
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
 # Where the part of a link that names the endpoint starts, for v1 (Cloud and DC) and v2.
-API_ROOTS = ("/rest/api/", "/api/v2/")
+API_ROOTS = ("/rest/api/", "/api/v2/", "/rest/experimental/")
 
 # Result pages read per endpoint in this process, for the progress lines of long syncs.
 _pages_read: Counter = Counter()

@@ -214,6 +214,17 @@ def normalise_space_permission(raw: Mapping[str, Any], space: Mapping[str, Any])
     }
 
 
+def normalise_version(raw: Mapping[str, Any], site_url: str) -> Dict[str, Any]:
+    """One version of a page: Cloud v2 ``{number, createdAt, authorId, ...}`` or DC ``{number, when, by, ...}``."""
+    return {
+        "number": raw.get("number"),
+        "createdAt": to_utc(raw.get("createdAt") or raw.get("when")),
+        "message": raw.get("message") or "",
+        "minorEdit": bool(raw.get("minorEdit")),
+        "authorId": raw.get("authorId") or user_id(raw.get("by")),
+    }
+
+
 def normalise_space(raw: Mapping[str, Any], site_url: str) -> Dict[str, Any]:
     """A v2 space (Cloud) or a v1 space with ``description.plain,homepage,history`` expanded (DC)."""
     description = raw.get("description") or {}
@@ -298,6 +309,12 @@ class NormaliseSpacePermission(_Normalise):
         partition = (stream_slice.partition if stream_slice is not None else {}) or {}
         extra = (getattr(stream_slice, "extra_fields", None) or {}) if stream_slice is not None else {}
         return normalise_space_permission(record, {"id": partition.get("space_id"), "key": extra.get("key")})
+
+
+class NormaliseVersion(_Normalise):
+    """Replace a Cloud v2 or Data Center version by the page_versions record (the page id is added after)."""
+
+    shape = staticmethod(normalise_version)
 
 
 class NormaliseRestrictions(_Normalise):

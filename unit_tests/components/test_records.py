@@ -253,3 +253,12 @@ def test_every_transformation_replaces_the_raw_object_by_its_record(transformati
     record = dict(raw)
     transformation(config={"base_url": "https://acme.atlassian.net"}, parameters={}).transform(record)
     assert expected_key in record and "_expandable" not in record
+
+
+def test_versions_from_cloud_v2_and_data_center_become_one_shape():
+    cloud = record_components.normalise_version(
+        {"number": 3, "createdAt": "2024-03-11T11:24:06.964Z", "authorId": "acc-1", "message": "typo", "minorEdit": True}, "")
+    data_center = record_components.normalise_version(
+        {"number": 3, "when": "2024-03-11T19:24:06.964+08:00", "by": {"userKey": "key-1"}, "message": "typo", "minorEdit": True}, "")
+    assert cloud == {"number": 3, "createdAt": "2024-03-11T11:24:06.964Z", "message": "typo", "minorEdit": True, "authorId": "acc-1"}
+    assert data_center == dict(cloud, authorId="key-1")
