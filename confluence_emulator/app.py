@@ -6,7 +6,6 @@ import socket
 import threading
 import time
 from collections import Counter
-from urllib.parse import unquote
 
 from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound
 from werkzeug.wrappers import Request, Response

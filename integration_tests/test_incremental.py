@@ -6,12 +6,12 @@ Each test builds its own emulator, because it changes the site.
 import json
 import subprocess
 import sys
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Dict, List
 
 import pytest
-from airbyte_cdk.models import AirbyteStateMessage, AirbyteStateMessageSerializer, SyncMode
+from airbyte_cdk.models import AirbyteStateMessage, SyncMode
 
 from confluence_emulator import Emulator
 from integration_tests.emulator_configs import connector_config

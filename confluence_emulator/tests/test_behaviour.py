@@ -1,6 +1,6 @@
 """End-to-end behaviour: pagination walks, CQL, auth, OAuth rotation, gateway 410s, faults, admin mutations."""
 from datetime import datetime
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import urlsplit
 
 import pytest
 import requests
