@@ -21,8 +21,10 @@ import requests
 EXPAND = "body.storage,version,space,history,ancestors,metadata.labels"
 
 
-def walk(session, base_url, space, ctype, limit):
+def walk(session, base_url, space, ctype, limit, window=None):
     cql = 'type = %s AND space = "%s" AND status IN ("current", "archived")' % (ctype, space)
+    if window:
+        cql += ' AND lastmodified >= "%s" AND lastmodified < "%s"' % window
     url, params, n, reqs = base_url + "/wiki/rest/api/content/search", {"cql": cql, "expand": EXPAND, "limit": limit}, 0, 0
     while url:
         r = session.get(url, params=params, timeout=120)
@@ -46,6 +48,9 @@ def main(argv=None):
     p.add_argument("--ca", default=None)
     p.add_argument("--limit", type=int, default=250, help="asked for; the server clamps it to its cap")
     p.add_argument("--concurrency", type=int, default=40)
+    p.add_argument("--windows", type=int, default=1,
+                   help="split each (space, type) walk into this many equal lastmodified windows, for concurrency inside a space")
+    p.add_argument("--now", default=None, help="the site's current time (ISO, UTC); windows cover the 400 days before it")
     a = p.parse_args(argv)
     local = threading.local()
 
@@ -59,10 +64,20 @@ def main(argv=None):
                 s.verify = a.ca
         return s
 
-    jobs = [(sp, t) for sp in a.spaces.split(",") for t in ("page", "blogpost")]
+    windows = [None]
+    if a.windows > 1:
+        import datetime
+        end = datetime.datetime.fromisoformat(a.now.replace("Z", "+00:00")).replace(tzinfo=None) + datetime.timedelta(days=1)
+        start = end - datetime.timedelta(days=401)
+        edges = [start + (end - start) * i / a.windows for i in range(a.windows + 1)]
+        edges[0] = datetime.datetime(1970, 1, 1)
+        edges[-1] = end + datetime.timedelta(days=3650)
+        fmt = lambda d: d.strftime("%Y-%m-%d %H:%M")
+        windows = [(fmt(edges[i]), fmt(edges[i + 1])) for i in range(a.windows)]
+    jobs = [(sp, t, w) for sp in a.spaces.split(",") for t in ("page", "blogpost") for w in windows]
     counts = {"page": 0, "blogpost": 0}
     with ThreadPoolExecutor(max_workers=min(a.concurrency, len(jobs))) as pool:
-        for ctype, n, _ in pool.map(lambda j: walk(session(), a.base_url, j[0], j[1], a.limit), jobs):
+        for ctype, n, _ in pool.map(lambda j: walk(session(), a.base_url, j[0], j[1], a.limit, j[2]), jobs):
             counts[ctype] += n
     json.dump({"records": {"pages": counts["page"], "blog_posts": counts["blogpost"]}}, sys.stdout)
     sys.stdout.write("\n")
