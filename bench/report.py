@@ -71,6 +71,10 @@ def goals(results):
         id_c = cell("%.2fx" % (c / floor), c / floor <= 1.3)
         inc = s["connector_incremental"]["wall_s"] / c
         out.append("| %s | %s | %s | %s | %s |" % ("{:,}".format(s["pages"]), ab_c, lc_c, id_c, cell("%.1f%%" % (100 * inc), inc < 0.03)))
+    if any("extrapolated" in row for row in out):
+        out.append("\n\\* Not run at this size (`--peers-max-size`): the peer's time at its largest measured size, scaled "
+                   "linearly by pages. Both peers read the site one request at a time at a fixed cost per request. "
+                   "An estimate, not a measurement.")
     mem = {s["pages"]: s["connector_full"]["peak_rss_mb"] for s in results["sizes"]}
     if 20000 in mem and 100000 in mem:
         m = mem[100000] / mem[20000]
