@@ -18,6 +18,7 @@ from airbyte_cdk.sources.declarative.requesters.requester import Requester
 from airbyte_cdk.sources.types import Config
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
+from source_confluence.components.access import prefetch_ancestor_restrictions
 from source_confluence.components.markdown_pool import convert_all
 from source_confluence.components.people import user_names_for
 from source_confluence.markdown import mentioned_user_ids
@@ -62,7 +63,8 @@ class BodyResultsExtractor(ResultsExtractor):
     """The same records, each with its Markdown body already converted.
 
     Converting a whole page of results at once lets the bodies go to every core
-    (``markdown_pool``) and lets @mentions be resolved for the page in one look-up.
+    (``markdown_pool``), lets @mentions be resolved for the page in one look-up, and lets the
+    ancestors' view restrictions of the page's pages be fetched in one batch (``access``).
     The Markdown rides along as ``_bodyMarkdown`` for ``NormaliseContent``/``NormaliseComment``.
     """
 
@@ -70,6 +72,8 @@ class BodyResultsExtractor(ResultsExtractor):
 
     def extract_records(self, response: requests.Response) -> Iterable[MutableMapping[Any, Any]]:
         records = list(super().extract_records(response))
+        if self.requester is not None:
+            prefetch_ancestor_restrictions(self.config, self.requester, records)
         with_body = [record for record in records if storage_of(record) is not None]
         if not with_body:
             yield from records
