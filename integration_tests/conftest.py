@@ -52,3 +52,18 @@ def standard_test_configs(cloud_emulator: Emulator, data_center_emulator: Emulat
         "invalid_config_wrong_deployment.json": wrong_deployment,
     }.items():
         (SECRETS / name).write_text(json.dumps(config, indent=2))
+
+
+def pytest_terminal_summary(terminalreporter) -> None:
+    """Show the figures tests recorded (e.g. the fault suite's requests, 429s, retries) in every run's output."""
+    lines = [
+        f"{report.nodeid.split('::')[-1]}: {value}"
+        for status in ("passed", "failed")
+        for report in terminalreporter.stats.get(status, [])
+        for key, value in getattr(report, "user_properties", [])
+        if key == "figures"
+    ]
+    if lines:
+        terminalreporter.section("figures")
+        for line in lines:
+            terminalreporter.write_line(line)
