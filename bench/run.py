@@ -89,7 +89,7 @@ class EmulatorProcess:
     def __init__(self, pages):
         self.pages = pages
         cmd = [str(MAIN_BIN / "confluence-emulator"), "serve", "--profile", "cloud", "--port", "0", "--seed", str(SEED),
-               "--pages", str(pages), "--tls", "--time-zone", "UTC", "--latency-ms", str(LATENCY_MS),
+               "--pages", str(pages), "--tls", "--time-zone", "UTC", "--clock-start", "now", "--real-time", "--latency-ms", str(LATENCY_MS),
                "--latency-per-item-ms", str(PER_ITEM_MS), "--latency-per-body-item-ms", str(PER_BODY_ITEM_MS)]
         t0 = time.perf_counter()
         self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)
@@ -242,6 +242,8 @@ def run_size(pages, args, bins):
         state_path = write_json(WORK / ("connector-state-%s.json" % tag), list(states.values()))
         out["changed_pages"] = edit_one_percent(emu)
         out["connector_incremental"], _ = measure("connector incremental", conn + ["--state", state_path], emu, timeout=args.timeout)
+        if args.connector_only:
+            return out
 
         # What-if: the same connector without the per-record Markdown conversion (see connector_without_markdown.py).
         nomd = [MAIN_BIN / "python", BENCH / "connector_without_markdown.py", "read", "--config", cfg, "--catalog", cat]
@@ -283,16 +285,22 @@ def main(argv=None):
     p.add_argument("--timeout", type=float, default=3600, help="seconds for one run of the connector or the ideal client")
     p.add_argument("--peer-timeout", type=float, default=3600, help="seconds for one run of a peer")
     p.add_argument("--out", default=str(BENCH), help="where results.json, RESULTS.md and the PNG go")
+    p.add_argument("--connector-only", action="store_true",
+                   help="only this connector's two syncs, printed, not written: a quick loop while tuning it")
     args = p.parse_args(argv)
     sizes = [2000] if args.quick else [int(s) for s in args.sizes.split(",") if s.strip()]
     WORK.mkdir(parents=True, exist_ok=True)
     Path(args.out).mkdir(parents=True, exist_ok=True)
-    bins = {name: ensure_venv(name) for name in PEERS}
+    bins = {} if args.connector_only else {name: ensure_venv(name) for name in PEERS}
     started = datetime.datetime.utcnow()
     results = {"started": started.isoformat(timespec="seconds") + "Z", "machine": machine(), "num_workers": NUM_WORKERS,
                "latency": {"per_request_ms": LATENCY_MS, "per_item_ms": PER_ITEM_MS, "per_body_item_ms": PER_ITEM_MS + PER_BODY_ITEM_MS},
                "sizes": []}
     out_dir = Path(args.out)
+    if args.connector_only:
+        for n in sizes:
+            print(json.dumps(run_size(n, args, bins), indent=1))
+        return
     for n in sizes:
         results["sizes"].append(run_size(n, args, bins))
         results["finished"] = datetime.datetime.utcnow().isoformat(timespec="seconds") + "Z"

@@ -26,12 +26,15 @@ def main(argv=None):
     s.add_argument("--context-path", default=None)
     s.add_argument("--faults", default=None, help="JSON object of fault switches")
     s.add_argument("--real-time", action="store_true", help="let the emulator clock follow wall-clock time")
+    s.add_argument("--clock-start", default=None,
+                   help="the site's time at start: 'now' (this machine's clock) or an ISO instant; default: fixed per seed")
     s.add_argument("--oauth-access-token-ttl", type=int, default=3600)
     s.add_argument("--search-caps", default=None, help='JSON, e.g. {"body": 50, "expand": 200, "none": 1000}')
     s.add_argument("--gateway-links", choices=["site", "gateway"], default="site")
     s.add_argument("--tls", action="store_true",
                    help="serve HTTPS with a certificate generated at start; info carries ca_cert_path for clients to trust")
     a = p.parse_args(argv)
+    from .clock import clock_start_ms
     from .server import Emulator
     emu = Emulator(profile=a.profile, seed=a.seed, pages=a.pages, blogposts=a.blogposts, spaces=a.spaces, port=a.port,
                    host=a.host, latency_ms=a.latency_ms, latency_per_item_ms=a.latency_per_item_ms,
@@ -39,7 +42,7 @@ def main(argv=None):
                    faults=json.loads(a.faults) if a.faults else None, real_time=a.real_time,
                    oauth_access_token_ttl=a.oauth_access_token_ttl,
                    search_caps=json.loads(a.search_caps) if a.search_caps else None, gateway_links=a.gateway_links,
-                   tls=a.tls)
+                   tls=a.tls, clock_start_ms=clock_start_ms(a.clock_start))
     emu.start()
     stop = threading.Event()
 

@@ -14,6 +14,18 @@ def start_ms_for_seed(seed: int) -> int:
     return EPOCH_BASE_MS + (seed * 7919 % (21 * 86400)) * 1000
 
 
+def clock_start_ms(value: str | None) -> int | None:
+    """``--clock-start``: None (the seed's fixed start), ``now``, or an ISO-8601 instant (UTC if no offset)."""
+    if value is None:
+        return None
+    if value == "now":
+        return int(time.time() * 1000)
+    moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=timezone.utc)
+    return int(moment.timestamp() * 1000)
+
+
 class Clock:
     """All server timestamps come from here. Default: frozen; admin mutations tick it by one second."""
 
@@ -45,9 +57,12 @@ class Clock:
         return self.now_ms()
 
     def tick(self) -> int:
-        """Called on every admin mutation so successive edits get distinct times."""
+        """Called on every admin mutation so successive edits get distinct times.
+
+        A frozen clock steps a second; a real-time one a millisecond, so that it stays on the wall
+        clock (a client's "now" must not fall behind the site's after a burst of edits)."""
         if self._tick:
-            return self.advance(self._tick)
+            return self.advance(0.001 if self._real else self._tick)
         return self.now_ms()
 
     def iso(self) -> str:
