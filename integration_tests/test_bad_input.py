@@ -105,6 +105,20 @@ def _legacy_state(env: Env) -> Dict[str, Any]:
     return {"config": env.cloud_config(), "state": state, "cutoff": cutoff}
 
 
+def _per_space_state(env: Env) -> Dict[str, Any]:
+    """The state 0.1.x wrote: one cursor per space. HR's is the older one, so the sync resumes from it."""
+    now = _emulator_now(env.cloud)
+    cursors = {"ENG": now - timedelta(hours=6), "HR": now - timedelta(days=1)}
+    env.cloud.admin.create_page(space_key="ENG", title="Written after the per-space cursors")
+    stream_state = {
+        "states": [{"partition": {"parent_slice": {}, "space_key": key}, "cursor": {"lastModifiedAt": moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ")}}
+                   for key, moment in cursors.items()],
+        "use_global_cursor": False,
+    }
+    state = [{"type": "STREAM", "stream": {"stream_descriptor": {"name": "pages"}, "stream_state": stream_state}}]
+    return {"config": env.cloud_config(), "state": state, "cutoff": min(cursors.values())}
+
+
 def _emulator_now(emulator: Emulator) -> datetime:
     clock = emulator.admin.clock()
     text = clock["now"] if isinstance(clock, dict) else str(clock)
@@ -209,7 +223,10 @@ CASES: List[Case] = [
          sync_mode="incremental"),
     Case("legacy_global_cursor_state", "a legacy per-stream state for pages: one global `lastModifiedAt`",
          _legacy_state, check=None, read=None, commands=("read",), streams=("pages",), sync_mode="incremental",
-         note="migrated: every space starts from that cursor (less the lookback), nothing older is re-read"),
+         note="read as the site-wide cursor: the sync starts from it (less the lookback), nothing older is re-read"),
+    Case("per_space_state_of_0_1", "the state 0.1.x wrote for pages: one `lastModifiedAt` per space",
+         _per_space_state, check=None, read=None, commands=("read",), streams=("pages",), sync_mode="incremental",
+         note="migrated: the oldest space cursor becomes the site-wide cursor, nothing older is re-read"),
 ]
 
 BY_NAME = {case.name: case for case in CASES}
@@ -327,17 +344,17 @@ def _unreachable(outcome, truth) -> None:
     assert outcome["check_seconds"] < UNREACHABLE_SECONDS and outcome["read_seconds"] < UNREACHABLE_SECONDS, outcome
 
 
-def _legacy_state_migrated(outcome, truth) -> None:
+def _legacy_state_migrated(outcome, truth, title="Written after the legacy cursor") -> None:
     read, cutoff = outcome["read"], outcome["inputs"]["cutoff"]
     pages = read.records("pages")
     lookback = timedelta(minutes=15)
-    assert "Written after the legacy cursor" in {p["title"] for p in pages}, "the page changed after the cursor is read"
+    assert title in {p["title"] for p in pages}, "the page changed after the cursor is read"
     assert len(pages) < truth["cloud_pages"], "everything was re-read"
     modified = [datetime.strptime(p["lastModifiedAt"], "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=timezone.utc) for p in pages]
     assert min(modified) >= cutoff - lookback - timedelta(days=1), "older pages were re-read: the state was ignored"
     states = [m["state"] for m in read.of_type("STATE")]
     final = states[-1]["stream"]["stream_state"]
-    assert "states" in final, f"the next state is per space: {final}"
+    assert set(final) == {"lastModifiedAt"}, f"the next state is the site-wide cursor: {final}"
 
 
 EXTRA_CHECKS = {
@@ -346,6 +363,7 @@ EXTRA_CHECKS = {
     "audit_as_non_admin": _audit_as_non_admin,
     "unreachable_host": _unreachable,
     "legacy_global_cursor_state": _legacy_state_migrated,
+    "per_space_state_of_0_1": lambda outcome, truth: _legacy_state_migrated(outcome, truth, "Written after the per-space cursors"),
 }
 
 

@@ -17,6 +17,9 @@ class ConfigBuilder:
             "deployment": "cloud",
             "credentials": {"auth_type": "api_token", "email": "bot@acme.test", "api_token": "cloud-token"},
             "cql_time_zone": "UTC",
+            # One worker reads a first sync as one CQL window, so these tests see one request per window
+            # and no look-up of the oldest content; slicing has its own tests (components/test_slicing.py).
+            "num_workers": 1,
         }
 
     # deployment -------------------------------------------------------------------------------
@@ -116,6 +119,10 @@ class ConfigBuilder:
 
     def with_allow_insecure_http(self, allow: bool = True) -> "ConfigBuilder":
         self._config["allow_insecure_http"] = allow
+        return self
+
+    def with_workers(self, workers: int) -> "ConfigBuilder":
+        self._config["num_workers"] = workers
         return self
 
     def build(self) -> Dict[str, Any]:

@@ -1,6 +1,6 @@
 """Normalise the user's config once per run, before any stream is built.
 
-Why Python: three things depend on the outside world or on time-zone arithmetic, which the
+Why Python: four things depend on the outside world or on time-zone arithmetic, which the
 declarative ``ConfigAddFields`` cannot do:
 
 - the Cloud id the API gateway needs, read from ``<site>/_edge/tenant_info`` when the user did
@@ -8,6 +8,7 @@ declarative ``ConfigAddFields`` cannot do:
 - the time zone in which Confluence reads CQL date literals (minute precision, no zone suffix):
   the account's profile zone and the site default on Cloud, else ``cql_time_zone``, turned into
   the two shifts that make a UTC window safe to express in site-local wall time;
+- the first sync's time slices, which need the oldest content's date (``slicing.py``);
 - URL clean-up that must never send a request to a host the user did not configure.
 
 The results go under ``config["_derived"]``; the manifest reads them with ``config['_derived']``.
@@ -29,6 +30,8 @@ from airbyte_cdk.sources.declarative.transformations.config_transformations.conf
     ConfigTransformation,
 )
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
+
+from source_confluence.components.slicing import discover_oldest_modification, rest_api_root_and_auth, slice_plan
 
 logger = logging.getLogger("airbyte")
 
@@ -237,11 +240,8 @@ def discover_time_zones(config: Mapping[str, Any]) -> List[str]:
     auth_type = credentials.get("auth_type")
     if config.get("deployment") != "cloud" or auth_type not in ("api_token", "scoped_api_token"):
         return []
-    if auth_type == "scoped_api_token":
-        root = f"{config['api_gateway_url']}/ex/confluence/{credentials.get('cloud_id')}/wiki/rest/api"
-    else:
-        root = f"{config['base_url']}/wiki/rest/api"
-    auth = (str(credentials.get("email") or ""), str(credentials.get("api_token") or ""))
+    root, signing = rest_api_root_and_auth(config)
+    auth = signing["auth"]
     zones = []
     for path, field in (("user/current", "timeZone"), ("settings/systemInfo", "defaultTimeZone")):
         try:
@@ -287,8 +287,10 @@ class NormaliseConfig(ConfigTransformation):
                 if cloud_id:
                     credentials["cloud_id"] = cloud_id
         zones = discover_time_zones(config) or [config.get("cql_time_zone")]
-        lower, upper = zone_shifts(zones, datetime.now(timezone.utc))
+        now = datetime.now(timezone.utc)
+        lower, upper = zone_shifts(zones, now)
         config["_derived"] = {
+            **slice_plan(config, discover_oldest_modification(config), now),
             "cql_time_zones": [zone for zone in zones if zone],
             # The upper literal names a whole minute: add one so the last minute is included.
             "cql_lower_shift": iso_duration(lower),
