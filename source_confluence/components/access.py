@@ -42,10 +42,6 @@ LOGGER = logging.getLogger("airbyte")
 READ_RESTRICTION_EXPAND = "restrictions.read.restrictions.user,restrictions.read.restrictions.group"
 # Ancestor ids per CQL request. content/search caps at 200 results with a non-body expand.
 BATCH_SIZE = 100
-# After this many ancestor look-ups in one space (each one batched for a whole page of results), read
-# the restrictions of the whole space in one walk instead (200 a request): a full sync of a big space
-# then costs a quarter more requests at most, and an incremental sync of a few changes never scans.
-SPACE_SCAN_AFTER = 8
 CQL_STATUSES = '"current", "archived", "trashed", "draft"'
 
 
@@ -267,15 +263,9 @@ class AccessCache:
         self.once = _Once()
         self.lock = threading.Lock()
         self.restrictions: Dict[str, Any] = {}  # content id -> Principals | None | AccessUnknown
-        self.space_locks: Dict[str, threading.Lock] = {}
-        self.lookups_per_space: Dict[str, int] = {}
-        self.scanned_spaces: set = set()
+        self.pending: Dict[str, threading.Event] = {}  # content id -> set when its look-up has finished
         self.warned: set = set()
         self.results: Dict[Any, Dict[str, Any]] = {}
-
-    def space_lock(self, space_key: str) -> threading.Lock:
-        with self.lock:
-            return self.space_locks.setdefault(space_key, threading.Lock())
 
     def warn_once(self, key: Any, message: str) -> None:
         with self.lock:
@@ -390,28 +380,37 @@ class AccessLookup:
     def _search(self, cql: str) -> List[Mapping[str, Any]]:
         return self._walk(self.requester, "content/search", {"cql": cql, "expand": READ_RESTRICTION_EXPAND, "limit": 200})
 
-    def restrictions(self, space_key: str, ids: Sequence[str]) -> List[Optional[Principals]]:
-        """The read restriction of each id (an ancestor chain), fetching what the cache lacks in batches."""
-        with self.cache.space_lock(space_key):
+    def restrictions(self, ids: Sequence[str]) -> List[Optional[Principals]]:
+        """The read restriction of each id (an ancestor chain), fetching what the cache lacks in batches.
+
+        Ids from any space share a batch. No lock is held during a request: an id another thread is
+        already fetching is waited for, not fetched twice, so workers reading the same space do not
+        queue behind one another.
+        """
+        with self.cache.lock:
+            mine = [i for i in dict.fromkeys(ids) if i not in self.cache.restrictions and i not in self.cache.pending]
+            theirs = {self.cache.pending[i] for i in ids if i in self.cache.pending}
+            done = threading.Event()
+            for i in mine:
+                self.cache.pending[i] = done
+        try:
+            for start in range(0, len(mine), BATCH_SIZE):
+                batch = mine[start : start + BATCH_SIZE]
+                self._store_restrictions(self._search("id IN (%s) AND status IN (%s)" % (",".join(batch), CQL_STATUSES)))
+        except AccessUnknown as error:
+            failure: Optional[AccessUnknown] = error
+        else:
+            failure = None
+        finally:
             with self.cache.lock:
-                missing = [i for i in dict.fromkeys(ids) if i not in self.cache.restrictions]
-            if missing:
-                scans = self.cache.lookups_per_space.get(space_key, 0)
-                if scans >= SPACE_SCAN_AFTER and space_key not in self.cache.scanned_spaces:
-                    self.cache.scanned_spaces.add(space_key)
-                    self._store_restrictions(self._search('space = "%s" AND type = page AND status IN (%s)' % (
-                        space_key.replace('"', '\\"'), CQL_STATUSES)))
-                    with self.cache.lock:
-                        missing = [i for i in missing if i not in self.cache.restrictions]
-                for start in range(0, len(missing), BATCH_SIZE):
-                    batch = missing[start : start + BATCH_SIZE]
-                    self.cache.lookups_per_space[space_key] = self.cache.lookups_per_space.get(space_key, 0) + 1
-                    self._store_restrictions(self._search("id IN (%s) AND status IN (%s)" % (",".join(batch), CQL_STATUSES)))
-                with self.cache.lock:
-                    for i in missing:  # not returned: drafts, trashed ancestors the search hides, no permission
-                        self.cache.restrictions.setdefault(i, AccessUnknown("ancestor %s was not returned" % i))
-            with self.cache.lock:
-                values = [self.cache.restrictions[i] for i in ids]
+                for i in mine:  # not returned: drafts, trashed ancestors the search hides, no permission
+                    self.cache.restrictions.setdefault(i, failure or AccessUnknown("ancestor %s was not returned" % i))
+                    self.cache.pending.pop(i, None)
+            done.set()
+        for event in theirs:
+            event.wait()
+        with self.cache.lock:
+            values = [self.cache.restrictions[i] for i in ids]
         for value in values:
             if isinstance(value, AccessUnknown):
                 raise value
@@ -454,7 +453,7 @@ class EffectiveReadAccess(RecordTransformation):
         with self._lookup.cache.lock:  # its descendants need not look it up again
             self._lookup.cache.restrictions.setdefault(str(record.get("id")), own)
         ancestor_ids = [str(a["id"]) for a in (record.get("ancestors") or []) if a.get("id") is not None]
-        chain = (self._lookup.restrictions(space_key, ancestor_ids) if ancestor_ids else []) + [own]
+        chain = (self._lookup.restrictions(ancestor_ids) if ancestor_ids else []) + [own]
         space_view = self._lookup.space_view(space_key, record.get("spaceId"))
         key = (space_key, tuple(chain))
         with self._lookup.cache.lock:
@@ -494,14 +493,14 @@ class EffectiveReadAccess(RecordTransformation):
 
 def prefetch_ancestor_restrictions(config: Mapping[str, Any], requester: Requester, raw_records: Sequence[Mapping[str, Any]]) -> None:
     """Before a page of pages/blog posts is transformed: learn their own restrictions (expanded in the
-    listing) and fetch their ancestors' in one batched look-up per space, so the per-record
+    listing) and fetch their ancestors' in one batched look-up for the page, so the per-record
     ``EffectiveReadAccess`` finds everything cached. Failures are left for the record to report."""
     records = [r for r in raw_records if r.get("type") in ("page", "blogpost") and "restrictions" in r]
     if not records:
         return
     data_center = config.get("deployment") == "data_center"
     lookup = AccessLookup(requester, None, data_center, cache_for(config))
-    wanted: Dict[str, set] = {}
+    wanted: set = set()
     with lookup.cache.lock:
         for record in records:
             try:
@@ -509,13 +508,10 @@ def prefetch_ancestor_restrictions(config: Mapping[str, Any], requester: Request
             except AccessUnknown:
                 continue
         for record in records:
-            space_key = (record.get("space") or {}).get("key")
-            ids = {str(a["id"]) for a in record.get("ancestors") or [] if a.get("id") is not None}
-            missing = ids - lookup.cache.restrictions.keys()
-            if space_key and missing:
-                wanted.setdefault(space_key, set()).update(missing)
-    for space_key, ids in wanted.items():
+            wanted.update(str(a["id"]) for a in record.get("ancestors") or [] if a.get("id") is not None)
+        wanted -= lookup.cache.restrictions.keys()
+    if wanted:
         try:
-            lookup.restrictions(space_key, sorted(ids))
+            lookup.restrictions(sorted(wanted))
         except AccessUnknown:
             pass
