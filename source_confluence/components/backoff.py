@@ -42,6 +42,8 @@ from airbyte_cdk.sources.streams.http.error_handlers.response_models import Erro
 from airbyte_cdk.sources.types import Config
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
+from source_confluence.components.response_json import json_body
+
 logger = logging.getLogger("airbyte")
 
 # Set on a 504 response by ConfluenceRecoveryHandler once the retry asks for a smaller page.
@@ -198,7 +200,7 @@ class ConfluenceRecoveryHandler(ErrorHandler):
             )
         if 200 <= status < 300 and "json" in (response.headers.get("Content-Type") or "").lower():
             try:
-                response.json()
+                json_body(response)
             except ValueError:
                 return ErrorResolution(
                     response_action=ResponseAction.RETRY,

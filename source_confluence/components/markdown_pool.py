@@ -8,6 +8,7 @@ bodies are converted in the thread as before. Output is the same either way.
 """
 
 import atexit
+import functools
 import logging
 import multiprocessing
 import os
@@ -43,6 +44,7 @@ def _cgroup_cpus() -> Optional[float]:
     return None if quota == "max" else int(quota) / int(period)
 
 
+@functools.lru_cache(maxsize=1)  # read once: it was asked for every page of results
 def _worker_count() -> int:
     try:
         cpus = float(len(os.sched_getaffinity(0)))

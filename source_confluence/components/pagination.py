@@ -24,6 +24,8 @@ from airbyte_cdk.sources.declarative.requesters.paginators.strategies.pagination
 from airbyte_cdk.sources.types import Config, Record
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
+from source_confluence.components.response_json import json_body
+
 # Where the part of a link that names the endpoint starts, for v1 (Cloud and DC) and v2.
 API_ROOTS = ("/rest/api/", "/api/v2/", "/rest/experimental/")
 
@@ -112,7 +114,7 @@ class NextLinkPagination(PaginationStrategy):
         with _pages_lock:
             _pages_read[endpoint or "other"] += 1
         try:
-            body = response.json()
+            body = json_body(response)
         except ValueError:
             return None
         if not isinstance(body, Mapping):

@@ -10,7 +10,6 @@ would lose records without a word. Bodies that do not parse are retried by the e
 from dataclasses import InitVar, dataclass
 from typing import Any, Iterable, Mapping, MutableMapping, Optional
 
-import orjson
 import requests
 from airbyte_cdk.models import FailureType
 from airbyte_cdk.sources.declarative.extractors.record_extractor import RecordExtractor
@@ -20,6 +19,7 @@ from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
 from source_confluence.components.access import prefetch_ancestor_restrictions
 from source_confluence.components.markdown_pool import convert_all
+from source_confluence.components.response_json import json_body
 from source_confluence.components.people import user_names_for
 from source_confluence.markdown import mentioned_user_ids
 
@@ -45,8 +45,8 @@ class ResultsExtractor(RecordExtractor):
         if not response.content:
             return
         try:
-            body = orjson.loads(response.content)
-        except orjson.JSONDecodeError:
+            body = json_body(response)
+        except ValueError:
             raise AirbyteTracedException(
                 message="Confluence sent a response that is not valid JSON, even after retries; the sync stopped "
                 "rather than skip the records it held.",

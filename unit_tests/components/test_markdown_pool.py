@@ -34,6 +34,9 @@ def test_a_broken_pool_falls_back_to_converting_in_this_process(monkeypatch):
 def test_the_worker_count_follows_the_container_quota(monkeypatch):
     monkeypatch.setattr(markdown_pool.os, "sched_getaffinity", lambda pid: set(range(64)))
     monkeypatch.setattr(markdown_pool, "_cgroup_cpus", lambda: 1.5)
+    markdown_pool._worker_count.cache_clear()  # the count is read once per process
     assert markdown_pool._worker_count() == 1
     monkeypatch.setattr(markdown_pool, "_cgroup_cpus", lambda: None)
+    markdown_pool._worker_count.cache_clear()
     assert markdown_pool._worker_count() == markdown_pool.MAX_WORKERS
+    markdown_pool._worker_count.cache_clear()
