@@ -105,7 +105,7 @@ def storage_to_markdown(
 
 def mentioned_user_ids(storage: str | None) -> set[str]:
     """Every ri:user account-id / userkey / username in the body (for bulk name lookup)."""
-    if not storage or "ri:user" not in storage.lower():
+    if not storage:
         return set()
     # A regex over the raw text is far cheaper than a parse; code bodies are removed
     # first so an example "<ri:user>" inside a code macro is not taken for a mention.
@@ -751,11 +751,17 @@ def _blocky(sibling) -> bool:
 
 
 def _text(text: str, flags: frozenset, in_block: bool, prev, after) -> str:
+    # The substring tests only skip regexes that would change nothing (most text).
     if _PRE not in flags:
-        text = _WHITESPACE.sub(" ", _NEWLINE_WHITESPACE.sub("\n", text))
+        if "\n" in text or "\r" in text:
+            text = _NEWLINE_WHITESPACE.sub("\n", text)
+        if "\t" in text or "  " in text:
+            text = _WHITESPACE.sub(" ", text)
     if _NOFORMAT not in flags:
         # "*" would be emphasis; text that looks like a tag would be read as inline HTML.
-        text = _TAG_START.sub(r"\\<", text.replace("*", r"\*"))
+        text = text.replace("*", r"\*")
+        if "<" in text:
+            text = _TAG_START.sub(r"\\<", text)
     if _blocky(prev) or (in_block and not prev):
         text = text.lstrip(" \t\r\n")
     if _blocky(after) or (in_block and not after):
