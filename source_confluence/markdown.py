@@ -140,7 +140,10 @@ class _TooDeep(Exception):
 
 
 def _parse(prepared: str) -> _Node | None:
-    parser = etree.HTMLParser()  # one per call: lxml parsers are not thread-safe, and cost ~1 µs
+    # One parser per call: lxml parsers are not thread-safe, and one costs ~1 µs.  huge_tree lifts
+    # libxml2's nesting limit of 256 (bs4's event-driven parse never had it); past the 2048 it
+    # still enforces, the tail of the body is dropped, so fall back to plain text instead.
+    parser = etree.HTMLParser(huge_tree=True)
     root = etree.fromstring(prepared, parser)
     if any(error.type == etree.ErrorTypes.ERR_RESOURCE_LIMIT for error in parser.error_log):
         raise _TooDeep  # the plain-text fallback keeps the dropped text
