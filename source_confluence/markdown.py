@@ -1,7 +1,7 @@
 """Confluence *storage format* (XHTML + ``ac:``/``ri:`` macros) -> readable Markdown.
 
-Pipeline: lxml parses the body, the tree is copied into small ``_Node``
-objects, every ``ac:`` / ``ri:`` element is rewritten into plain HTML
+Pipeline: lxml parses the body into a tree of small ``_Node`` objects
+(built from its parse events, as bs4 did), every ``ac:`` / ``ri:`` element is rewritten into plain HTML
 (``<pre>``, ``<blockquote>``, ``<a>``, ``<img>``, text), and ``_Markdown``
 writes the Markdown.  Each macro handler is a few lines; anything we do not
 recognise degrades to its body text (or nothing), never raw XML.
@@ -141,21 +141,20 @@ class _TooDeep(Exception):
 
 def _parse(prepared: str) -> _Node | None:
     # One parser per call: lxml parsers are not thread-safe, and one costs ~1 µs.  huge_tree lifts
-    # libxml2's nesting limit of 256 (bs4's event-driven parse never had it); past the 2048 it
-    # still enforces, the tail of the body is dropped, so fall back to plain text instead.
-    parser = etree.HTMLParser(huge_tree=True)
+    # libxml2's nesting limit of 256; past the 2048 it still enforces, the tail of the body is
+    # dropped, so fall back to plain text instead.
+    builder = _TreeBuilder()
+    parser = etree.HTMLParser(target=builder, huge_tree=True)
     root = etree.fromstring(prepared, parser)
     if any(error.type == etree.ErrorTypes.ERR_RESOURCE_LIMIT for error in parser.error_log):
         raise _TooDeep  # the plain-text fallback keeps the dropped text
-    if root is None:
-        return None
-    return _Node("[document]", {}, [_copy(root)])
+    return root if root.contents else None
 
 
 # ------------------------------------------------------------------- the tree
 #
-# lxml keeps text in .text/.tail and its elements are proxies; the rewrites and
-# the Markdown writer want what markdownify saw: a list of children per tag, where
+# Not lxml's elements (text in .text/.tail, proxies): the rewrites and the
+# Markdown writer want what markdownify saw: a list of children per tag, where
 # text runs are separate items (plain str), siblings are found by position, and
 # comments stay as (silent) siblings.
 
@@ -252,20 +251,54 @@ class _Node:
         self.extract()
 
 
-def _copy(element, parent: _Node | None = None) -> _Node:
-    node = _Node(element.tag, dict(element.attrib), None, parent)
-    text_type = _ScriptText if element.tag in _SCRIPT_LIKE else str
-    contents = node.contents
-    if element.text:
-        contents.append(text_type(element.text))
-    for child in element:
-        if type(child.tag) is str:
-            contents.append(_copy(child, node))
-        else:  # comment, processing instruction, entity
-            contents.append(_Comment(child.text or ""))
-        if child.tail:
-            contents.append(child.tail)
-    return node
+class _TreeBuilder:
+    """lxml parser target that builds the _Node tree from the parse events, as bs4 did.
+
+    Events rather than lxml's own tree: after a stray ``</html>`` libxml2's tree
+    builder drops the rest of the body, while the events still carry it.
+    Like bs4, a whitespace-only text run outside <pre>/<textarea> becomes one
+    space or newline.
+    """
+
+    _KEEP_WHITESPACE = frozenset(("pre", "textarea"))
+
+    def __init__(self) -> None:
+        self.root = _Node("[document]", {})
+        self.stack = [self.root]
+        self.text: list[str] = []
+
+    def start(self, tag: str, attrib) -> None:
+        self._flush()
+        parent = self.stack[-1]
+        node = _Node(tag, dict(attrib), None, parent)
+        parent.contents.append(node)
+        self.stack.append(node)
+
+    def end(self, tag: str) -> None:
+        self._flush()
+        names = [node.name for node in self.stack]
+        if tag in names[1:]:  # close it and anything left open inside it
+            del self.stack[len(names) - 1 - names[::-1].index(tag) :]
+
+    def data(self, text: str) -> None:
+        self.text.append(text)
+
+    def comment(self, text: str) -> None:
+        self._flush()
+        self.stack[-1].contents.append(_Comment(text))
+
+    def close(self) -> _Node:
+        self._flush()
+        return self.root
+
+    def _flush(self) -> None:
+        if not self.text:
+            return
+        text, self.text = "".join(self.text), []
+        if not text.strip(" \n\t\f\r") and not any(n.name in self._KEEP_WHITESPACE for n in self.stack):
+            text = "\n" if "\n" in text else " "
+        node = self.stack[-1]
+        node.contents.append(_ScriptText(text) if node.name in _SCRIPT_LIKE else text)
 
 
 def _attached(node: _Node, root: _Node) -> bool:
