@@ -1,22 +1,29 @@
 """Confluence *storage format* (XHTML + ``ac:``/``ri:`` macros) -> readable Markdown.
 
-Why pre-processing + markdownify instead of a hand-written converter: the
-HTML part of storage format is ordinary XHTML, and turning HTML into Markdown
-well (nested lists, tables, escaping, emphasis, whitespace) is what
-markdownify already does and maintains.  What it cannot know is Confluence's
-own vocabulary.  So we parse once with BeautifulSoup, rewrite every ``ac:`` /
-``ri:`` element into plain HTML (``<pre>``, ``<blockquote>``, ``<a>``,
-``<img>``, text), and hand the rewritten tree to a small
-``MarkdownConverter`` subclass.  Each macro handler is a few lines; anything
-we do not recognise degrades to its body text (or nothing), never raw XML.
+Pipeline: lxml parses the body into a tree of small ``Node`` objects
+(``markdown_tree``, built from its parse events, as bs4 did), every ``ac:`` /
+``ri:`` element is rewritten into plain HTML (``<pre>``, ``<blockquote>``,
+``<a>``, ``<img>``, text), ``markdown_writer`` writes the Markdown and
+``_tidy`` cleans it up.  Each macro handler is a few lines; anything we do
+not recognise degrades to its body text (or nothing), never raw XML.
 
-Parser choice: lxml (libxml2) through BeautifulSoup.  It keeps ``ac:foo`` /
-``ri:foo`` tag and attribute names (lowercased, prefix and all) and honours
-self-closing XHTML tags (``<ri:page .../>``, ``<p />``, ``<time/>``), as
-html.parser did, at a fraction of the cost; its HTML error recovery is the
+Why not BeautifulSoup + markdownify (what this module used to be): the output
+rules are markdownify's (``markdown_writer.Markdown`` is a port of its
+``MarkdownConverter`` with our options and overrides, and gives the same
+Markdown), but both libraries spend most of their time on per-node
+generality we do not use: bs4 builds its tree through Python callbacks for
+every parser event, markdownify copies a set of parent tag names and runs
+several isinstance/regex checks per node.  A sync converts tens of thousands
+of bodies on a small machine, so this path was its main CPU cost; the lean
+version is several times faster.
+
+Parser choice: lxml (libxml2), the parser bs4 used here before, so the tree
+is the same: ``ac:foo`` / ``ri:foo`` tag and attribute names are kept
+(lowercased, prefix and all), self-closing XHTML tags (``<ri:page .../>``,
+``<p />``, ``<time/>``) are honoured, and HTML error recovery is the
 browser's (``<li>a<li>b`` are siblings, a stray ``<td>`` closes the previous
-cell).  lxml would turn ``<![CDATA[...]]>`` into a comment, so CDATA is escaped
-into ordinary text *before* parsing: code bodies survive exactly.
+cell).  lxml would turn ``<![CDATA[...]]>`` into a comment, so CDATA is
+escaped into ordinary text *before* parsing: code bodies survive exactly.
 """
 
 from __future__ import annotations
@@ -28,9 +35,10 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from urllib.parse import urljoin, urlsplit
 
-from bs4 import BeautifulSoup, NavigableString, Tag
-from bs4.element import PreformattedString, ResultSet
-from markdownify import ATX, MarkdownConverter
+from lxml import etree
+
+from source_confluence.markdown_tree import Node, TreeBuilder, take_contents
+from source_confluence.markdown_writer import BR, MARKDOWN
 
 __all__ = ["storage_to_markdown", "mentioned_user_ids"]
 
@@ -45,14 +53,8 @@ _HSPACE = re.compile(r"[ \t\xa0]+")
 _RI_USER = re.compile(r"<ri:user\b([^>]*)>", re.I)
 _USER_ATTR = re.compile(r"""ri:(?:account-id|userkey|username)\s*=\s*(?:"([^"]*)"|'([^']*)')""", re.I)
 _SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:")
-_LONG_BACKTICKS = re.compile(r"`{3,}")
 _FENCE_OPEN = re.compile(r"^[ \t>]*(`{3,}|~{3,})")
-_TAG_START = re.compile(r"<(?=[A-Za-z/!?])")
 _INNER_SPACES = re.compile(r"(?<=\S) {2,}")
-
-# <br/> becomes this marker; _tidy turns it into a Markdown hard break ("\")
-# only between two lines of text, where a hard break means something.
-_BR = "\x00"
 
 _PANEL_LABELS = {"info": "Info", "note": "Note", "warning": "Warning", "tip": "Tip", "panel": ""}
 _USER_ID_ATTRS = ("ri:account-id", "ri:userkey", "ri:username")
@@ -60,7 +62,7 @@ _USER_ID_ATTRS = ("ri:account-id", "ri:userkey", "ri:username")
 
 @dataclass(frozen=True)
 class _Ctx:
-    soup: BeautifulSoup
+    root: Node
     base_url: str
     user_names: Mapping[str, str]
     page_urls: Mapping[str, str]
@@ -88,12 +90,14 @@ def storage_to_markdown(
         storage = storage.decode("utf-8", "replace")
     try:
         prepared = _prepare(storage)
-        soup = BeautifulSoup(prepared, "lxml", multi_valued_attributes=None, element_classes=_ELEMENT_CLASSES)
+        root = _parse(prepared)
+        if root is None:  # nothing but comments / whitespace
+            return ""
         confluence = _CONFLUENCE_TAG.search(prepared) is not None
-        ctx = _Ctx(soup, base_url or "", user_names or {}, page_urls or {}, space_key, attachment_url, confluence)
+        ctx = _Ctx(root, base_url or "", user_names or {}, page_urls or {}, space_key, attachment_url, confluence)
         _rewrite_confluence_tags(ctx)
-        return _tidy(_CONVERTER.convert_soup(soup))
-    except Exception as exc:  # e.g. RecursionError on absurd nesting: one bad page must not fail the sync
+        return _tidy(MARKDOWN.convert(root))
+    except Exception as exc:  # e.g. a document nested too deep: one bad page must not fail the sync
         logger.warning("Storage body not convertible to Markdown (%s); falling back to plain text", type(exc).__name__)
         return _tidy(_plain_text(storage))
 
@@ -118,33 +122,53 @@ def mentioned_user_ids(storage: str | None) -> set[str]:
 
 
 def _prepare(storage: str) -> str:
-    """Make the raw body safe for html.parser: CDATA as escaped text, no parser warnings."""
-    storage = _XML_DECL.sub("", storage.replace(_BR, ""), count=1)
-    if "<" not in storage:  # bare text: bs4 would warn that it "looks like a URL/filename"
+    """Make the raw body safe for the HTML parser: CDATA as escaped text, no XML declaration."""
+    storage = _XML_DECL.sub("", storage.replace(BR, ""), count=1)
+    if "<" not in storage:  # bare text: one paragraph, as it always was
         return f"<p>{storage}</p>"
     return _CDATA.sub(lambda m: html.escape(m.group(1), quote=False), storage)
 
 
 def _plain_text(storage: str) -> str:
     text = html.unescape(_ANY_TAG.sub(" ", _CDATA.sub(lambda m: m.group(1), storage)))
-    return "\n".join(line.strip() for line in _HSPACE.sub(" ", text.replace(_BR, "")).splitlines())
+    return "\n".join(line.strip() for line in _HSPACE.sub(" ", text.replace(BR, "")).splitlines())
+
+
+class _TooDeep(Exception):
+    """libxml2 stopped at its nesting limit and dropped the rest of the body."""
+
+
+def _parse(prepared: str) -> Node | None:
+    # One parser per call: lxml parsers are not thread-safe, and one costs ~1 µs.  huge_tree lifts
+    # libxml2's nesting limit of 256; past the 2048 it still enforces, the tail of the body is
+    # dropped, so fall back to plain text instead.
+    builder = TreeBuilder()
+    parser = etree.HTMLParser(target=builder, huge_tree=True)
+    root = etree.fromstring(prepared, parser)
+    if any(error.type == etree.ErrorTypes.ERR_RESOURCE_LIMIT for error in parser.error_log):
+        raise _TooDeep  # the plain-text fallback keeps the dropped text
+    return root if root.contents else None
+
+
+def _attached(node: Node, root: Node) -> bool:
+    while node.parent is not None:
+        node = node.parent
+    return node is root
 
 
 def _rewrite_confluence_tags(ctx: _Ctx) -> None:
     # Document order = outer before inner, so a macro reads its own parameters
     # before anything inside it is touched.  Handlers move the bodies they keep
     # (the inner tags are then handled later in this same loop) and decompose the rest.
-    # One walk over the tree (bs4's find_all with a function filter costs several times more).
-    # "_decomposed" is read from __dict__: bs4's `decomposed` property falls through
-    # Tag.__getattr__, i.e. a find("_decomposed") over the whole subtree, for every live tag.
     # Fast path: a body without any ac:/ri: tag (plain HTML, e.g. a view body) only
     # needs its links, images and <time> fixed.
-    if ctx.confluence:
-        todo = [tag for tag in ctx.soup.descendants if type(tag) is _FastTag and (":" in tag.name or tag.name in _HTML_HANDLERS)]
-    else:
-        todo = ctx.soup.find_all(list(_HTML_HANDLERS))
+    todo = [
+        tag
+        for tag in ctx.root.descendants()
+        if tag.name in _HTML_HANDLERS or (ctx.confluence and ":" in tag.name)
+    ]
     for tag in todo:
-        if "_decomposed" in tag.__dict__ or tag.parent is None:
+        if not _attached(tag, ctx.root):  # inside something already decomposed
             continue
         handler = _TAG_HANDLERS.get(tag.name) or _HTML_HANDLERS.get(tag.name) or _unwrap
         handler(ctx, tag)
@@ -153,71 +177,63 @@ def _rewrite_confluence_tags(ctx: _Ctx) -> None:
 # ------------------------------------------------------------ tree-editing helpers
 
 
-def _new(ctx: _Ctx, name: str, *children, **attrs) -> Tag:
-    tag = ctx.soup.new_tag(name, attrs={k.replace("_", "-"): v for k, v in attrs.items()})
-    for child in children:
-        tag.append(NavigableString(child) if isinstance(child, str) else child)
-    return tag
+def _new(name: str, *children, **attrs) -> Node:
+    return Node(name, {k.replace("_", "-"): v for k, v in attrs.items()}, children)
 
 
-def _replace(tag: Tag, *nodes) -> None:
+def _replace(tag: Node, *nodes) -> None:
     for node in nodes:
-        tag.insert_before(NavigableString(node) if isinstance(node, str) else node)
+        tag.insert_before(node)
     tag.decompose()
 
 
-def _unwrap(ctx: _Ctx, tag: Tag) -> None:
+def _unwrap(ctx: _Ctx, tag: Node) -> None:
     tag.unwrap()
 
 
-def _drop(ctx: _Ctx, tag: Tag) -> None:
+def _drop(ctx: _Ctx, tag: Node) -> None:
     tag.decompose()
 
 
-def _as_div(ctx: _Ctx, tag: Tag) -> None:
-    # Layout sections/cells are blocks; a div keeps markdownify's paragraph breaks.
+def _as_div(ctx: _Ctx, tag: Node) -> None:
+    # Layout sections/cells are blocks; a div keeps the paragraph breaks.
     tag.name = "div"
     tag.attrs = {}
 
 
-def _contents(tag: Tag | None) -> list:
-    return list(tag.contents) if tag is not None else []
-
-
-def _prepend(container: Tag, *nodes) -> None:
+def _prepend(container: Node, *nodes) -> None:
     """Insert nodes at the start of the first paragraph, so a label shares its line."""
-    first = next((c for c in container.contents if not (isinstance(c, NavigableString) and not c.strip())), None)
-    target = first if isinstance(first, Tag) and first.name in ("p", "div") else container
+    first = next((c for c in container.contents if not (isinstance(c, str) and not c.strip())), None)
+    target = first if type(first) is Node and first.name in ("p", "div") else container
     for node in reversed(nodes):
         target.insert(0, node)
 
 
-# Direct-child scans: bs4's find(recursive=False) costs several times more, per call.
-def _children(tag: Tag, name: str) -> list[Tag]:
-    return [c for c in tag.contents if isinstance(c, Tag) and c.name == name]
+def _children(tag: Node, name: str) -> list[Node]:
+    return [c for c in tag.contents if type(c) is Node and c.name == name]
 
 
-def _child(tag: Tag, name: str) -> Tag | None:
-    return next((c for c in tag.contents if isinstance(c, Tag) and c.name == name), None)
+def _child(tag: Node, name: str) -> Node | None:
+    return next((c for c in tag.contents if type(c) is Node and c.name == name), None)
 
 
-def _param(macro: Tag, name: str) -> str:
+def _param(macro: Node, name: str) -> str:
     tag = _param_tag(macro, name)
     return tag.get_text().strip() if tag is not None else ""
 
 
-def _param_tag(macro: Tag, name: str) -> Tag | None:
+def _param_tag(macro: Node, name: str) -> Node | None:
     for param in _children(macro, "ac:parameter"):
         if (param.get("ac:name") or "").lower() == name:
             return param
     return None
 
 
-def _rich_body(macro: Tag) -> Tag | None:
+def _rich_body(macro: Node) -> Node | None:
     return _child(macro, "ac:rich-text-body")
 
 
-def _plain_body(macro: Tag) -> str | None:
+def _plain_body(macro: Node) -> str | None:
     body = _child(macro, "ac:plain-text-body")
     return body.get_text() if body is not None else None
 
@@ -258,7 +274,7 @@ def _attachment_href(ctx: _Ctx, filename: str) -> str | None:
     return _absolute(ctx, ctx.attachment_url(filename))
 
 
-def _mention(ctx: _Ctx, user: Tag) -> str:
+def _mention(ctx: _Ctx, user: Node) -> str:
     ids = [user.get(attr) for attr in _USER_ID_ATTRS if user.get(attr)]
     for user_id in ids:
         if ctx.user_names.get(user_id):
@@ -269,14 +285,14 @@ def _mention(ctx: _Ctx, user: Tag) -> str:
 def _link_or_text(ctx: _Ctx, href: str | None, label: list) -> list:
     if not href:
         return label
-    return [_new(ctx, "a", *label, href=href)]
+    return [_new("a", *label, href=href)]
 
 
 # ------------------------------------------------------------------ ac: elements
 
 
-def _link(ctx: _Ctx, tag: Tag) -> None:
-    target = next((c for c in tag.contents if isinstance(c, Tag) and c.name.startswith("ri:")), None)
+def _link(ctx: _Ctx, tag: Node) -> None:
+    target = next((c for c in tag.contents if type(c) is Node and c.name.startswith("ri:")), None)
     if target is not None and target.name == "ri:user":
         _replace(tag, _mention(ctx, target))  # a mention shows the person, whatever the link body says
         return
@@ -285,7 +301,7 @@ def _link(ctx: _Ctx, tag: Tag) -> None:
     _replace(tag, *_link_or_text(ctx, href, label))
 
 
-def _link_target(ctx: _Ctx, tag: Tag, target: Tag | None) -> tuple[str | None, str]:
+def _link_target(ctx: _Ctx, tag: Node, target: Node | None) -> tuple[str | None, str]:
     """(href or None, fallback link text) for an ac:link's ri: resource."""
     kind = target.name if target is not None else ""
     if kind in ("ri:page", "ri:blog-post"):
@@ -303,16 +319,16 @@ def _link_target(ctx: _Ctx, tag: Tag, target: Tag | None) -> tuple[str | None, s
     return None, tag.get("ac:anchor") or ""  # in-page anchor or unknown resource: text only
 
 
-def _link_label(tag: Tag) -> list:
+def _link_label(tag: Node) -> list:
     rich = _child(tag, "ac:link-body")
     if rich is not None and (rich.get_text().strip() or rich.find(True)):
-        return _contents(rich)
+        return take_contents(rich)
     plain = _child(tag, "ac:plain-text-link-body")
     text = plain.get_text() if plain is not None else ""
     return [text] if text.strip() else []
 
 
-def _image(ctx: _Ctx, tag: Tag) -> None:
+def _image(ctx: _Ctx, tag: Node) -> None:
     attachment, url = tag.find("ri:attachment"), tag.find("ri:url")
     if attachment is not None:
         filename = attachment.get("ri:filename") or ""
@@ -323,57 +339,57 @@ def _image(ctx: _Ctx, tag: Tag) -> None:
     else:
         tag.decompose()
         return
-    _replace(tag, _new(ctx, "img", src=src, alt=alt))
+    _replace(tag, _new("img", src=src, alt=alt))
 
 
-def _emoticon(ctx: _Ctx, tag: Tag) -> None:
+def _emoticon(ctx: _Ctx, tag: Node) -> None:
     shortname = tag.get("ac:emoji-shortname") or ""
     name = tag.get("ac:name") or ""
     text = shortname if shortname.startswith(":") else f":{shortname or name}:" if shortname or name else ""
     _replace(tag, text)
 
 
-def _html_link(ctx: _Ctx, tag: Tag) -> None:
+def _html_link(ctx: _Ctx, tag: Node) -> None:
     if tag.get("href"):
         tag["href"] = _absolute(ctx, tag["href"])
 
 
-def _html_image(ctx: _Ctx, tag: Tag) -> None:
+def _html_image(ctx: _Ctx, tag: Node) -> None:
     if tag.get("src"):
         tag["src"] = _absolute(ctx, tag["src"])
 
 
-def _time(ctx: _Ctx, tag: Tag) -> None:
+def _time(ctx: _Ctx, tag: Node) -> None:
     _replace(tag, tag.get("datetime") or tag.get_text())
 
 
-def _task_list(ctx: _Ctx, tag: Tag) -> None:
+def _task_list(ctx: _Ctx, tag: Node) -> None:
     tasks = _children(tag, "ac:task") if tag.name == "ac:task-list" else [tag]
-    _replace(tag, _new(ctx, "ul", *(_task_item(ctx, task) for task in tasks)))
+    _replace(tag, _new("ul", *(_task_item(ctx, task) for task in tasks)))
 
 
-def _task_item(ctx: _Ctx, task: Tag) -> Tag:
+def _task_item(ctx: _Ctx, task: Node) -> Node:
     status = _child(task, "ac:task-status")
     done = status is not None and status.get_text().strip().lower() == "complete"
-    item = _new(ctx, "li", *_contents(_child(task, "ac:task-body")))
-    _prepend(item, NavigableString("[x] " if done else "[ ] "))
+    item = _new("li", *take_contents(_child(task, "ac:task-body")))
+    _prepend(item, "[x] " if done else "[ ] ")
     return item
 
 
-def _adf_extension(ctx: _Ctx, tag: Tag) -> None:
+def _adf_extension(ctx: _Ctx, tag: Node) -> None:
     # Cloud's editor-only nodes carry an HTML fallback meant for exactly this.
     fallback = tag.find("ac:adf-fallback")
     if fallback is not None:
-        _replace(tag, _new(ctx, "div", *_contents(fallback)))
+        _replace(tag, _new("div", *take_contents(fallback)))
     else:
         tag.unwrap()
 
 
-def _plain_text_body(ctx: _Ctx, tag: Tag) -> None:
+def _plain_text_body(ctx: _Ctx, tag: Node) -> None:
     _replace(tag, tag.get_text())
 
 
-def _ri_text(ctx: _Ctx, tag: Tag) -> None:
+def _ri_text(ctx: _Ctx, tag: Node) -> None:
     # ri: references outside a link/macro we understand: keep the human-readable part.
     if tag.name == "ri:user":
         _replace(tag, _mention(ctx, tag))
@@ -388,61 +404,61 @@ def _ri_text(ctx: _Ctx, tag: Tag) -> None:
 # ------------------------------------------------------------------------ macros
 
 
-def _macro(ctx: _Ctx, tag: Tag) -> None:
+def _macro(ctx: _Ctx, tag: Node) -> None:
     name = (tag.get("ac:name") or "").lower()
     _MACROS.get(name, _unknown_macro)(ctx, tag, name)
 
 
-def _code(ctx: _Ctx, macro: Tag, name: str) -> None:
+def _code_macro(ctx: _Ctx, macro: Node, name: str) -> None:
     language = _param(macro, "language") if name == "code" else ""
     title = _param(macro, "title")
-    pre = _new(ctx, "pre", _plain_body(macro) or "", data_language=language)
-    nodes = [_new(ctx, "p", _new(ctx, "strong", title)), pre] if title else [pre]
+    pre = _new("pre", _plain_body(macro) or "", data_language=language)
+    nodes = [_new("p", _new("strong", title)), pre] if title else [pre]
     _replace(macro, *nodes)
 
 
-def _panel(ctx: _Ctx, macro: Tag, name: str) -> None:
-    quote = _new(ctx, "blockquote", *_contents(_rich_body(macro)))
+def _panel(ctx: _Ctx, macro: Node, name: str) -> None:
+    quote = _new("blockquote", *take_contents(_rich_body(macro)))
     label, title = _PANEL_LABELS[name], _param(macro, "title")
     if title:
         heading = f"{label}: {title}" if label else title
-        quote.insert(0, _new(ctx, "p", _new(ctx, "strong", heading)))
+        quote.insert(0, _new("p", _new("strong", heading)))
     elif label:
-        _prepend(quote, _new(ctx, "strong", f"{label}:"), NavigableString(" "))
+        _prepend(quote, _new("strong", f"{label}:"), " ")
     _replace(macro, quote)
 
 
-def _expand(ctx: _Ctx, macro: Tag, name: str) -> None:
+def _expand(ctx: _Ctx, macro: Node, name: str) -> None:
     title = _param(macro, "title")
-    heading = [_new(ctx, "p", _new(ctx, "strong", title))] if title else []
-    _replace(macro, _new(ctx, "div", *heading, *_contents(_rich_body(macro))))
+    heading = [_new("p", _new("strong", title))] if title else []
+    _replace(macro, _new("div", *heading, *take_contents(_rich_body(macro))))
 
 
-def _status(ctx: _Ctx, macro: Tag, name: str) -> None:
+def _status(ctx: _Ctx, macro: Node, name: str) -> None:
     title = _param(macro, "title")
     _replace(macro, *([f"[{title}]"] if title else []))
 
 
-def _jira(ctx: _Ctx, macro: Tag, name: str) -> None:
+def _jira(ctx: _Ctx, macro: Node, name: str) -> None:
     _replace(macro, _param(macro, "key"))
 
 
-def _body_only(ctx: _Ctx, macro: Tag, name: str) -> None:
-    _replace(macro, *_contents(_rich_body(macro)))
+def _body_only(ctx: _Ctx, macro: Node, name: str) -> None:
+    _replace(macro, *take_contents(_rich_body(macro)))
 
 
-def _include(ctx: _Ctx, macro: Tag, name: str) -> None:
-    page = macro.find(["ri:page", "ri:blog-post"])
+def _include(ctx: _Ctx, macro: Node, name: str) -> None:
+    page = macro.find(("ri:page", "ri:blog-post"))
     title = page.get("ri:content-title") if page is not None else ""
     if not title:
         macro.decompose()
         return
     href = _page_url(ctx, title, page.get("ri:space-key"))
     what = "included excerpt" if name == "excerpt-include" else "included page"
-    _replace(macro, _new(ctx, "p", f"({what}: ", *_link_or_text(ctx, href, [title]), ")"))
+    _replace(macro, _new("p", f"({what}: ", *_link_or_text(ctx, href, [title]), ")"))
 
 
-def _view_file(ctx: _Ctx, macro: Tag, name: str) -> None:
+def _view_file(ctx: _Ctx, macro: Node, name: str) -> None:
     attachment = macro.find("ri:attachment")
     filename = attachment.get("ri:filename") if attachment is not None else ""
     if not filename:
@@ -451,32 +467,32 @@ def _view_file(ctx: _Ctx, macro: Tag, name: str) -> None:
     _replace(macro, *_link_or_text(ctx, _attachment_href(ctx, filename), [filename]))
 
 
-def _profile(ctx: _Ctx, macro: Tag, name: str) -> None:
+def _profile(ctx: _Ctx, macro: Node, name: str) -> None:
     user = macro.find("ri:user")
     _replace(macro, *([_mention(ctx, user)] if user is not None else []))
 
 
-def _markdown_macro(ctx: _Ctx, macro: Tag, name: str) -> None:
-    # The body already is Markdown: pass it through unescaped (see convert_cf_raw).
-    _replace(macro, _new(ctx, "cf-raw", _plain_body(macro) or ""))
+def _markdown_macro(ctx: _Ctx, macro: Node, name: str) -> None:
+    # The body already is Markdown: pass it through unescaped (see markdown_writer._cf_raw).
+    _replace(macro, _new("cf-raw", _plain_body(macro) or ""))
 
 
-def _dropped(ctx: _Ctx, macro: Tag, name: str) -> None:
+def _dropped(ctx: _Ctx, macro: Node, name: str) -> None:
     macro.decompose()
 
 
-def _unknown_macro(ctx: _Ctx, macro: Tag, name: str) -> None:
+def _unknown_macro(ctx: _Ctx, macro: Node, name: str) -> None:
     body = _rich_body(macro)
     if body is not None:
-        _replace(macro, _new(ctx, "div", *_contents(body)))
+        _replace(macro, _new("div", *take_contents(body)))
         return
     text = _plain_body(macro)
-    _replace(macro, *([_new(ctx, "pre", text)] if text and text.strip() else []))
+    _replace(macro, *([_new("pre", text)] if text and text.strip() else []))
 
 
-_MACROS: dict[str, Callable[[_Ctx, Tag, str], None]] = {
-    "code": _code,
-    "noformat": _code,
+_MACROS: dict[str, Callable[[_Ctx, Node, str], None]] = {
+    "code": _code_macro,
+    "noformat": _code_macro,
     **{name: _panel for name in _PANEL_LABELS},
     "expand": _expand,
     "status": _status,
@@ -490,7 +506,7 @@ _MACROS: dict[str, Callable[[_Ctx, Tag, str], None]] = {
     **{name: _dropped for name in ("toc", "toc-zone-marker", "children", "anchor")},
 }
 
-_TAG_HANDLERS: dict[str, Callable[[_Ctx, Tag], None]] = {
+_TAG_HANDLERS: dict[str, Callable[[_Ctx, Node], None]] = {
     "ac:structured-macro": _macro,
     "ac:macro": _macro,  # pre-5.0 / Data Center legacy spelling
     "ac:link": _link,
@@ -519,93 +535,16 @@ _TAG_HANDLERS: dict[str, Callable[[_Ctx, Tag], None]] = {
 }
 
 # Plain HTML that still needs the page context (relative URLs, <time datetime>).
-_HTML_HANDLERS: dict[str, Callable[[_Ctx, Tag], None]] = {
+_HTML_HANDLERS: dict[str, Callable[[_Ctx, Node], None]] = {
     "a": _html_link,
     "img": _html_image,
     "time": _time,
 }
 
 
-# --------------------------------------------------------------------- converter
-
-
-class _FastTag(Tag):
-    """A bs4 Tag whose name-only searches skip bs4's general filter machinery.
-
-    markdownify calls ``find_parent("pre")`` for every tag and ``find_all(["td", "th"])``
-    for every table row; through bs4's ElementFilter those dominate the conversion.
-    Same results, for exactly those call shapes; anything else goes to bs4.
-    """
-
-    def find_parent(self, name=None, attrs={}, **kwargs):
-        if type(name) is str and not attrs and not kwargs:
-            parent = self.parent
-            while parent is not None:
-                if parent.name == name and type(parent) is _FastTag:
-                    return parent
-                parent = parent.parent
-            return None
-        return super().find_parent(name, attrs, **kwargs)
-
-    def find_all(self, name=None, attrs=None, recursive=True, string=None, limit=None, **kwargs):
-        if type(name) in (str, list) and not attrs and recursive and string is None and limit is None and not kwargs:
-            names = {name} if type(name) is str else set(name)
-            return ResultSet(None, [el for el in self.descendants if type(el) is _FastTag and el.name in names])
-        return super().find_all(name, attrs, recursive, string, limit, **kwargs)
-
-
-_ELEMENT_CLASSES = {Tag: _FastTag}
-
-
-class _Converter(MarkdownConverter):
-    class Options(MarkdownConverter.DefaultOptions):
-        heading_style = ATX
-        bullets = "-"  # one bullet style, matching the "- [ ]" task items
-        escape_underscores = False  # snake_case identifiers stay readable; intraword _ is not emphasis
-        table_infer_header = True  # a header-less table reads better with its first row as header
-
-    def process_text(self, el, parent_tags=None):
-        if isinstance(el, PreformattedString):  # comments, <?xml?>, <!DOCTYPE>, declarations
-            return ""
-        return super().process_text(el, parent_tags)
-
-    def escape(self, text, parent_tags):
-        # Text that looks like a tag would otherwise be read as inline HTML.
-        return _TAG_START.sub(r"\\<", super().escape(text, parent_tags))
-
-    def convert_br(self, el, text, parent_tags):
-        if "_inline" in parent_tags:
-            return " " + text
-        return _BR + "\n" + text
-
-    def convert_pre(self, el, text, parent_tags):
-        code = el.get_text().strip("\n")
-        if "_inline" in parent_tags:  # e.g. inside a table cell: no room for a block
-            return self.convert_code(el, " ".join(code.split()), parent_tags)
-        runs = _LONG_BACKTICKS.findall(code)
-        fence = "`" * max(3, max(map(len, runs), default=0) + 1)
-        language = "".join((el.get("data-language") or "").split()).replace("`", "")
-        return f"\n\n{fence}{language}\n{code}\n{fence}\n\n"
-
-    def convert_img(self, el, text, parent_tags):
-        # Unlike markdownify's default, keep images inside table cells and headings.
-        alt = (el.get("alt") or "").replace("[", "\\[").replace("]", "\\]")
-        return f"![{alt}]({el.get('src') or ''})"
-
-    def convert_td(self, el, text, parent_tags):
-        # Pipe tables hold one line per cell: flatten paragraphs/lists, escape pipes.
-        cell = " ".join(text.split())
-        colspan = el.get("colspan") or ""
-        width = max(1, min(100, int(colspan))) if colspan.isdigit() else 1
-        return " " + cell.replace("|", "\\|") + " |" * width
-
-    convert_th = convert_td
-
-    def convert_cf_raw(self, el, text, parent_tags):
-        return "\n\n" + el.get_text().strip("\n") + "\n\n"
-
-
-_CONVERTER = _Converter()
+# --------------------------------------------------------------------- clean-up
+#
+# Applied to the writer's output and to the plain-text fallback alike.
 
 
 def _tidy(markdown: str) -> str:
@@ -623,12 +562,12 @@ def _tidy(markdown: str) -> str:
                 fence = ""
             continue
         line = line.replace("\xa0", " ").rstrip()
-        if line.endswith(_BR):
-            line = line.rstrip(_BR).rstrip()
+        if line.endswith(BR):
+            line = line.rstrip(BR).rstrip()
             following = lines[i + 1] if i + 1 < len(lines) else ""
             if _has_text(line) and _has_text(following):
                 line += "\\"
-        line = _INNER_SPACES.sub(" ", line.replace(_BR, "").rstrip())
+        line = _INNER_SPACES.sub(" ", line.replace(BR, "").rstrip())
         opening = _FENCE_OPEN.match(line)
         if opening:
             fence = opening.group(1)
@@ -644,4 +583,4 @@ def _closes(line: str, fence: str) -> bool:
 
 
 def _has_text(line: str) -> bool:
-    return bool(line.replace(_BR, "").strip(" \t>"))
+    return bool(line.replace(BR, "").strip(" \t>"))
