@@ -113,6 +113,21 @@ class Query:
         return walk(self.where)
 
 
+def id_candidates(query: Query) -> Optional[list]:
+    """The ids a query can only match (in the query's order), when it requires ``id = x`` or
+    ``id IN (...)`` at its top level.
+
+    Lets the caller look those up instead of testing every content of the site: real Confluence
+    answers such a query from its index, so its cost must not grow with the site here either.
+    """
+    clauses = query.where.items if isinstance(query.where, BoolOp) and query.where.op == "AND" else [query.where]
+    for clause in clauses:
+        if isinstance(clause, Clause) and clause.field == "id" and clause.op in ("=", "IN"):
+            if all(value[0] == "lit" for value in clause.values):
+                return list(dict.fromkeys(value[1] for value in clause.values))
+    return None
+
+
 class Parser:
     def __init__(self, q: str):
         self.q = q

@@ -196,6 +196,9 @@ def _search_caps(ctx, exp):
 _CLOCK_FUNCS = __import__("re").compile(r"(?i)\b(now|startof\w*|endof\w*|currentuser)\s*\(")
 
 
+LISTING_CACHE_SIZE = 256
+
+
 def _listing_cache(ctx, key, compute):
     """Memoise a full listing across the pages of one walk (a real Confluence answers page N from its index,
     not by re-scanning the site). The key holds everything the answer depends on: the caller, the admin
@@ -207,12 +210,12 @@ def _listing_cache(ctx, key, compute):
     clock = ctx.site.clock.now_ms() if _CLOCK_FUNCS.search(repr(key)) else None
     full = (key, ctx.user.account_id if ctx.user else None, getattr(app, "generation", 0), ctx.site.generation, clock,
             len(ctx.site.content))
-    hit = cache.get(full)
+    hit = cache.pop(full, None)
     if hit is None:
         hit = compute()
-        if len(cache) >= 64:
-            cache.clear()
-        cache[full] = hit
+        while len(cache) >= LISTING_CACHE_SIZE:  # least recently used first: one-off look-ups must not evict walks
+            cache.pop(next(iter(cache)))
+    cache[full] = hit
     return hit
 
 
@@ -243,8 +246,10 @@ def _run_cql(ctx, cql_text, ctx_json=None, types=None):
     else:
         sk = None
     names_status = q.names_field("status")
+    ids = cqlmod.id_candidates(q)
+    candidates = site.content.values() if ids is None else [site.content[i] for i in ids if i in site.content]
     try:
-        out = [c for c in site.content.values() if (names_status or c.status in default_status) and (sk is None or c.space_key == sk)
+        out = [c for c in candidates if (names_status or c.status in default_status) and (sk is None or c.space_key == sk)
                and (types is None or c.type in types) and pred(c) and visible(ctx, c)]
     except cqlmod.CQLError as e:
         raise ApiError(400, str(e))

@@ -370,3 +370,22 @@ def test_data_center_lists_a_page_history_newest_first_on_the_experimental_api()
         rest = requests.get(emu.base_url + first["_links"]["next"], headers={"Authorization": "Bearer " + token}).json()
         assert [v["number"] for v in rest["results"]] == list(range(len(page.versions) - 1, 0, -1))
         assert requests.get(url, headers={"Authorization": "Bearer nope"}).status_code == 401
+
+
+def test_id_queries_are_answered_from_the_ids_alone():
+    """``id IN (...)`` at the top level is looked up, not tested against every content (an index, as in
+    Confluence); anywhere else (under OR, NOT) the query still sees the whole site."""
+    assert cql.id_candidates(cql.parse('id IN (3, 1, 3) AND status IN ("current")')) == ["3", "1"]
+    assert cql.id_candidates(cql.parse("id = 7")) == ["7"]
+    assert cql.id_candidates(cql.parse("id = 7 OR type = page")) is None
+    assert cql.id_candidates(cql.parse("NOT id IN (7)")) is None
+
+
+def test_id_lookup_answers_as_a_full_scan_would(cloud):
+    cl = Client(cloud)
+    pages = walk_v1(cl, cl.v1 + "/content/search?cql=type=page&limit=200")
+    ids = pages[:30] + ["999999999"]
+    got = cl.get(cl.v1 + "/content/search", params={"cql": "id IN (%s) AND type = page" % ",".join(ids), "limit": 200}).json()
+    assert sorted(r["id"] for r in got["results"]) == sorted(ids[:-1])
+    blog = cl.get(cl.v1 + "/content/search", params={"cql": "id IN (%s) AND type = blogpost" % ",".join(ids), "limit": 200}).json()
+    assert blog["results"] == []
