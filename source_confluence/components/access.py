@@ -40,8 +40,9 @@ from source_confluence.components.sync_cache import per_sync
 LOGGER = logging.getLogger("airbyte")
 
 READ_RESTRICTION_EXPAND = "restrictions.read.restrictions.user,restrictions.read.restrictions.group"
-# Ancestor ids per CQL request. content/search caps at 200 results with a non-body expand.
-BATCH_SIZE = 100
+# Ancestor ids per CQL request: content/search answers up to 200 results with a non-body expand, so a
+# batch is one request; 200 ids keep the URL near 2 KB.
+BATCH_SIZE = 200
 CQL_STATUSES = '"current", "archived", "trashed", "draft"'
 
 
