@@ -10,23 +10,14 @@ Why Python: a declarative ``state_migrations`` entry can only be a custom class.
 """
 
 from dataclasses import InitVar, dataclass
-from datetime import datetime, timezone
 from typing import Any, List, Mapping, Optional
 
 from airbyte_cdk.sources.declarative.migrations.state_migration import StateMigration
 from airbyte_cdk.sources.types import Config
 
+from source_confluence.components.slicing import parse_instant
+
 CURSOR_FIELD = "lastModifiedAt"
-
-
-def _instant(value: Any) -> Optional[datetime]:
-    if not isinstance(value, str):
-        return None
-    try:
-        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
 
 
 def is_per_space_state(state: Any) -> bool:
@@ -38,11 +29,11 @@ def site_state_from_space_states(state: Mapping[str, Any]) -> Mapping[str, Any]:
     values: List[str] = []
     for entry in state.get("states") or []:
         cursor = (entry or {}).get("cursor") if isinstance(entry, Mapping) else None
-        if isinstance(cursor, Mapping) and _instant(cursor.get(CURSOR_FIELD)):
+        if isinstance(cursor, Mapping) and parse_instant(cursor.get(CURSOR_FIELD)):
             values.append(cursor[CURSOR_FIELD])
     if not values:
         return {}
-    return {CURSOR_FIELD: min(values, key=_instant)}
+    return {CURSOR_FIELD: min(values, key=parse_instant)}
 
 
 @dataclass
