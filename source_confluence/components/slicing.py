@@ -17,10 +17,12 @@ never wrong. Later syncs read from the state; their window is short and is one s
 
 import logging
 import math
+from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
-from typing import Any, Mapping, Optional, Tuple
+from typing import Any, Iterable, Mapping, Optional, Tuple
 
 import requests
+from airbyte_cdk.sources.declarative.extractors.record_filter import RecordFilter
 
 logger = logging.getLogger("airbyte")
 
@@ -134,3 +136,30 @@ def slice_plan(config: Mapping[str, Any], oldest: Optional[datetime], now: datet
         "content_start": start.strftime("%Y-%m-%dT%H:%M:%SZ"),
         "content_slice_step": f"PT{int(step.total_seconds() // 60)}M",
     }
+
+
+@dataclass
+class InSliceWindow(RecordFilter):
+    """Keep the records modified inside the slice's own UTC window.
+
+    Neighbouring windows overlap in CQL (minute precision, widened by the site zone's offsets), so
+    without this a record near a boundary would be emitted by both. Why Python: the same test as a
+    Jinja ``condition`` cost a tenth of the connector's CPU (a template render per record).
+    """
+
+    def filter_records(
+        self,
+        records: Iterable[Mapping[str, Any]],
+        stream_state: Any,
+        stream_slice: Optional[Mapping[str, Any]] = None,
+        next_page_token: Optional[Mapping[str, Any]] = None,
+    ) -> Iterable[Mapping[str, Any]]:
+        start = parse_instant((stream_slice or {}).get("start_time"))
+        end = parse_instant((stream_slice or {}).get("end_time"))
+        if start is None or end is None:
+            yield from records
+            return
+        for record in records:
+            modified = parse_instant(((record.get("version") or {}) if isinstance(record, Mapping) else {}).get("when"))
+            if modified is None or start <= modified <= end:
+                yield record
