@@ -31,7 +31,8 @@ from airbyte_cdk.sources.declarative.transformations.config_transformations.conf
 )
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
-from source_confluence.components.slicing import discover_oldest_modification, rest_api_root_and_auth, slice_plan
+from source_confluence.components.endpoints import api_roots, rest_api_root_and_auth
+from source_confluence.components.slicing import discover_oldest_modification, slice_plan
 
 logger = logging.getLogger("airbyte")
 
@@ -290,6 +291,7 @@ class NormaliseConfig(ConfigTransformation):
         now = datetime.now(timezone.utc)
         lower, upper = zone_shifts(zones, now)
         config["_derived"] = {
+            **api_roots(config),
             **slice_plan(config, discover_oldest_modification(config), now),
             "cql_time_zones": [zone for zone in zones if zone],
             # The upper literal names a whole minute: add one so the last minute is included.

@@ -19,10 +19,12 @@ import logging
 import math
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
-from typing import Any, Iterable, Mapping, Optional, Tuple
+from typing import Any, Iterable, Mapping, Optional
 
 import requests
 from airbyte_cdk.sources.declarative.extractors.record_filter import RecordFilter
+
+from source_confluence.components.endpoints import parse_instant, rest_api_root_and_auth
 
 logger = logging.getLogger("airbyte")
 
@@ -36,44 +38,6 @@ MINIMUM_STEP = timedelta(days=1)
 # Room below the oldest date seen: minute-precision CQL and a site zone the probe did not know.
 OLDEST_MARGIN = timedelta(days=1)
 ONE_WINDOW_STEP = "P36500D"
-
-
-def parse_instant(value: Any) -> Optional[datetime]:
-    if not isinstance(value, str) or not value:
-        return None
-    try:
-        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
-
-
-def rest_api_root_and_auth(config: Mapping[str, Any]) -> Optional[Tuple[str, Mapping[str, Any]]]:
-    """Where v1 REST lives for these credentials, and how to sign a request without the CDK.
-
-    None for OAuth 2.0 without a live access token: refreshing here would retire the refresh token.
-    """
-    credentials = config.get("credentials") or {}
-    auth_type = credentials.get("auth_type")
-    signing: Optional[Mapping[str, Any]] = None
-    if auth_type in ("api_token", "scoped_api_token"):
-        signing = {"auth": (str(credentials.get("email") or ""), str(credentials.get("api_token") or ""))}
-    elif auth_type == "password":
-        signing = {"auth": (str(credentials.get("username") or ""), str(credentials.get("password") or ""))}
-    elif auth_type == "personal_access_token":
-        signing = {"headers": {"Authorization": f"Bearer {credentials.get('personal_access_token')}"}}
-    elif auth_type == "oauth2":
-        expiry = parse_instant(credentials.get("token_expiry_date"))
-        token = credentials.get("access_token")
-        if token and expiry and expiry > datetime.now(timezone.utc) + timedelta(minutes=5) and credentials.get("cloud_id"):
-            signing = {"headers": {"Authorization": f"Bearer {token}"}}
-    if signing is None:
-        return None
-    if config.get("deployment") == "data_center":
-        return f"{config['base_url']}/rest/api", signing
-    if auth_type in ("scoped_api_token", "oauth2"):
-        return f"{config['api_gateway_url']}/ex/confluence/{credentials.get('cloud_id')}/wiki/rest/api", signing
-    return f"{config['base_url']}/wiki/rest/api", signing
 
 
 def oldest_content_cql(config: Mapping[str, Any]) -> str:

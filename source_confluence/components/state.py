@@ -15,7 +15,7 @@ from typing import Any, List, Mapping, Optional
 from airbyte_cdk.sources.declarative.migrations.state_migration import StateMigration
 from airbyte_cdk.sources.types import Config
 
-from source_confluence.components.slicing import parse_instant
+from source_confluence.components.endpoints import parse_instant
 
 CURSOR_FIELD = "lastModifiedAt"
 

@@ -15,6 +15,7 @@ from airbyte_cdk.sources.declarative.requesters.http_requester import HttpReques
 
 from confluence_emulator import Emulator
 from source_confluence.components import access
+from source_confluence.components.endpoints import api_roots
 from source_confluence.components.access import (
     AccessUnknown,
     EffectiveReadAccess,
@@ -200,8 +201,10 @@ def build_transformation(config):
 def emulator_config(emu):
     info = emu.info
     if info["profile"] == "data_center":
-        return {"base_url": info["base_url"], "deployment": "data_center", "credentials": dict(info["credentials"]["personal_access_token"])}
-    return {"base_url": info["base_url"], "deployment": "cloud", "credentials": dict(info["credentials"]["api_token"])}
+        config = {"base_url": info["base_url"], "deployment": "data_center", "credentials": dict(info["credentials"]["personal_access_token"])}
+    else:
+        config = {"base_url": info["base_url"], "deployment": "cloud", "credentials": dict(info["credentials"]["api_token"])}
+    return dict(config, _derived=dict(api_roots(config)))  # what NormaliseConfig adds that the requesters read
 
 
 def raw_contents(emu, config):

@@ -21,6 +21,7 @@ from source_confluence.components.attachments import (
     download_path,
     read_capped,
 )
+from source_confluence.components.endpoints import api_roots
 from source_confluence.components.records import normalise_attachment
 
 MANIFEST = Path(__file__).resolve().parents[2] / "source_confluence" / "manifest.yaml"
@@ -61,7 +62,12 @@ def cloud_config(**extra: Any) -> Dict[str, Any]:
     config = {"base_url": SITE, "deployment": "cloud", "credentials": {"auth_type": "api_token", "email": "a@b.c", "api_token": "t"},
               "extract_attachment_text": True}
     config.update(extra)
-    return config
+    return with_api_roots(config)
+
+
+def with_api_roots(config: Dict[str, Any]) -> Dict[str, Any]:
+    """What NormaliseConfig adds that the component's requester reads: the API roots."""
+    return dict(config, _derived=dict(api_roots(config)))
 
 
 def record(file_name: str, media_type: str, size: Any, att_id: str = "att42", container: str = "1001") -> Dict[str, Any]:
@@ -206,8 +212,8 @@ class TestOutcomes:
         assert requests_mock.call_count == 0
 
     def test_data_center_and_gateway_bases(self, requests_mock):
-        dc = {"base_url": "https://wiki.example.com/confluence", "deployment": "data_center", "extract_attachment_text": True,
-              "credentials": {"auth_type": "personal_access_token", "personal_access_token": "p"}}
+        dc = with_api_roots({"base_url": "https://wiki.example.com/confluence", "deployment": "data_center", "extract_attachment_text": True,
+                             "credentials": {"auth_type": "personal_access_token", "personal_access_token": "p"}})
         requests_mock.get("https://wiki.example.com/confluence/rest/api/content/7/child/attachment/att8/download", content=b"dc text")
         assert run(build(dc), record("a.txt", "text/plain", 7, "att8", "7"))["text"] == "dc text"
         assert requests_mock.last_request.headers["Authorization"] == "Bearer p"
@@ -254,8 +260,8 @@ def emulator_attachments(emu) -> Dict[str, Dict[str, Any]]:
 
 
 def emulator_config(emu, **extra):
-    return dict({"base_url": emu.info["base_url"], "deployment": "cloud", "credentials": dict(emu.info["credentials"]["api_token"]),
-                 "extract_attachment_text": True}, **extra)
+    return with_api_roots(dict({"base_url": emu.info["base_url"], "deployment": "cloud", "credentials": dict(emu.info["credentials"]["api_token"]),
+                                "extract_attachment_text": True}, **extra))
 
 
 class TestAgainstEmulator:
