@@ -71,10 +71,26 @@ def _get_pool() -> Optional[ProcessPoolExecutor]:
         return _pool
 
 
+# Bodies converted in the thread before the pool starts. Starting it (a forkserver and a process per
+# core, each importing lxml) costs more than an incremental sync's few hundred bodies at ~0.6 ms each.
+POOL_AFTER_BODIES = 1000
+_converted_inline = 0
+
+
+def _pool_worth_it(count: int) -> bool:
+    global _converted_inline
+    with _pool_lock:
+        if _converted_inline < POOL_AFTER_BODIES:
+            _converted_inline += count
+            return False
+    return count > 1
+
+
 def convert_all(jobs: Sequence[Job]) -> List[str]:
-    """Markdown for each job, in order; parallel when there is more than one job and more than one CPU."""
+    """Markdown for each job, in order; parallel once a sync has shown it has many bodies, when there is
+    more than one job and more than one CPU."""
     global _pool_failed
-    pool = _get_pool() if len(jobs) > 1 else None
+    pool = _get_pool() if _pool_worth_it(len(jobs)) else None
     if pool is not None:
         try:
             return list(pool.map(convert, jobs, chunksize=max(1, len(jobs) // (2 * _worker_count()))))

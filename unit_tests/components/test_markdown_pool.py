@@ -15,7 +15,8 @@ def expected():
     return [storage_to_markdown(s, base_url=b, space_key=k, user_names=n) for s, b, k, n in BODIES]
 
 
-def test_parallel_conversion_returns_the_same_markdown_in_order():
+def test_parallel_conversion_returns_the_same_markdown_in_order(monkeypatch):
+    monkeypatch.setattr(markdown_pool, "_converted_inline", markdown_pool.POOL_AFTER_BODIES)  # past the warm-up
     assert markdown_pool.convert_all(BODIES) == expected()
     assert "@Ada Lovelace wrote this" in markdown_pool.convert_all(BODIES)[1]
 
@@ -27,6 +28,7 @@ def test_a_broken_pool_falls_back_to_converting_in_this_process(monkeypatch):
 
     monkeypatch.setattr(markdown_pool, "_get_pool", lambda: BrokenPool())
     monkeypatch.setattr(markdown_pool, "_pool_failed", False)
+    monkeypatch.setattr(markdown_pool, "_converted_inline", markdown_pool.POOL_AFTER_BODIES)
     assert markdown_pool.convert_all(BODIES) == expected()
     assert markdown_pool._pool_failed is True
 
@@ -40,3 +42,13 @@ def test_the_worker_count_follows_the_container_quota(monkeypatch):
     markdown_pool._worker_count.cache_clear()
     assert markdown_pool._worker_count() == markdown_pool.MAX_WORKERS
     markdown_pool._worker_count.cache_clear()
+
+
+def test_a_small_sync_converts_in_this_process_without_starting_the_pool(monkeypatch):
+    def no_pool():
+        raise AssertionError("the pool was started for a few bodies")
+
+    monkeypatch.setattr(markdown_pool, "_get_pool", no_pool)
+    monkeypatch.setattr(markdown_pool, "_converted_inline", 0)
+    for _ in range(markdown_pool.POOL_AFTER_BODIES // len(BODIES)):
+        assert markdown_pool.convert_all(BODIES) == expected()
