@@ -540,7 +540,8 @@ def space_permissions(ctx, key):
     """DC 9.1+ `GET /rest/api/space/{spaceKey}/permissions`: a bare JSON array of SpacePermission.
 
     Only space/site administrators may read it. The DC spec documents 403; real DC 9.1+ answers 500 to non-admins
-    (CONFSERVER-99908); the emulator sends the documented 403. The spec's `Subject` names only `type` and
+    (CONFSERVER-99908); the emulator sends the documented 403, or that 500 with the fault switch
+    `space_permissions_denied_status: 500`. The spec's `Subject` names only `type` and
     `displayName`; users are identified by `userKey` only (CONFSERVER-100505), so each subject also carries
     `identifier` (the userKey, or the group name) as the real service does.
     """
@@ -549,7 +550,10 @@ def space_permissions(ctx, key):
     if s is None or not ctx.site.can_view_space(ctx.user, s):
         raise ApiError(404, "No space with key : %s" % key, authorized=False)
     if not ctx.user.site_admin:
-        raise ApiError(403, "User %s does not have permission to view permissions of space %s" % (ctx.user.username, key))
+        status = int(ctx.app.faults.cfg.get("space_permissions_denied_status") or 403)
+        if status == 500:  # what DC 9.1+ really answers (CONFSERVER-99908)
+            raise ApiError(500, "java.lang.NullPointerException")
+        raise ApiError(status, "User %s does not have permission to view permissions of space %s" % (ctx.user.username, key))
     op = {"targetType": "space", "operationKey": "read"}
     out = []
     for g in sorted(s.view_groups):

@@ -284,9 +284,18 @@ def cache_for(config: Mapping[str, Any]) -> AccessCache:
 class AccessLookup:
     """The requests: space permissions once per space, members once per group, restrictions in batches."""
 
-    def __init__(self, requester: Requester, v2_requester: Optional[Requester], data_center: bool, cache: AccessCache) -> None:
+    def __init__(
+        self,
+        requester: Requester,
+        v2_requester: Optional[Requester],
+        data_center: bool,
+        cache: AccessCache,
+        space_permissions_requester: Optional[Requester] = None,
+    ) -> None:
         self.requester = requester
         self.v2_requester = v2_requester
+        # Data Center's space permissions: its own error handling (see the manifest), else the main one.
+        self.space_permissions_requester = space_permissions_requester or requester
         self.data_center = data_center
         self.cache = cache
 
@@ -352,7 +361,7 @@ class AccessLookup:
         def load() -> Principals:
             if self.data_center:
                 try:
-                    body, _ = self._get(self.requester, "space/%s/permissions" % quote(space_key, safe=""))
+                    body, _ = self._get(self.space_permissions_requester, "space/%s/permissions" % quote(space_key, safe=""))
                     if isinstance(body, list):
                         return space_view_from_dc(body)
                 except AccessUnknown:
@@ -434,13 +443,14 @@ class EffectiveReadAccess(RecordTransformation):
     parameters: InitVar[Mapping[str, Any]]
     requester: Optional[Requester] = None
     v2_requester: Optional[Requester] = None
+    space_permissions_requester: Optional[Requester] = None
     _lookup: Optional[AccessLookup] = field(default=None, init=False, repr=False)
 
     def __post_init__(self, parameters: Mapping[str, Any]) -> None:
         data_center = self.config.get("deployment") == "data_center"
         if self.requester is not None:
             self._lookup = AccessLookup(self.requester, None if data_center else self.v2_requester, data_center,
-                                        cache_for(self.config))
+                                        cache_for(self.config), self.space_permissions_requester)
 
     def access_for(self, record: Mapping[str, Any]) -> Dict[str, Any]:
         if self._lookup is None:

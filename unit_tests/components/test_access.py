@@ -181,13 +181,9 @@ class TestParsers:
 
 # ------------------------------------------------------------------------------------------ the transformation
 def transformation_component():
-    """The CustomTransformation as the manifest will declare it (see README of the integration test)."""
-    return {
-        "type": "CustomTransformation",
-        "class_name": "source_confluence.components.access.EffectiveReadAccess",
-        "requester": {"$ref": "#/definitions/rest_api_requester", "$parameters": {"name": "effective_read_access", "path": ""}},
-        "v2_requester": {"$ref": "#/definitions/v2_requester", "$parameters": {"name": "effective_read_access_v2", "path": ""}},
-    }
+    """The CustomTransformation exactly as the manifest declares it on the content streams."""
+    manifest = yaml.safe_load(MANIFEST.read_text())
+    return next(t for t in manifest["definitions"]["content_stream"]["transformations"] if t["class_name"].endswith("EffectiveReadAccess"))
 
 
 def build_transformation(config):
@@ -376,28 +372,54 @@ def test_threads_asking_for_the_same_ancestors_fetch_them_once(emu):
     assert all(i in lookup.cache.restrictions for i in ids)
 
 
-def test_unreadable_space_permissions_give_unknown_and_one_warning(emu, caplog):
+def test_space_permissions_the_account_cannot_read(emu, caplog):
+    """Cloud: unreadable permissions (here a space id that does not exist) give unknown and one warning a
+    space. Data Center: the reader gets 403 on /permissions (admins only) and the space's permissions
+    expand is asked instead, which gives the true access."""
     info = emu.info
     config = emulator_config(emu)
-    if config["deployment"] == "data_center":
+    data_center = config["deployment"] == "data_center"
+    if data_center:
         config["credentials"] = dict(info["reader_credentials"]["personal_access_token"])
     else:
         config["credentials"] = dict(info["reader_credentials"]["api_token"])
     raws = [r for r in raw_contents(emu, emulator_config(emu)) if emu.site.can_view(emu.site.user_by_any("reader"), emu.site.content[r["id"]])]
     transformation = build_transformation(config)
-    # the reader may not read space permissions on DC (403, admins only); on Cloud group members are readable,
-    # so break the v2 permissions with a fault-free trick: a space id that does not exist.
     caplog.set_level(logging.WARNING, logger="airbyte")
     results = []
     for raw in raws[:20]:
         record = record_from(raw)
-        if config["deployment"] == "cloud":
+        if not data_center:
             record["spaceId"] = "999999999"
         transformation.transform(record)
-        results.append(record["effective_read_access"])
-    assert results and all(r["unknown"] is True and r["users"] is None and r["groups"] is None for r in results)
+        results.append((record["id"], record["effective_read_access"]))
+    assert results
+    if data_center:
+        assert all(access == truth(emu, content_id, True) for content_id, access in results)
+        return
+    assert all(a["unknown"] is True and a["users"] is None and a["groups"] is None for _, a in results)
     warnings = [m for m in caplog.messages if "could not be computed" in m]
     assert len(warnings) == len({r["space"]["key"] for r in raws[:20]})
+
+
+def test_data_center_500_on_space_permissions_is_not_retried():
+    """DC 9.1+ answers a non-admin's space permissions with 500 (CONFSERVER-99908): one request a space,
+    then the space's permissions expand, never the error handler's minutes of retries."""
+    with Emulator(profile="data_center", seed=21, pages=60, time_zone="UTC", faults={"space_permissions_denied_status": 500}) as emu:
+        config = emulator_config(emu)
+        config["credentials"] = dict(emu.info["reader_credentials"]["personal_access_token"])
+        reader = emu.site.user_by_any("reader")
+        raws = [r for r in raw_contents(emu, emulator_config(emu)) if emu.site.can_view(reader, emu.site.content[r["id"]])][:20]
+        spaces = {r["space"]["key"] for r in raws}
+        transformation = build_transformation(config)
+        emu.admin.reset_requests()
+        for raw in raws:
+            record = record_from(raw)
+            transformation.transform(record)
+            assert record["effective_read_access"] == truth(emu, record["id"], True)
+        stats = emu.admin.stats()
+        assert stats["by_route"].get("v1.space_permissions") == len(spaces)
+        assert stats["by_status"].get("500", stats["by_status"].get(500)) == len(spaces)
 
 
 def test_missing_read_restriction_is_unknown(emu):
