@@ -77,8 +77,6 @@ def test_oauth_errors(fresh_gateway):
 
 def test_malformed_ratio(fresh_cloud):
     emu = fresh_cloud
-    if "malformed_ratio" not in emu.admin.faults():
-        pytest.skip("no malformed_ratio switch")
     cl = Client(emu)
     emu.admin.set_faults(malformed_ratio=1.0)
     r = cl.get(cl.v2 + "/pages?limit=5")
@@ -87,6 +85,20 @@ def test_malformed_ratio(fresh_cloud):
         r.json()
     emu.admin.reset_faults()
     assert emu.admin.stats()["faults"].get("malformed")
+
+
+def test_space_permissions_denied_status(dc):
+    """Data Center's space permissions for a non-admin: the documented 403, or the 500 that 9.1+ answers."""
+    reader = Client(dc, role="reader")
+    key = next(iter(dc.site.spaces))
+    url = reader.v1 + "/space/%s/permissions" % key
+    try:
+        assert reader.get(url).status_code == 403
+        dc.admin.set_faults(space_permissions_denied_status=500)
+        assert reader.get(url).status_code == 500
+        assert Client(dc).get(url).status_code == 200  # administrators still read them
+    finally:
+        dc.admin.reset_faults()
 
 
 def test_every_readme_fault_switch_has_a_test():
