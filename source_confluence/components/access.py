@@ -35,6 +35,7 @@ from airbyte_cdk.sources.declarative.transformations import RecordTransformation
 from airbyte_cdk.sources.types import Config, StreamSlice, StreamState
 
 from source_confluence.components.pagination import next_link_token
+from source_confluence.components.response_json import json_body
 from source_confluence.components.sync_cache import per_sync
 
 LOGGER = logging.getLogger("airbyte")
@@ -308,7 +309,7 @@ class AccessLookup:
         if response.status_code >= 400:
             raise AccessUnknown("HTTP %s for %s" % (response.status_code, path))
         try:
-            return response.json(), response
+            return json_body(response), response
         except ValueError:
             raise AccessUnknown("no JSON body for %s" % path)
 

@@ -13,6 +13,7 @@ from typing import Dict, Iterable, List, Mapping, Optional
 
 from airbyte_cdk.sources.declarative.requesters.requester import Requester
 
+from source_confluence.components.response_json import json_body
 from source_confluence.components.sync_cache import per_sync
 
 LOGGER = logging.getLogger("airbyte")
@@ -61,7 +62,7 @@ def _json_results(requester: Requester, path: str, params: Mapping[str, object])
     if response is None or response.status_code >= 400:
         return []
     try:
-        body = response.json()
+        body = json_body(response)
     except ValueError:
         return []
     if isinstance(body, Mapping) and isinstance(body.get("results"), list):
