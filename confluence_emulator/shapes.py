@@ -65,6 +65,15 @@ def shape_memo(ctx) -> dict:
     return memo
 
 
+def memoised(ctx, key, build):
+    """The shape stored under `key` in this caller's memo, built once."""
+    memo = shape_memo(ctx)
+    shape = memo.get(key)
+    if shape is None:
+        shape = memo[key] = build()
+    return shape
+
+
 def expand_key(exp: dict) -> str:
     return repr(exp) if exp else ""
 
@@ -101,12 +110,7 @@ def user_v1(ctx, account_id, expand_tz=False) -> dict:
     (callers never mutate it)."""
     if expand_tz:
         return _user_v1(ctx, account_id, True)
-    key = ("u", account_id)
-    memo = shape_memo(ctx)
-    d = memo.get(key)
-    if d is None:
-        d = memo[key] = _user_v1(ctx, account_id, False)
-    return d
+    return memoised(ctx, ("u", account_id), lambda: _user_v1(ctx, account_id, False))
 
 
 def _user_v1(ctx, account_id, expand_tz=False) -> dict:
@@ -154,12 +158,7 @@ def group_v1(ctx, g) -> dict:
 # ------------------------------------------------------------------ spaces
 def space_v1(ctx, s, exp: dict | None = None) -> dict:
     """A v1 space; reused within one response for the same (space, expand)."""
-    key = ("s", s.key, expand_key(exp))
-    memo = shape_memo(ctx)
-    d = memo.get(key)
-    if d is None:
-        d = memo[key] = _space_v1(ctx, s, exp)
-    return d
+    return memoised(ctx, ("s", s.key, expand_key(exp)), lambda: _space_v1(ctx, s, exp))
 
 
 def _space_v1(ctx, s, exp: dict | None = None) -> dict:
@@ -447,12 +446,7 @@ def content_v1(ctx, c, exp: dict | None = None) -> dict:
 
 def _content_v1_memo(ctx, c, exp):
     """Ancestors and containers repeat across the records of one response (siblings share them)."""
-    key = ("c", c.id, expand_key(exp))
-    memo = shape_memo(ctx)
-    d = memo.get(key)
-    if d is None:
-        d = memo[key] = content_v1(ctx, c, exp)
-    return d
+    return memoised(ctx, ("c", c.id, expand_key(exp)), lambda: content_v1(ctx, c, exp))
 
 
 class EncodedList(list):
