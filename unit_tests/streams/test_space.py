@@ -1,10 +1,12 @@
 """space: v2 ``spaces`` on Cloud, v1 ``space`` on Data Center, filtered by ``space_keys``."""
 
+import time
+
 import freezegun
 
 from unit_tests.config_builder import ConfigBuilder
 from unit_tests.conftest import read_streams, records_of, stream_requests
-from unit_tests.request_builder import ConfluenceUrls, query_of
+from unit_tests.request_builder import ConfluenceUrls, query_of, requests_to
 from unit_tests.response_builder import dc_space, list_page, v2_space
 
 
@@ -48,3 +50,18 @@ class TestSpace:
         http.get(url + "?limit=2&start=2", complete_qs=True, json=list_page([dc_space(3, "C")], start=2, limit=2))
         output = read_streams(ConfigBuilder().data_center().build(), "space")
         assert [r["key"] for r in records_of(output, "space")] == ["A", "B", "C"]
+
+
+class TestSpaceAsAParentStream:
+    def test_a_cut_short_space_list_is_fetched_again_not_replayed_from_a_cache(self, http, monkeypatch):
+        # A 2xx whose JSON is cut short is retried (components/backoff.py); the CDK caches the responses of
+        # parent streams, and a cached copy of the broken body would be replayed to every retry.
+        monkeypatch.setattr(time, "sleep", lambda seconds: None)
+        urls = ConfluenceUrls.cloud_site()
+        cut_short = {"text": '{"results": [{"id": "1", "key": "EN', "headers": {"Content-Type": "application/json"}}
+        http.get(urls.spaces, [cut_short, {"json": list_page([v2_space("1", "ENG")])}])
+        http.get(urls.content_search, json=list_page([{"id": "5", "type": "page", "status": "current"}]))
+        output = read_streams(ConfigBuilder().build(), "content_inventory")
+        assert not output.errors, [e.trace.error.message for e in output.errors]
+        assert [r["id"] for r in records_of(output, "content_inventory")] == ["5"]
+        assert len(requests_to(http, urls.spaces)) == 2
