@@ -20,6 +20,8 @@ from integration_tests.reading import read_streams, records_by_stream
 
 INCREMENTAL_STREAMS = ["pages", "blog_posts", "comments", "attachments"]
 LOOKBACK = timedelta(minutes=15)
+# The emulator, as Confluence, returns at most 50 results a page when bodies are expanded.
+RESULTS_PER_PAGE = 50
 
 
 def final_states(output) -> List[AirbyteStateMessage]:
@@ -142,6 +144,31 @@ def test_a_killed_read_resumes_from_its_last_state_without_losing_records(tmp_pa
         second_ids, _ = run_until(config_path, catalog_path, state_path, stop_after_records=None)
         assert truth <= first_ids | second_ids
         assert len(second_ids) < len(truth), "the resumed read skipped what the state already covered"
+
+
+@pytest.mark.parametrize("profile, auth_type", [("cloud", "api_token"), ("data_center", "personal_access_token")])
+def test_a_read_killed_inside_a_window_resumes_after_the_last_page_of_results_it_emitted(tmp_path: Path, profile, auth_type):
+    with Emulator(profile=profile, seed=29, pages=400, spaces=4, time_zone="UTC", clock_start_ms=site_now_ms()) as emulator:
+        # One worker and no lookback: the whole site is one window, so only a state per page of results
+        # can save progress, and the resumed read re-reads exactly what the last state did not cover.
+        config = connector_config(emulator.info, auth_type, num_workers=1, lookback_window_minutes=0)
+        config_path = tmp_path / "config.json"
+        config_path.write_text(json.dumps(config))
+        catalog_path = tmp_path / "catalog.json"
+        catalog_path.write_text(json.dumps(incremental_catalog(["pages"])))
+        truth = {c.id for c in emulator.site.content.values() if c.type == "page" and c.status in ("current", "archived")}
+
+        first_ids, states = run_until(config_path, catalog_path, None, stop_after_records=230)
+        assert len(first_ids) == 230 < len(truth)
+        # The emulator serves 50 results a page with a body: four pages were done before the kill.
+        assert len(states) >= 4, "a state after every page of results"
+        state_path = tmp_path / "state.json"
+        state_path.write_text(json.dumps([states[-1]]))
+        second_ids, _ = run_until(config_path, catalog_path, state_path, stop_after_records=None)
+        assert truth <= first_ids | second_ids
+        read_twice = first_ids & second_ids
+        # What came after the last state (at most a page) and the record at the saved cursor value itself.
+        assert 0 < len(read_twice) <= RESULTS_PER_PAGE + 1, f"{len(read_twice)} records read again"
 
 
 def incremental_catalog(streams):

@@ -19,7 +19,11 @@ from airbyte_cdk.models import (
 )
 from airbyte_cdk.sources.declarative.yaml_declarative_source import YamlDeclarativeSource
 
+from source_confluence.components.checkpoints import checkpoint_every_page
 from source_confluence.components.pagination import pages_read
+
+# Streams read from CQL `ORDER BY lastmodified ASC`: a page of results done is a state (components/checkpoints.py).
+ORDERED_INCREMENTAL_STREAMS = ("pages", "blog_posts", "comments", "attachments")
 
 PROGRESS_EVERY_SECONDS = 30.0
 
@@ -88,6 +92,13 @@ class SourceConfluence(YamlDeclarativeSource):
             elif message.type == Type.TRACE and message.trace is not None and message.trace.error is not None:
                 return []  # the listing itself failed, and the stream check above has said so
         return [key for key in wanted if key not in seen]
+
+    def streams(self, config: Mapping[str, Any]) -> List[Any]:
+        streams = super().streams(config)
+        for stream in streams:
+            if stream.name in ORDERED_INCREMENTAL_STREAMS:
+                checkpoint_every_page(stream.cursor)
+        return streams
 
     def discover(self, logger: logging.Logger, config: Mapping[str, Any]) -> AirbyteCatalog:
         source = self._for(config)

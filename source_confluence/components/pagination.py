@@ -24,6 +24,7 @@ from airbyte_cdk.sources.declarative.requesters.paginators.strategies.pagination
 from airbyte_cdk.sources.types import Config, Record
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
+from source_confluence.components.checkpoints import page_done
 from source_confluence.components.response_json import json_body
 
 # Where the part of a link that names the endpoint starts, for v1 (Cloud and DC) and v2.
@@ -110,6 +111,8 @@ class NextLinkPagination(PaginationStrategy):
         page_size_override: Optional[int] = None,
         stream_slice: Optional[Any] = None,
     ) -> Optional[Any]:
+        # The CDK calls this once the page's records are queued: a state can now cover them.
+        page_done()
         endpoint = _endpoint_path(urlsplit(response.request.url).path) if response.request and response.request.url else None
         with _pages_lock:
             _pages_read[endpoint or "other"] += 1
