@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import InitVar, dataclass, field
 from typing import Any, Callable, Dict, FrozenSet, Iterable, List, Mapping, Optional, Sequence, Tuple
 from urllib.parse import quote
@@ -36,6 +37,7 @@ from airbyte_cdk.sources.types import Config, StreamSlice, StreamState
 
 from source_confluence.components.pagination import next_link_token
 from source_confluence.components.response_json import json_body
+from source_confluence.components.slicing import workers
 from source_confluence.components.sync_cache import per_sync
 
 LOGGER = logging.getLogger("airbyte")
@@ -45,6 +47,37 @@ READ_RESTRICTION_EXPAND = "restrictions.read.restrictions.user,restrictions.read
 # batch is one request; 200 ids keep the URL near 2 KB.
 BATCH_SIZE = 200
 CQL_STATUSES = '"current", "archived", "trashed", "draft"'
+# The look-ups a page of results needs (its ancestors, its spaces' permissions, their groups' members,
+# the names it mentions) are independent round trips: asked one after the other, they were most of
+# a small incremental sync (bench/NOTES.md). They run side by side in a pool per sync, no larger than
+# `num_workers`, the concurrency the user chose. A task never submits to the pool itself: it does its
+# requests in its own thread, and at most waits for a look-up another running thread is doing, so the
+# pool cannot fill with tasks waiting for queued ones.
+LOOKUP_THREADS = 8
+
+
+def lookup_pool(config: Mapping[str, Any]) -> ThreadPoolExecutor:
+    return per_sync(config, "lookup_pool", lambda: ThreadPoolExecutor(max_workers=min(LOOKUP_THREADS, workers(config)),
+                                                                     thread_name_prefix="confluence-lookup"))
+
+
+def in_background(config: Mapping[str, Any], call: Callable[[], Any]) -> "Future[Any]":
+    """Start one look-up that does not submit others (see above); the caller waits on the future."""
+    return lookup_pool(config).submit(call)
+
+
+def side_by_side(config: Mapping[str, Any], calls: Iterable[Callable[[], Any]]) -> None:
+    """Run the calls in the look-up pool and wait for all; a failure is left for the caller to meet again.
+
+    Every look-up keeps its result, failures included (``_Once``, ``AccessCache.restrictions``), so the
+    record that needs it later reports the same failure the prefetch met.
+    """
+    futures = [in_background(config, call) for call in calls]
+    wait(futures)
+    for future in futures:
+        error = future.exception()
+        if error is not None and not isinstance(error, AccessUnknown):
+            LOGGER.debug("A look-up ahead of a page of results failed: %s", type(error).__name__)
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -234,6 +267,11 @@ class _Once:
         self._lock = threading.Lock()
         self._entries: Dict[Any, Tuple[threading.Event, List[Any]]] = {}
 
+    def asked(self, key: Any) -> bool:
+        """Whether the key was computed, or is being computed, already."""
+        with self._lock:
+            return key in self._entries
+
     def get(self, key: Any, compute: Callable[[], Any]) -> Any:
         with self._lock:
             entry = self._entries.get(key)
@@ -268,6 +306,8 @@ class AccessCache:
         self.pending: Dict[str, threading.Event] = {}  # content id -> set when its look-up has finished
         self.warned: set = set()
         self.results: Dict[Any, Dict[str, Any]] = {}
+        # The look-ups of the sync's EffectiveReadAccess, for the prefetch ahead of each page of results.
+        self.lookup: Optional["AccessLookup"] = None
 
     def warn_once(self, key: Any, message: str) -> None:
         with self.lock:
@@ -330,7 +370,7 @@ class AccessLookup:
             body, response = self._get(requester, token)
 
     # ---- groups
-    def _directory(self) -> Dict[str, Dict[str, str]]:
+    def group_directory(self) -> Dict[str, Dict[str, str]]:
         """Cloud: group id <-> name, from one walk of ``/group``."""
 
         def load() -> Dict[str, Dict[str, str]]:
@@ -344,14 +384,14 @@ class AccessLookup:
         return self.cache.once.get(("directory",), load)
 
     def group_name(self, group_id: str) -> str:
-        return self._directory()["by_id"].get(group_id, group_id)
+        return self.group_directory()["by_id"].get(group_id, group_id)
 
     def members(self, group: str) -> FrozenSet[str]:
         def load() -> FrozenSet[str]:
             if self.data_center:
                 path = "group/%s/member" % quote(group, safe="")
             else:
-                group_id = self._directory()["by_name"].get(group, group)
+                group_id = self.group_directory()["by_name"].get(group, group)
                 path = "group/%s/membersByGroupId" % quote(group_id, safe="")
             return frozenset(filter(None, (user_id(u) for u in self._walk(self.requester, path, {"limit": 200}))))
 
@@ -404,14 +444,15 @@ class AccessLookup:
             done = threading.Event()
             for i in mine:
                 self.cache.pending[i] = done
+        failure: Optional[AccessUnknown] = None
         try:
             for start in range(0, len(mine), BATCH_SIZE):
                 batch = mine[start : start + BATCH_SIZE]
                 self._store_restrictions(self._search("id IN (%s) AND status IN (%s)" % (",".join(batch), CQL_STATUSES)))
         except AccessUnknown as error:
-            failure: Optional[AccessUnknown] = error
-        else:
-            failure = None
+            failure = error
+        except Exception as error:  # the error handler gave up: kept as unknown (as _Once does), never guessed
+            failure = AccessUnknown("%s: %s" % (type(error).__name__, error))
         finally:
             with self.cache.lock:
                 for i in mine:  # not returned: drafts, trashed ancestors the search hides, no permission
@@ -450,8 +491,11 @@ class EffectiveReadAccess(RecordTransformation):
     def __post_init__(self, parameters: Mapping[str, Any]) -> None:
         data_center = self.config.get("deployment") == "data_center"
         if self.requester is not None:
+            cache = cache_for(self.config)
             self._lookup = AccessLookup(self.requester, None if data_center else self.v2_requester, data_center,
-                                        cache_for(self.config), self.space_permissions_requester)
+                                        cache, self.space_permissions_requester)
+            if cache.lookup is None:
+                cache.lookup = self._lookup
 
     def access_for(self, record: Mapping[str, Any]) -> Dict[str, Any]:
         if self._lookup is None:
@@ -503,27 +547,60 @@ class EffectiveReadAccess(RecordTransformation):
                 LOGGER.warning(message)
 
 
-def prefetch_ancestor_restrictions(config: Mapping[str, Any], requester: Requester, raw_records: Sequence[Mapping[str, Any]]) -> None:
-    """Before a page of pages/blog posts is transformed: learn their own restrictions (expanded in the
-    listing) and fetch their ancestors' in one batched look-up for the page, so the per-record
-    ``EffectiveReadAccess`` finds everything cached. Failures are left for the record to report."""
+def prefetch_access(config: Mapping[str, Any], raw_records: Sequence[Mapping[str, Any]]) -> None:
+    """Before a page of pages/blog posts is transformed, fetch what their effective access needs, side by side.
+
+    Their own restrictions come with the listing; their ancestors' come in one batched look-up, each
+    space seen for the first time has its permissions read, and then every group those name has its
+    members read, all at once rather than one record after the other. The per-record
+    ``EffectiveReadAccess`` then finds everything cached. Failures are left for the record to report.
+    """
+    cache = cache_for(config)
+    lookup = cache.lookup
     records = [r for r in raw_records if r.get("type") in ("page", "blogpost") and "restrictions" in r]
-    if not records:
+    if lookup is None or not records:
         return
-    data_center = config.get("deployment") == "data_center"
-    lookup = AccessLookup(requester, None, data_center, cache_for(config))
     wanted: set = set()
-    with lookup.cache.lock:
+    with cache.lock:
         for record in records:
             try:
-                lookup.cache.restrictions.setdefault(str(record["id"]), restriction_principals(read_restriction_from_v1(record)))
+                cache.restrictions.setdefault(str(record["id"]), restriction_principals(read_restriction_from_v1(record)))
             except AccessUnknown:
                 continue
         for record in records:
             wanted.update(str(a["id"]) for a in record.get("ancestors") or [] if a.get("id") is not None)
-        wanted -= lookup.cache.restrictions.keys()
+        wanted -= cache.restrictions.keys()
+    spaces = {}
+    for record in records:
+        space = record.get("space") or {}
+        if space.get("key"):
+            spaces[space["key"]] = str(space["id"]) if space.get("id") is not None else None
+    calls: List[Callable[[], Any]] = [
+        lambda key=key, space_id=space_id: lookup.space_view(key, space_id)
+        for key, space_id in spaces.items()
+        if not cache.once.asked(("space", key))
+    ]
     if wanted:
+        calls.append(lambda: lookup.restrictions(sorted(wanted)))
+    if calls and not lookup.data_center and not cache.once.asked(("directory",)):
+        calls.append(lookup.group_directory)  # Cloud names groups by id in space permissions
+    side_by_side(config, calls)
+    groups = _groups_to_expand(lookup, spaces, records)
+    side_by_side(config, [lambda group=group: lookup.members(group) for group in sorted(groups) if not cache.once.asked(("members", group))])
+
+
+def _groups_to_expand(lookup: AccessLookup, spaces: Mapping[str, Optional[str]], records: Sequence[Mapping[str, Any]]) -> FrozenSet[str]:
+    """The groups named by the page's spaces and by the restrictions of its records and their ancestors."""
+    groups: set = set()
+    for key, space_id in spaces.items():
         try:
-            lookup.restrictions(sorted(wanted))
+            groups |= lookup.space_view(key, space_id).groups  # asked already: this waits or reads the cache
         except AccessUnknown:
-            pass
+            continue  # the record meets the same failure and says so
+    ids = {str(r["id"]) for r in records} | {str(a["id"]) for r in records for a in r.get("ancestors") or [] if a.get("id") is not None}
+    with lookup.cache.lock:
+        for content_id in ids:
+            principals = lookup.cache.restrictions.get(content_id)
+            if isinstance(principals, Principals):
+                groups |= principals.groups
+    return frozenset(groups)

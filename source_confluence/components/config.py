@@ -18,6 +18,7 @@ The legacy config of Airbyte's official connector is migrated declaratively in t
 import logging
 import socket
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any, Iterable, List, Mapping, MutableMapping, Optional, Tuple
@@ -243,16 +244,19 @@ def discover_time_zones(config: Mapping[str, Any]) -> List[str]:
         return []
     root, signing = rest_api_root_and_auth(config)
     auth = signing["auth"]
-    zones = []
-    for path, field in (("user/current", "timeZone"), ("settings/systemInfo", "defaultTimeZone")):
+
+    def zone_from(path: str, field: str) -> Optional[str]:
         try:
             response = requests.get(f"{root}/{path}", auth=auth, timeout=LOOKUP_TIMEOUT_SECONDS, headers={"Accept": "application/json"})
             zone = response.json().get(field) if response.ok else None
         except (requests.RequestException, ValueError, AttributeError):
             zone = None
-        if zone:
-            zones.append(str(zone))
-    return zones
+        return str(zone) if zone else None
+
+    # Both at once: every sync waits for them before its first record.
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        answers = pool.map(zone_from, ("user/current", "settings/systemInfo"), ("timeZone", "defaultTimeZone"))
+        return [zone for zone in answers if zone]
 
 
 def iso_duration(delta: timedelta) -> str:
@@ -287,12 +291,16 @@ class NormaliseConfig(ConfigTransformation):
                 cloud_id = self._lookup_cloud_id(base_url)
                 if cloud_id:
                     credentials["cloud_id"] = cloud_id
-        zones = discover_time_zones(config) or [config.get("cql_time_zone")]
-        now = datetime.now(timezone.utc)
+        # The look-ups before a sync, side by side: the oldest content (for the first sync's windows), the zones.
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            oldest = pool.submit(discover_oldest_modification, config)
+            zones = discover_time_zones(config) or [config.get("cql_time_zone")]
+            now = datetime.now(timezone.utc)
+            plan = slice_plan(config, oldest.result(), now)
         lower, upper = zone_shifts(zones, now)
         config["_derived"] = {
             **api_roots(config),
-            **slice_plan(config, discover_oldest_modification(config), now),
+            **plan,
             "cql_time_zones": [zone for zone in zones if zone],
             # The upper literal names a whole minute: add one so the last minute is included.
             "cql_lower_shift": iso_duration(lower),

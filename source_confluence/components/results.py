@@ -17,7 +17,7 @@ from airbyte_cdk.sources.declarative.requesters.requester import Requester
 from airbyte_cdk.sources.types import Config
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
-from source_confluence.components.access import prefetch_ancestor_restrictions
+from source_confluence.components.access import in_background, prefetch_access
 from source_confluence.components.markdown_pool import convert_all
 from source_confluence.components.response_json import json_body
 from source_confluence.components.people import user_names_for
@@ -64,7 +64,7 @@ class BodyResultsExtractor(ResultsExtractor):
 
     Converting a whole page of results at once lets the bodies go to every core
     (``markdown_pool``), lets @mentions be resolved for the page in one look-up, and lets the
-    ancestors' view restrictions of the page's pages be fetched in one batch (``access``).
+    look-ups their effective access needs be made for the page, side by side (``access``).
     The Markdown rides along as ``_bodyMarkdown`` for ``NormaliseContent``/``NormaliseComment``.
     """
 
@@ -72,17 +72,19 @@ class BodyResultsExtractor(ResultsExtractor):
 
     def extract_records(self, response: requests.Response) -> Iterable[MutableMapping[Any, Any]]:
         records = list(super().extract_records(response))
-        if self.requester is not None:
-            prefetch_ancestor_restrictions(self.config, self.requester, records)
         with_body = [record for record in records if storage_of(record) is not None]
+        mentions = set().union(*(mentioned_user_ids(storage_of(record)) for record in with_body))
+        # The page's look-ups, side by side: the names it mentions, and what its access needs.
+        names_looked_up = None
+        if mentions and self.requester is not None:
+            data_center = self.config.get("deployment") == "data_center"
+            names_for = user_names_for(self.config).names_for
+            names_looked_up = in_background(self.config, lambda: names_for(mentions, self.requester, data_center))
+        prefetch_access(self.config, records)
+        names: Mapping[str, str] = names_looked_up.result() if names_looked_up is not None else {}
         if not with_body:
             yield from records
             return
-        names: Mapping[str, str] = {}
-        mentions = set().union(*(mentioned_user_ids(storage_of(record)) for record in with_body))
-        if mentions and self.requester is not None:
-            data_center = self.config.get("deployment") == "data_center"
-            names = user_names_for(self.config).names_for(mentions, self.requester, data_center)
         site_url = (self.config.get("_derived") or {}).get("site_url") or self.config.get("base_url", "")
         jobs = [
             (storage_of(record), site_url, (record.get("space") or {}).get("key"), {k: v for k, v in names.items()})

@@ -335,14 +335,62 @@ def test_ancestors_of_many_spaces_share_one_batched_lookup(emu):
     assert len({r["space"]["key"] for r in children}) > 1 and 0 < len(wanted) <= access.BATCH_SIZE
     transformation = build_transformation(config)
     emu.admin.reset_requests()
-    access.prefetch_ancestor_restrictions(config, transformation.requester, children)
+    access.prefetch_access(config, children)
     searches = emu.admin.stats()["by_route"].get("v1.content_search", 0)
     assert searches == 1
+    asked_ahead = emu.admin.stats()["total"]
     for raw in children:
         record = record_from(raw)
         transformation.transform(record)
         assert record["effective_read_access"] == truth(emu, record["id"], data_center), record["id"]
-    assert emu.admin.stats()["by_route"].get("v1.content_search", 0) == searches
+    # Spaces' permissions and groups' members were asked ahead too: the records need no request at all.
+    assert emu.admin.stats()["total"] == asked_ahead
+
+
+def test_the_look_ups_of_a_page_are_asked_at_the_same_time(emu):
+    """Ancestors and each new space's permissions are separate round trips; one after the other they
+    made a small sync mostly waiting. The first two requests must be in flight together to pass."""
+    config = emulator_config(emu)
+    raws = [r for r in raw_contents(emu, config) if r["type"] == "page"]
+    children = [r for r in raws if r["ancestors"]][::-1][:40]
+    lookup = build_transformation(config)._lookup
+    together, calls, lock = threading.Barrier(2, timeout=10), [], threading.Lock()
+
+    def wrap(send):
+        def send_request(**kwargs):
+            with lock:
+                calls.append(kwargs.get("path"))
+                first_two = len(calls) <= 2
+            if first_two:
+                together.wait()  # raises BrokenBarrierError if the other never comes
+            return send(**kwargs)
+        return send_request
+
+    for requester in {id(r): r for r in (lookup.requester, lookup.v2_requester, lookup.space_permissions_requester) if r}.values():
+        requester.send_request = wrap(requester.send_request)
+    access.prefetch_access(config, children)
+    assert len(calls) >= 2 and not together.broken, calls
+
+
+def test_an_ancestors_look_up_that_raises_is_kept_as_unknown_and_never_waited_for_again():
+    class Failing:
+        calls = 0
+
+        def send_request(self, **kwargs):
+            Failing.calls += 1
+            raise RuntimeError("the error handler gave up")
+
+    lookup = access.AccessLookup(Failing(), None, False, access.AccessCache())
+    for _ in range(2):  # the second call must neither hang on the first's pending ids nor ask again
+        with pytest.raises(access.AccessUnknown, match="RuntimeError"):
+            lookup.restrictions(["11", "12"])
+    assert Failing.calls == 1
+
+
+@pytest.mark.parametrize("num_workers, threads", [(1, 1), (3, 3), (40, access.LOOKUP_THREADS)])
+def test_look_ups_ahead_never_exceed_the_concurrency_the_user_chose(num_workers, threads):
+    pool = access.lookup_pool({"num_workers": num_workers})
+    assert pool._max_workers == threads
 
 
 def test_threads_asking_for_the_same_ancestors_fetch_them_once(emu):

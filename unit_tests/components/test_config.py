@@ -1,9 +1,12 @@
 """NormaliseConfig: URL clean-up, plain-http refusal, sign-in/deployment match, Cloud id and CQL time window."""
 
 import logging
+import threading
+from types import SimpleNamespace
 
 import freezegun
 import pytest
+import requests
 from airbyte_cdk.models import FailureType
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
@@ -173,6 +176,28 @@ class TestCqlWindowShifts:
         lookups = [r for r in requests_mock.request_history if is_time_zone_lookup(r)]
         assert sorted(r.url for r in lookups) == [f"{SITE}/wiki/rest/api/settings/systemInfo", f"{SITE}/wiki/rest/api/user/current"]
         assert all(r.headers["Authorization"] == basic("me@acme.test", "tok") for r in lookups)
+
+    def test_the_look_ups_before_a_sync_are_in_flight_together(self, monkeypatch):
+        # Every sync waits for them before its first record: the two zones and the oldest content are
+        # asked at once. Each answer waits until all three requests are out (requests_mock would
+        # serialise them, so requests.get itself is replaced).
+        all_three = threading.Barrier(3, timeout=10)
+        answers = {
+            "/user/current": {"timeZone": "America/New_York"},
+            "/settings/systemInfo": {"defaultTimeZone": "Asia/Tokyo"},
+            "/content/search": {"results": [{"version": {"when": "2021-05-04T03:02:01.000Z"}}]},
+        }
+
+        def get(url, **kwargs):
+            all_three.wait()
+            body = next(answer for path, answer in answers.items() if url.endswith(path))
+            return SimpleNamespace(ok=True, status_code=200, json=lambda: body)
+
+        monkeypatch.setattr(requests, "get", get)
+        config = normalise(ConfigBuilder().with_api_token().with_workers(4).build())
+        assert not all_three.broken
+        assert config["_derived"]["cql_time_zones"] == ["America/New_York", "Asia/Tokyo"]
+        assert config["_derived"]["content_start"] == "2021-05-03T03:02:01Z"
 
     def test_cloud_lookups_that_fail_fall_back_to_the_configured_zone(self, http):
         config = normalise(ConfigBuilder().with_api_token().with_time_zone("America/New_York").build())
