@@ -221,6 +221,12 @@ CASES: List[Case] = [
              "stream_descriptor": {"name": "pages"}, "stream_state": "x"}}]},
          check=None, read="State message #1: the state of stream 'pages' is not an object", commands=("read",),
          sync_mode="incremental"),
+    Case("state_stretch_without_valid_times", "a `date-range` state for pages whose stretch starts `\"yesterday\"`",
+         lambda env: {"config": env.cloud_config(), "state": [{"type": "STREAM", "stream": {
+             "stream_descriptor": {"name": "pages"}, "stream_state": {"state_type": "date-range", "slices": [
+                 {"start": "yesterday", "end": "2024-01-01T00:00:00.000000Z"}]}}}]},
+         check=None, read="State message #1: the state of stream 'pages' lists a stretch of time without a valid start and end",
+         commands=("read",), sync_mode="incremental"),
     Case("legacy_global_cursor_state", "a legacy per-stream state for pages: one global `lastModifiedAt`",
          _legacy_state, check=None, read=None, commands=("read",), streams=("pages",), sync_mode="incremental",
          note="read as the site-wide cursor: the sync starts from it (less the lookback), nothing older is re-read"),
@@ -354,7 +360,8 @@ def _legacy_state_migrated(outcome, truth, title="Written after the legacy curso
     assert min(modified) >= cutoff - lookback - timedelta(days=1), "older pages were re-read: the state was ignored"
     states = [m["state"] for m in read.of_type("STATE")]
     final = states[-1]["stream"]["stream_state"]
-    assert set(final) == {"lastModifiedAt"}, f"the next state is the site-wide cursor: {final}"
+    # The next state: the site-wide cursor, and the stretches of time read (components/checkpoints.py).
+    assert set(final) == {"lastModifiedAt", "state_type", "slices"} and final["state_type"] == "date-range", final
 
 
 EXTRA_CHECKS = {

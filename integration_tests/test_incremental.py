@@ -143,7 +143,10 @@ def test_a_killed_read_resumes_from_its_last_state_without_losing_records(tmp_pa
         state_path.write_text(json.dumps([states[-1]]))
         second_ids, _ = run_until(config_path, catalog_path, state_path, stop_after_records=None)
         assert truth <= first_ids | second_ids
-        assert len(second_ids) < len(truth), "the resumed read skipped what the state already covered"
+        # The state keeps every window's progress, not only the oldest one's: what is read twice is at
+        # most the page each window in flight was reading, and the records at a stretch's end.
+        read_twice = first_ids & second_ids
+        assert len(read_twice) <= 2 * (RESULTS_PER_PAGE + 1), f"{len(read_twice)} records read again"
 
 
 @pytest.mark.parametrize("profile, auth_type", [("cloud", "api_token"), ("data_center", "personal_access_token")])

@@ -185,6 +185,12 @@ def parse_state(document: Any) -> List[Any]:
                     f"{where}: the state of stream {stream['stream_descriptor']['name']!r} is not an object "
                     f"(got {orjson.dumps(stream_state).decode()[:60]}). {hint}"
                 )
+            bad_stretch = unreadable_stretch(stream_state)
+            if bad_stretch is not None:
+                raise _config_error(
+                    f"{where}: the state of stream {stream['stream_descriptor']['name']!r} lists a stretch of time "
+                    f"without a valid start and end (got {orjson.dumps(bad_stretch).decode()[:80]}). {hint}"
+                )
         if kind == "GLOBAL" and not isinstance(item.get("global"), Mapping):
             raise _config_error(f"{where} (type GLOBAL) has no 'global' object. {hint}")
         try:
@@ -192,6 +198,34 @@ def parse_state(document: Any) -> List[Any]:
         except Exception as error:
             raise _config_error(f"{where} is not a valid Airbyte state message ({type(error).__name__}). {hint}") from None
     return messages
+
+
+# How the content streams' cursor writes its times (manifest.yaml, last_modified_cursor).
+STATE_TIME_FORMATS = ("%Y-%m-%dT%H:%M:%S.%fZ", "%Y-%m-%dT%H:%M:%SZ")
+
+
+def _state_time(value: Any) -> bool:
+    for time_format in STATE_TIME_FORMATS:
+        try:
+            datetime.strptime(value, time_format)
+            return True
+        except (TypeError, ValueError):
+            continue
+    return False
+
+
+def unreadable_stretch(stream_state: Any) -> Any:
+    """In a ``date-range`` state (the content streams', components/checkpoints.py), the first entry of
+    ``slices`` that is not an object with a ``start`` and an ``end`` the cursor can read; None when all are."""
+    if not isinstance(stream_state, Mapping) or stream_state.get("state_type") != "date-range":
+        return None
+    stretches = stream_state.get("slices")
+    if not isinstance(stretches, list):
+        return stretches
+    for stretch in stretches:
+        if not isinstance(stretch, Mapping) or not all(_state_time(stretch.get(key)) for key in ("start", "end")):
+            return stretch
+    return None
 
 
 def _read_state(path: Optional[str]) -> List[Any]:

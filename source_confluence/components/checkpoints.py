@@ -5,14 +5,17 @@ streams is a whole time window: on a first sync a twentieth of the site, on a la
 changed since the last one. A sync killed half way through a window would read all of it again.
 
 The CQL listing is ordered by `lastmodified` ascending, so once the records of a page of results are
-out, everything in that window up to the last one's cursor value is done. For the oldest window
-still being read, that moves the sync's cursor; this cursor then adds the finished part of the
-window to its state and emits it. Later windows' progress is kept and counts once the windows before
-them are done. If a listing ever comes back out of order, the cursor stops doing this for the rest
-of the sync and falls back to the CDK's per-window state.
+out, the window is done up to the last one's cursor value. This cursor then adds that stretch of
+time to its state and emits it. The state is the CDK's `date-range` form: the list of stretches
+already read, not one cursor value, so the windows read side by side all keep their progress, and
+a resumed sync reads the gaps between them and what follows the last one (minus the lookback).
+The state also keeps `lastModifiedAt`, the value up to which everything is read, as 0.2.0 wrote it;
+a state from 0.2.0 (only that value) is read as one stretch ending there.
 
-The claim is inclusive: a record with the same cursor value on the next page is read again by the
-next sync (the window starts at the saved value, minus the lookback), never lost.
+A stretch ends just before its last record's value: records with that same value on the next page
+are read again by a resumed sync, never lost. The last stretch ends at its newest record (see
+``state``). If a listing ever comes back out of order, the cursor
+stops doing this for the rest of the sync and the CDK's per-window state remains.
 
 Why Python: the manifest's `DatetimeBasedCursor` has no such option and airbyte-cdk 7.39 accepts no
 custom cursor in `incremental_sync`. The source gives the content streams' cursors this class once
@@ -22,9 +25,12 @@ ends (``page_done``).
 """
 
 import threading
-from typing import Any, Optional
+from typing import Any, MutableMapping, Optional
 
 from airbyte_cdk.sources.streams.concurrent.cursor import ConcurrentCursor
+from airbyte_cdk.sources.streams.concurrent.state_converters.abstract_stream_state_converter import (
+    ConcurrencyCompatibleStateType,
+)
 from airbyte_cdk.sources.types import Record
 
 # The cursor and window of the records this thread observed since the last page ended.
@@ -38,6 +44,27 @@ class PageCheckpointingCursor(ConcurrentCursor):
     ``checkpoint_every_page``) with the state the CDK built for it.
     """
 
+    @property
+    def state(self) -> MutableMapping[str, Any]:
+        """Every stretch read so far, since one cursor value cannot describe windows read side by side;
+        and, for people and tools reading it, ``lastModifiedAt``: everything up to it is read.
+
+        The last stretch ends at its newest record, not at the sync's upper bound: the next sync
+        starts there (minus the lookback), so an edit Confluence indexed after this sync asked for its
+        minute is still found, as with 0.2.0's single cursor value.
+        """
+        converter = self._connector_state_converter
+        state = converter.serialize(self._concurrent_state, ConcurrencyCompatibleStateType.date_range)
+        stretches = sorted(state["slices"], key=lambda stretch: converter.parse_value(stretch[converter.START_KEY]))
+        if stretches:
+            first, last = stretches[0], stretches[-1]
+            newest = last.get(converter.MOST_RECENT_RECORD_KEY)
+            if newest and converter.parse_value(newest) < converter.parse_value(last[converter.END_KEY]):
+                last[converter.END_KEY] = newest
+            state[self.cursor_field.cursor_field_key] = first.get(converter.MOST_RECENT_RECORD_KEY) or first[converter.START_KEY]
+        state["slices"] = stretches
+        return state
+
     def observe(self, record: Record) -> None:
         super().observe(record)
         _unfinished_page.cursor = self
@@ -49,17 +76,20 @@ class PageCheckpointingCursor(ConcurrentCursor):
         super().close_partition(partition)
 
     def checkpoint_window_progress(self, window: Any) -> None:
-        """Record that the window is read up to its newest record so far, and emit the state if it moved."""
-        if not self._is_ascending_order or not self._slice_boundary_fields:
+        """Record that the window is read up to its newest record so far, and emit the state if it grew."""
+        if not self._is_ascending_order or not self._slice_boundary_fields or self._cursor_granularity is None:
             return
         newest = self._most_recent_cursor_value_per_partition.get(window)
         if newest is None:
             return
         converter = self._connector_state_converter
         start = converter.parse_value(window[self._slice_boundary_fields[self._START_BOUNDARY]])
+        done_until = newest - self._cursor_granularity  # the next page may hold more records at `newest`
+        if done_until < start:
+            return
         with self._lock:
             slices = self._concurrent_state.setdefault("slices", [])
-            slices.append({converter.START_KEY: start, converter.END_KEY: newest, converter.MOST_RECENT_RECORD_KEY: newest})
+            slices.append({converter.START_KEY: start, converter.END_KEY: done_until, converter.MOST_RECENT_RECORD_KEY: done_until})
             self._merge_partitions()
             if self.state != self._connector_state_manager.get_stream_state(self._stream_name, self._stream_namespace):
                 self._emit_state_message()

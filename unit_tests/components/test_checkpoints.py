@@ -1,15 +1,24 @@
 """A state after every page of results of the ordered CQL listing, inside one `lastmodified` window."""
 
+import re
+from datetime import datetime, timedelta, timezone
+from types import SimpleNamespace
 from typing import List, Tuple
 
 import freezegun
 from airbyte_cdk.models import SyncMode, Type
-from airbyte_cdk.sources.streams.concurrent.cursor import ConcurrentCursor, FinalStateCursor
+from airbyte_cdk.sources.connector_state_manager import ConnectorStateManager
+from airbyte_cdk.sources.message import InMemoryMessageRepository
+from airbyte_cdk.sources.streams.concurrent.cursor import ConcurrentCursor, CursorField, FinalStateCursor
+from airbyte_cdk.sources.streams.concurrent.state_converters.datetime_stream_state_converter import (
+    CustomFormatConcurrentStreamStateConverter,
+)
+from airbyte_cdk.sources.types import Record, StreamSlice
 
-from source_confluence.components.checkpoints import PageCheckpointingCursor, checkpoint_every_page
+from source_confluence.components.checkpoints import PageCheckpointingCursor, checkpoint_every_page, page_done
 from unit_tests.config_builder import ConfigBuilder
 from unit_tests.conftest import get_source, read_streams, state_for
-from unit_tests.request_builder import ConfluenceUrls
+from unit_tests.request_builder import ConfluenceUrls, query_of
 from unit_tests.response_builder import content, list_page
 
 SITE = "https://example.atlassian.net"
@@ -37,9 +46,16 @@ def messages(output) -> List[Tuple[str, str]]:
     return found
 
 
+def stretches(output) -> List[Tuple[str, str]]:
+    """The (start, end) stretches of the last state: what a resumed sync would not read again."""
+    state = output.most_recent_state.stream_state.__dict__
+    assert state["state_type"] == "date-range"
+    return [(stretch["start"], stretch["end"]) for stretch in state["slices"]]
+
+
 @freezegun.freeze_time(NOW)
 class TestStateAfterEveryPage:
-    def test_each_page_is_followed_by_a_state_at_its_newest_record(self, http):
+    def test_each_page_is_followed_by_a_state_just_before_its_newest_record(self, http):
         pages_of_results(
             http,
             ["2024-02-01T10:00:00.000Z", "2024-02-02T10:00:00.000Z"],
@@ -48,17 +64,20 @@ class TestStateAfterEveryPage:
         )
         output = read_streams(ConfigBuilder().with_start_date("2024-01-01T00:00:00Z").build(), "pages", sync_mode=SyncMode.incremental)
         printed = messages(output)
-        # One window (one worker), so without these states nothing would be saved before the end.
+        # One window (one worker), so without these states nothing would be saved before the end. Each
+        # stops a microsecond before the page's newest record: the next page may hold more at that time.
         assert printed[:6] == [
             ("record", "10"),
             ("record", "11"),
-            ("state", "2024-02-02T10:00:00.000000Z"),
+            ("state", "2024-02-02T09:59:59.999999Z"),
             ("record", "20"),
             ("record", "21"),
-            ("state", "2024-03-02T10:00:00.000000Z"),
+            ("state", "2024-03-02T09:59:59.999999Z"),
         ]
         assert printed[6] == ("record", "30")
-        assert set(printed[7:]) == {("state", "2024-04-01T10:00:00.000000Z")}
+        # Done: one stretch, ending at the newest record, where the next sync starts (minus the lookback).
+        assert stretches(output) == [("2024-01-01T00:00:00.000000Z", "2024-04-01T10:00:00.000000Z")]
+        assert printed[-1] == ("state", "2024-04-01T10:00:00.000000Z")
 
     def test_a_listing_out_of_order_saves_nothing_before_its_window_is_done(self, http):
         pages_of_results(
@@ -82,6 +101,86 @@ class TestStateAfterEveryPage:
         states = [value for kind, value in messages(output) if kind == "state"]
         assert states and min(states) >= saved
         assert states[-1] == "2024-05-02T10:00:00.000000Z"
+
+    def test_a_state_of_0_2_0_is_one_stretch_and_the_next_one_keeps_growing_it(self, http):
+        # 0.2.0 wrote only the cursor value; the sync reads from it (minus the 15-minute lookback).
+        pages_of_results(http, ["2024-06-01T10:00:00.000Z"])
+        output = read_streams(ConfigBuilder().build(), "pages", sync_mode=SyncMode.incremental,
+                              state=state_for("pages", {"lastModifiedAt": "2024-05-01T10:00:00.000000Z"}))
+        (request,) = [r for r in http.request_history if "lastmodified" in r.url]
+        assert 'lastmodified >= "2024-05-01 09:45"' in query_of(request.url)["cql"][0]
+        assert stretches(output) == [("1970-01-01T00:00:00.000000Z", "2024-06-01T10:00:00.000000Z")]
+
+    def test_a_resumed_sync_reads_only_the_gaps_between_the_stretches_already_read(self, http):
+        # A first sync stopped with its first window read up to March and its second from June on.
+        state = {
+            "state_type": "date-range",
+            "slices": [
+                {"start": "2024-01-01T00:00:00.000000Z", "end": "2024-03-01T00:00:00.000000Z"},
+                {"start": "2024-06-01T00:00:00.000000Z", "end": "2024-06-10T00:00:00.000000Z"},
+            ],
+            "lastModifiedAt": "2024-03-01T00:00:00.000000Z",
+        }
+        http.get(ConfluenceUrls.cloud_site().content_search, json=list_page([]))
+        read_streams(ConfigBuilder().with_start_date("2024-01-01T00:00:00Z").build(), "pages", sync_mode=SyncMode.incremental,
+                     state=state_for("pages", state))
+        windows = sorted(re.findall(r'lastmodified >= "([^"]+)" AND lastmodified <= "([^"]+)"', query_of(r.url)["cql"][0])[0]
+                         for r in http.request_history if "lastmodified" in r.url)
+        # The gap between the stretches, then from the second one's end (minus the lookback) to now.
+        assert windows == [("2024-03-01 00:00", "2024-06-01 00:00"), ("2024-06-09 23:45", "2024-06-15 12:01")]
+
+
+class TestWindowsReadSideBySide:
+    """The cursor on its own: two windows in flight, pages finishing in the order threads finish them."""
+
+    FIRST = StreamSlice(partition={}, cursor_slice={"start_time": "2024-01-01T00:00:00.000000Z", "end_time": "2024-01-31T23:59:59.999999Z"})
+    SECOND = StreamSlice(partition={}, cursor_slice={"start_time": "2024-02-01T00:00:00.000000Z", "end_time": "2024-02-29T23:59:59.999999Z"})
+
+    def cursor(self):
+        repository = InMemoryMessageRepository()
+        converter = CustomFormatConcurrentStreamStateConverter(
+            datetime_format="%Y-%m-%dT%H:%M:%S.%fZ", cursor_granularity=timedelta(microseconds=1)
+        )
+        cursor = ConcurrentCursor(
+            "pages", None, {}, repository, ConnectorStateManager(), converter, CursorField("lastModifiedAt"),
+            ("start_time", "end_time"), datetime(2024, 1, 1, tzinfo=timezone.utc), lambda: datetime(2024, 3, 1, tzinfo=timezone.utc),
+            slice_range=timedelta(days=31), cursor_granularity=timedelta(microseconds=1),
+        )
+        assert checkpoint_every_page(cursor)
+        return cursor, repository
+
+    @staticmethod
+    def read_page(cursor, window, *times):
+        for when in times:
+            cursor.observe(Record(data={"lastModifiedAt": when}, stream_name="pages", associated_slice=window))
+        page_done()
+
+    @staticmethod
+    def last_state(repository):
+        states = [m.state.stream.stream_state.__dict__ for m in repository.consume_queue() if m.type == Type.STATE]
+        return states[-1] if states else None
+
+    def test_a_later_window_keeps_its_progress_while_the_first_is_still_read(self):
+        cursor, repository = self.cursor()
+        self.read_page(cursor, self.SECOND, "2024-02-03T10:00:00.000000Z", "2024-02-05T10:00:00.000000Z")
+        state = self.last_state(repository)
+        assert [(s["start"], s["end"]) for s in state["slices"]] == [
+            ("2024-01-01T00:00:00.000000Z", "2024-01-01T00:00:00.000000Z"),  # nothing of January yet
+            ("2024-02-01T00:00:00.000000Z", "2024-02-05T09:59:59.999999Z"),
+        ]
+        assert state["lastModifiedAt"] == "2024-01-01T00:00:00.000000Z"
+
+        self.read_page(cursor, self.FIRST, "2024-01-10T10:00:00.000000Z")
+        cursor.close_partition(SimpleNamespace(to_slice=lambda: self.FIRST))
+        state = self.last_state(repository)
+        # January done: it joins February's stretch, and everything up to February 5 is read.
+        assert [(s["start"], s["end"]) for s in state["slices"]] == [("2024-01-01T00:00:00.000000Z", "2024-02-05T09:59:59.999999Z")]
+        assert state["lastModifiedAt"] == "2024-02-05T09:59:59.999999Z"
+
+    def test_a_page_ending_on_the_first_instant_of_its_window_saves_nothing(self):
+        cursor, repository = self.cursor()
+        self.read_page(cursor, self.SECOND, "2024-02-01T00:00:00.000000Z")
+        assert self.last_state(repository) is None
 
 
 class TestWhichCursorsCheckpointEveryPage:
