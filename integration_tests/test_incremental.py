@@ -125,24 +125,28 @@ def test_a_dst_change_between_two_syncs_loses_nothing(before_change, after_chang
         assert set(page_ids[1:6]) <= {r["id"] for r in after["pages"]}
 
 
+def kill_and_resume(emulator, config, tmp_path: Path, stop_after_records: int):
+    """Read pages until N records, kill the read, resume from its last state: (every page id, both reads' ids, states)."""
+    config_path = tmp_path / "config.json"
+    config_path.write_text(json.dumps(config))
+    catalog_path = tmp_path / "catalog.json"
+    catalog_path.write_text(json.dumps(incremental_catalog(["pages"])))
+    truth = {c.id for c in emulator.site.content.values() if c.type == "page" and c.status in ("current", "archived")}
+    first_ids, states = run_until(config_path, catalog_path, None, stop_after_records=stop_after_records)
+    assert len(first_ids) == stop_after_records < len(truth), "the read was killed part way"
+    assert states, "at least one state was emitted before the kill"
+    state_path = tmp_path / "state.json"
+    state_path.write_text(json.dumps([states[-1]]))
+    second_ids, _ = run_until(config_path, catalog_path, state_path, stop_after_records=None)
+    assert truth <= first_ids | second_ids
+    return first_ids, states, second_ids
+
+
 def test_a_killed_read_resumes_from_its_last_state_without_losing_records(tmp_path: Path):
     with Emulator(profile="cloud", seed=23, pages=400, spaces=6, time_zone="UTC", clock_start_ms=site_now_ms()) as emulator:
-        # Two workers: the first sync is four time windows, two at a time, so windows (and their states)
-        # are done before the kill.
+        # Two workers: the first sync is four time windows, two at a time.
         config = connector_config(emulator.info, "api_token", num_workers=2)
-        config_path = tmp_path / "config.json"
-        config_path.write_text(json.dumps(config))
-        catalog_path = tmp_path / "catalog.json"
-        catalog_path.write_text(json.dumps(incremental_catalog(["pages"])))
-        truth = {c.id for c in emulator.site.content.values() if c.type == "page" and c.status in ("current", "archived")}
-
-        first_ids, states = run_until(config_path, catalog_path, None, stop_after_records=250)
-        assert 0 < len(first_ids) < len(truth), "the read was killed part way"
-        assert states, "at least one state was emitted before the kill"
-        state_path = tmp_path / "state.json"
-        state_path.write_text(json.dumps([states[-1]]))
-        second_ids, _ = run_until(config_path, catalog_path, state_path, stop_after_records=None)
-        assert truth <= first_ids | second_ids
+        first_ids, _, second_ids = kill_and_resume(emulator, config, tmp_path, stop_after_records=250)
         # The state keeps every window's progress, not only the oldest one's: what is read twice is at
         # most the page each window in flight was reading, and the records at a stretch's end.
         read_twice = first_ids & second_ids
@@ -155,22 +159,11 @@ def test_a_read_killed_inside_a_window_resumes_after_the_last_page_of_results_it
         # One worker and no lookback: the whole site is one window, so only a state per page of results
         # can save progress, and the resumed read re-reads exactly what the last state did not cover.
         config = connector_config(emulator.info, auth_type, num_workers=1, lookback_window_minutes=0)
-        config_path = tmp_path / "config.json"
-        config_path.write_text(json.dumps(config))
-        catalog_path = tmp_path / "catalog.json"
-        catalog_path.write_text(json.dumps(incremental_catalog(["pages"])))
-        truth = {c.id for c in emulator.site.content.values() if c.type == "page" and c.status in ("current", "archived")}
-
-        first_ids, states = run_until(config_path, catalog_path, None, stop_after_records=230)
-        assert len(first_ids) == 230 < len(truth)
+        first_ids, states, second_ids = kill_and_resume(emulator, config, tmp_path, stop_after_records=230)
         # The emulator serves 50 results a page with a body: four pages were done before the kill.
         assert len(states) >= 4, "a state after every page of results"
-        state_path = tmp_path / "state.json"
-        state_path.write_text(json.dumps([states[-1]]))
-        second_ids, _ = run_until(config_path, catalog_path, state_path, stop_after_records=None)
-        assert truth <= first_ids | second_ids
         read_twice = first_ids & second_ids
-        # What came after the last state (at most a page) and the record at the saved cursor value itself.
+        # What came after the last state (at most a page) and the records at its stretch's end.
         assert 0 < len(read_twice) <= RESULTS_PER_PAGE + 1, f"{len(read_twice)} records read again"
 
 
