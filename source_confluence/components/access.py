@@ -35,6 +35,7 @@ from airbyte_cdk.sources.declarative.requesters.requester import Requester
 from airbyte_cdk.sources.declarative.transformations import RecordTransformation
 from airbyte_cdk.sources.types import Config, StreamSlice, StreamState
 
+from source_confluence.components.backoff import query_int
 from source_confluence.components.pagination import next_link_token
 from source_confluence.components.response_json import json_body
 from source_confluence.components.slicing import workers
@@ -306,6 +307,7 @@ class AccessCache:
         self.pending: Dict[str, threading.Event] = {}  # content id -> set when its look-up has finished
         self.warned: set = set()
         self.results: Dict[Any, Dict[str, Any]] = {}
+        self.page_sizes: Dict[str, int] = {}  # kind of list -> the page size that answered after 504s
         # The look-ups of the sync's EffectiveReadAccess, for the prefetch ahead of each page of results.
         self.lookup: Optional["AccessLookup"] = None
 
@@ -353,12 +355,21 @@ class AccessLookup:
         except ValueError:
             raise AccessUnknown("no JSON body for %s" % path)
 
-    def _walk(self, requester: Requester, path: str, params: Mapping[str, Any]) -> List[Mapping[str, Any]]:
-        """Every result of a list, following ``_links.next`` (re-based on the requester's own url_base)."""
+    def _walk(self, requester: Requester, path: str, params: Mapping[str, Any], kind: str) -> List[Mapping[str, Any]]:
+        """Every result of a list, following ``_links.next`` (re-based on the requester's own url_base).
+
+        A page size Confluence answered 504 for, and the error handler halved, is remembered for the
+        sync per kind of list: the next walk starts with the size that worked instead of timing out
+        again (each halving costs a retry and its wait).
+        """
+        params = dict(params)
+        if kind in self.cache.page_sizes and "limit" in params:
+            params["limit"] = min(int(params["limit"]), self.cache.page_sizes[kind])
         out: List[Mapping[str, Any]] = []
         seen = set()
         body, response = self._get(requester, path, params)
         while True:
+            self._learn_page_size(kind, response, params.get("limit"))
             if not isinstance(body, Mapping):
                 raise AccessUnknown("unexpected body for %s" % path)
             results = body.get("results") or []
@@ -369,13 +380,19 @@ class AccessLookup:
             seen.add(token)
             body, response = self._get(requester, token)
 
+    def _learn_page_size(self, kind: str, response: Any, asked: Optional[Any]) -> None:
+        sent = query_int(getattr(response.request, "url", None) or "", "limit") if response.request is not None else None
+        if sent is not None and asked is not None and sent < int(asked):
+            with self.cache.lock:
+                self.cache.page_sizes[kind] = min(sent, self.cache.page_sizes.get(kind, sent))
+
     # ---- groups
     def group_directory(self) -> Dict[str, Dict[str, str]]:
         """Cloud: group id <-> name, from one walk of ``/group``."""
 
         def load() -> Dict[str, Dict[str, str]]:
             by_id, by_name = {}, {}
-            for group in self._walk(self.requester, "group", {"limit": 200}):
+            for group in self._walk(self.requester, "group", {"limit": 200}, "group directory"):
                 if group.get("id") and group.get("name"):
                     by_id[group["id"]] = group["name"]
                     by_name[group["name"]] = group["id"]
@@ -393,7 +410,7 @@ class AccessLookup:
             else:
                 group_id = self.group_directory()["by_name"].get(group, group)
                 path = "group/%s/membersByGroupId" % quote(group_id, safe="")
-            return frozenset(filter(None, (user_id(u) for u in self._walk(self.requester, path, {"limit": 200}))))
+            return frozenset(filter(None, (user_id(u) for u in self._walk(self.requester, path, {"limit": 200}, "group members"))))
 
         return self.cache.once.get(("members", group), load)
 
@@ -412,7 +429,7 @@ class AccessLookup:
                 return space_view_from_v1_expand(body)
             if self.v2_requester is None or not space_id:
                 raise AccessUnknown("Cloud space permissions need the v2 API and the space id")
-            results = self._walk(self.v2_requester, "spaces/%s/permissions" % quote(str(space_id), safe=""), {"limit": 250})
+            results = self._walk(self.v2_requester, "spaces/%s/permissions" % quote(str(space_id), safe=""), {"limit": 250}, "space permissions")
             return space_view_from_v2(results, self.group_name)
 
         return self.cache.once.get(("space", space_key), load)
@@ -429,7 +446,7 @@ class AccessLookup:
                     self.cache.restrictions[str(raw["id"])] = error
 
     def _search(self, cql: str) -> List[Mapping[str, Any]]:
-        return self._walk(self.requester, "content/search", {"cql": cql, "expand": READ_RESTRICTION_EXPAND, "limit": 200})
+        return self._walk(self.requester, "content/search", {"cql": cql, "expand": READ_RESTRICTION_EXPAND, "limit": 200}, "ancestors")
 
     def restrictions(self, ids: Sequence[str]) -> List[Optional[Principals]]:
         """The read restriction of each id (an ancestor chain), fetching what the cache lacks in batches.

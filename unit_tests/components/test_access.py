@@ -387,6 +387,22 @@ def test_an_ancestors_look_up_that_raises_is_kept_as_unknown_and_never_waited_fo
     assert Failing.calls == 1
 
 
+def test_a_page_size_refused_with_504_is_not_asked_again_in_the_same_sync():
+    # Data Center behind a gateway that times out on pages over 40 items: the error handler halves
+    # the page (200, 100, 50, 25), and the next look-up of the same kind starts at 25.
+    with Emulator(profile="data_center", seed=21, pages=120, time_zone="UTC", faults={"gateway_timeout_over_limit": 40}) as emulator:
+        config = emulator_config(emulator)
+        lookup = build_transformation(config)._lookup
+        ids = sorted({c.parent_id for c in emulator.site.content.values() if c.type == "page" and c.parent_id})
+        assert len(ids) > 2
+        lookup.restrictions(ids[:1])
+        timeouts = emulator.admin.stats()["faults"]["gateway_timeout"]
+        assert timeouts == 3
+        lookup.restrictions(ids[1:])
+        assert emulator.admin.stats()["faults"]["gateway_timeout"] == timeouts
+        assert all("limit=25" in r["query"] for r in emulator.admin.requests() if r["path"].endswith("/content/search") and r["status"] == 200)
+
+
 @pytest.mark.parametrize("num_workers, threads", [(1, 1), (3, 3), (40, access.LOOKUP_THREADS)])
 def test_look_ups_ahead_never_exceed_the_concurrency_the_user_chose(num_workers, threads):
     pool = access.lookup_pool({"num_workers": num_workers})
