@@ -1,4 +1,5 @@
-"""The source class Airbyte's tooling imports: the YAML manifest, plus progress lines for long syncs."""
+"""The source class Airbyte's tooling imports: the YAML manifest, a state per page of results for the
+content streams (components/checkpoints.py), and progress lines for long syncs."""
 
 import logging
 import time
