@@ -13,6 +13,7 @@ too (``ConfluenceEntrypoint.set_up_secret_filter``).
 
 import base64
 import sys
+from functools import lru_cache
 from pathlib import Path
 from datetime import datetime, timezone
 from typing import Any, List, Mapping, Optional
@@ -42,10 +43,15 @@ from source_confluence.source import SourceConfluence
 STATE_TYPES = ("STREAM", "GLOBAL", "LEGACY")
 
 
+@lru_cache(maxsize=1)
+def manifest() -> Mapping[str, Any]:
+    """The manifest as YAML, read without building the source."""
+    return yaml.safe_load((Path(__file__).parent / "manifest.yaml").read_text())
+
+
 def connection_specification() -> Mapping[str, Any]:
-    """The spec's JSON schema, read from the manifest without building the source."""
-    manifest = yaml.safe_load((Path(__file__).parent / "manifest.yaml").read_text())
-    return manifest["spec"]["connection_specification"]
+    """The spec's JSON schema."""
+    return manifest()["spec"]["connection_specification"]
 
 
 def derived_secrets(config: Any) -> List[str]:
@@ -200,12 +206,9 @@ def parse_state(document: Any) -> List[Any]:
     return messages
 
 
-# How the content streams' cursor writes its times (manifest.yaml, last_modified_cursor).
-STATE_TIME_FORMATS = ("%Y-%m-%dT%H:%M:%S.%fZ", "%Y-%m-%dT%H:%M:%SZ")
-
-
 def _state_time(value: Any) -> bool:
-    for time_format in STATE_TIME_FORMATS:
+    """A time the content streams' cursor can read: one of its formats in the manifest."""
+    for time_format in manifest()["definitions"]["last_modified_cursor"]["cursor_datetime_formats"]:
         try:
             datetime.strptime(value, time_format)
             return True
