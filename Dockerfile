@@ -11,4 +11,4 @@ ENV AIRBYTE_ENTRYPOINT="source-confluence"
 ENTRYPOINT ["source-confluence"]
 
 LABEL io.airbyte.name=airbyte/source-confluence-complete
-LABEL io.airbyte.version=0.2.1
+LABEL io.airbyte.version=0.2.2

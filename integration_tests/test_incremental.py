@@ -6,6 +6,7 @@ Each test builds its own emulator, because it changes the site.
 import json
 import subprocess
 import sys
+import threading
 import time
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -233,3 +234,43 @@ def test_page_versions_are_read_for_changed_pages_only_after_the_first_sync(prof
         assert {r["pageId"] for r in records} <= allowed
         version_requests = [e for e in emulator.admin.requests() if e["path"].endswith(("/versions", "/version"))]
         assert len(version_requests) <= len(allowed) < len(visible) / 4
+
+
+def edit_during_the_walk(emulator, content_ids, after_search_pages: int) -> threading.Thread:
+    """Edit the content once the walk has been served N search pages, as a person would mid-sync."""
+
+    def edit_when_due():
+        deadline = time.monotonic() + 60
+        while content_search_requests(emulator) < after_search_pages and time.monotonic() < deadline:
+            time.sleep(0.01)
+        for content_id in content_ids:
+            emulator.admin.edit(content_id, title="edited during the sync")
+
+    editor = threading.Thread(target=edit_when_due, daemon=True)
+    editor.start()
+    return editor
+
+
+@pytest.mark.parametrize("profile, auth_type", [("cloud", "api_token"), ("data_center", "personal_access_token")])
+def test_edits_during_a_walk_make_it_skip_no_unchanged_page(profile, auth_type):
+    # Data Center pages the search by offset and runs it again for each page: content edited behind the walk
+    # leaves the results and every later result moves up. Slow requests so the edits land mid-walk.
+    with Emulator(profile=profile, seed=31, pages=400, time_zone="UTC", latency_ms=150, clock_start_ms=site_now_ms()) as emulator:
+        config = connector_config(emulator.info, auth_type, num_workers=1)
+        pages = sorted(
+            (c for c in emulator.site.content.values() if c.type == "page" and c.status in ("current", "archived")),
+            key=lambda c: c.modified,
+        )
+        edited = [c.id for c in pages[3:40:12]]  # on the first page of results, already read by then
+        editor = edit_during_the_walk(emulator, edited, after_search_pages=2)
+        output = read_streams(config, ["pages"], SyncMode.incremental)
+        editor.join()
+        assert not output.errors
+        first = {r["id"] for r in records_by_stream(output)["pages"]}
+        unchanged = {c.id for c in pages} - set(edited)
+        assert unchanged - first == set(), "unchanged pages were skipped"
+        # The edited pages were read before their edit; their new version arrives by the next sync at the latest.
+        second = records_by_stream(read_streams(config, ["pages"], SyncMode.incremental, state=final_states(output)))["pages"]
+        assert set(edited) <= first | {r["id"] for r in second}
+        newest_title = {r["id"]: r["title"] for r in records_by_stream(output)["pages"] + second}
+        assert all(newest_title[page_id] == "edited during the sync" for page_id in edited)

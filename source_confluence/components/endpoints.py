@@ -10,6 +10,19 @@ from datetime import datetime, timedelta, timezone
 from typing import Any, Mapping, Optional, Tuple
 
 
+# Where the part of a URL that names the endpoint starts, for v1 (Cloud and DC) and v2.
+API_ROOTS = ("/rest/api/", "/api/v2/", "/rest/experimental/")
+
+
+def endpoint_path(path: str) -> Optional[str]:
+    """The endpoint a URL path names, after its API root (``content/search``, ``spaces``), or None."""
+    for root in API_ROOTS:
+        index = path.find(root)
+        if index != -1:
+            return path[index + len(root) :]
+    return None
+
+
 def parse_instant(value: Any) -> Optional[datetime]:
     if not isinstance(value, str) or not value:
         return None

@@ -7,7 +7,9 @@ Joining any of them naively gives ``/wiki/wiki/...`` or a request to the site in
 gateway. Data Center may also clamp ``limit`` without moving ``start`` in the link, which re-reads
 or skips rows. So this strategy keeps only what the link means (the API path after the API root
 and its query), re-bases it on the requester's own ``url_base``, recomputes ``start`` from what was
-actually returned, and refuses a link to another host instead of sending credentials there.
+actually returned, and refuses a link to another host instead of sending credentials there. On
+Data Center's offset-paged search, the next page starts one result early, so that results which
+moved up while the walk was read are noticed (``offset_walks``).
 """
 
 import threading
@@ -25,10 +27,9 @@ from airbyte_cdk.sources.types import Config, Record
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
 from source_confluence.components.checkpoints import page_done
+from source_confluence.components.endpoints import endpoint_path
+from source_confluence.components.offset_walks import offset_walks_of
 from source_confluence.components.response_json import json_body
-
-# Where the part of a link that names the endpoint starts, for v1 (Cloud and DC) and v2.
-API_ROOTS = ("/rest/api/", "/api/v2/", "/rest/experimental/")
 
 # Result pages read per endpoint in this process, for the progress lines of long syncs.
 _pages_read: Counter = Counter()
@@ -57,7 +58,7 @@ def next_link_token(body: Mapping[str, Any], request_url: str) -> Optional[str]:
                 internal_message=f"next link host {parts.netloc!r} is neither the request host nor _links.base",
                 failure_type=FailureType.system_error,
             )
-    endpoint = _endpoint_path(parts.path)
+    endpoint = endpoint_path(parts.path)
     if endpoint is None:
         raise AirbyteTracedException(
             message="Confluence returned a next-page link the connector does not understand; "
@@ -74,12 +75,13 @@ def next_link_token(body: Mapping[str, Any], request_url: str) -> Optional[str]:
     return f"{endpoint}?{urlencode(query)}" if query else endpoint
 
 
-def _endpoint_path(path: str) -> Optional[str]:
-    for root in API_ROOTS:
-        index = path.find(root)
-        if index != -1:
-            return path[index + len(root) :]
-    return None
+def _overlapped(token: str, body: Mapping[str, Any], config: Config) -> str:
+    """On Data Center's offset-paged search, the next page starts one result early (``offset_walks``)."""
+    endpoint, _, query_string = token.partition("?")
+    query = parse_qsl(query_string, keep_blank_values=True)
+    results = body.get("results")
+    overlapped = offset_walks_of(config).overlap_next(endpoint, query, results if isinstance(results, list) else [])
+    return token if overlapped is query else f"{endpoint}?{urlencode(overlapped)}"
 
 
 @dataclass
@@ -113,7 +115,7 @@ class NextLinkPagination(PaginationStrategy):
     ) -> Optional[Any]:
         # The CDK calls this once the page's records are queued: a state can now cover them.
         page_done()
-        endpoint = _endpoint_path(urlsplit(response.request.url).path) if response.request and response.request.url else None
+        endpoint = endpoint_path(urlsplit(response.request.url).path) if response.request and response.request.url else None
         with _pages_lock:
             _pages_read[endpoint or "other"] += 1
         try:
@@ -127,7 +129,7 @@ class NextLinkPagination(PaginationStrategy):
         # pages that still carry a link); a new link is followed even when this page was empty.
         if token is None or token == last_page_token_value:
             return None
-        return token
+        return _overlapped(token, body, self.config)
 
     def get_page_size(self) -> Optional[int]:
         return None

@@ -8,7 +8,7 @@ would lose records without a word. Bodies that do not parse are retried by the e
 """
 
 from dataclasses import InitVar, dataclass
-from typing import Any, Iterable, Mapping, MutableMapping, Optional
+from typing import Any, Iterable, List, Mapping, MutableMapping, Optional
 
 import requests
 from airbyte_cdk.models import FailureType
@@ -19,6 +19,7 @@ from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
 from source_confluence.components.access import in_background, prefetch_access
 from source_confluence.components.markdown_pool import convert_all
+from source_confluence.components.offset_walks import offset_walks_of
 from source_confluence.components.response_json import json_body
 from source_confluence.components.people import user_names_for
 from source_confluence.markdown import mentioned_user_ids
@@ -37,25 +38,45 @@ class ResultsExtractor(RecordExtractor):
 
     config: Config
     parameters: InitVar[Mapping[str, Any]]
+    # Sends a Data Center search page again when results moved up during its walk (offset_walks).
+    listing_requester: Optional[Requester] = None
 
     def __post_init__(self, parameters: Mapping[str, Any]) -> None:
         pass
 
     def extract_records(self, response: requests.Response) -> Iterable[MutableMapping[Any, Any]]:
-        if not response.content:
-            return
-        try:
-            body = json_body(response)
-        except ValueError:
+        results = results_of(response)
+        if results and response.request is not None and response.request.url:
+            results = offset_walks_of(self.config).reconcile(response.request.url, results, self._read_again)
+        yield from results
+
+    def _read_again(self, path: str) -> List[Any]:
+        if self.listing_requester is None:
             raise AirbyteTracedException(
-                message="Confluence sent a response that is not valid JSON, even after retries; the sync stopped "
-                "rather than skip the records it held.",
-                internal_message=f"unparseable body from {response.request.url if response.request else 'unknown URL'}",
-                failure_type=FailureType.transient_error,
-            ) from None
-        results = body.get("results") if isinstance(body, Mapping) else body
-        if isinstance(results, list):
-            yield from results
+                message="Confluence moved search results during a walk and this stream cannot read a page again; "
+                "the sync stopped rather than skip records.",
+                internal_message=f"no listing_requester on the record extractor to re-read {path.partition('?')[0]}",
+                failure_type=FailureType.system_error,
+            )
+        response = self.listing_requester.send_request(path=path)
+        return results_of(response) if response is not None else []
+
+
+def results_of(response: requests.Response) -> List[Any]:
+    """The list a response holds; empty for an empty body; a body that is not JSON stops the stream."""
+    if not response.content:
+        return []
+    try:
+        body = json_body(response)
+    except ValueError:
+        raise AirbyteTracedException(
+            message="Confluence sent a response that is not valid JSON, even after retries; the sync stopped "
+            "rather than skip the records it held.",
+            internal_message=f"unparseable body from {response.request.url if response.request else 'unknown URL'}",
+            failure_type=FailureType.transient_error,
+        ) from None
+    results = body.get("results") if isinstance(body, Mapping) else body
+    return results if isinstance(results, list) else []
 
 
 @dataclass

@@ -96,6 +96,21 @@ class TestNextLinkPagination:
         resp = response({"results": [{}], "_links": {"next": "/wiki/api/v2/spaces?cursor=X&limit=250"}}, f"{SITE}/wiki/api/v2/spaces")
         assert paginator().next_page_token(resp, 1, None, None) == "spaces?cursor=X&limit=250"
 
+    def test_data_center_search_next_page_starts_at_the_last_result_read(self):
+        """The page must begin with the result before it, so results that moved up are noticed (offset_walks)."""
+        body = {
+            "results": [{"id": str(n)} for n in range(50)],
+            "start": 100,
+            "_links": {"next": "/rest/api/content/search?cql=x&start=150&limit=50", "base": "https://wiki.example.com/confluence"},
+        }
+        resp = response(body, "https://wiki.example.com/confluence/rest/api/content/search?cql=x&start=100&limit=50")
+        assert paginator().next_page_token(resp, 50, None, None) == "content/search?cql=x&start=149&limit=50"
+
+    def test_cloud_search_cursor_links_are_followed_as_they_are(self):
+        body = {"results": [{"id": str(n)} for n in range(50)], "start": 0, "_links": {"next": "/rest/api/content/search?cql=x&cursor=C&start=50&limit=50"}}
+        resp = response(body, f"{SITE}/wiki/rest/api/content/search?cql=x&limit=50")
+        assert paginator().next_page_token(resp, 50, None, None) == "content/search?cql=x&cursor=C&start=50&limit=50"
+
     def test_link_equal_to_the_previous_token_stops(self):
         resp = response({"results": [], "_links": {"next": "/wiki/api/v2/spaces?cursor=X&limit=250"}}, f"{SITE}/wiki/api/v2/spaces?cursor=X&limit=250")
         assert paginator().next_page_token(resp, 0, None, "spaces?cursor=X&limit=250") is None

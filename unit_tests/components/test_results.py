@@ -37,6 +37,50 @@ def test_a_body_that_is_not_json_stops_the_stream_instead_of_reading_as_empty():
     assert "not valid JSON" in raised.value.message
 
 
+DC_SEARCH = "https://wiki.example.com/confluence/rest/api/content/search"
+
+
+def search_page(ids, start: int) -> requests.Response:
+    import json
+
+    resp = requests.Response()
+    resp.status_code = 200
+    results = [{"id": str(i), "version": {"when": f"2024-03-11T10:0{i}:00.000Z"}} for i in ids]
+    resp._content = json.dumps({"results": results, "start": start}).encode()
+    resp.request = requests.Request("GET", f"{DC_SEARCH}?cql=x&start={start}&limit=3").prepare()
+    return resp
+
+
+def test_a_data_center_search_page_whose_results_moved_up_is_completed_by_reading_the_page_before_again():
+    import json
+    from unittest.mock import MagicMock
+
+    from source_confluence.components.offset_walks import offset_walks_of
+
+    requester = MagicMock()
+    requester.send_request.return_value = search_page([1, 3, 4], start=0)
+    config = {}
+    extractor = ResultsExtractor(config=config, parameters={}, listing_requester=requester)
+    first_page = json.loads(search_page([0, 1, 2], start=0).content)["results"]
+    offset_walks_of(config).overlap_next("content/search", [("cql", "x"), ("start", "3"), ("limit", "3")], first_page)
+    # Results 0 and 2 were edited since: 3 moved up in front of where the page starts.
+    records = list(extractor.extract_records(search_page([4, 5, 6], start=2)))
+    assert [r["id"] for r in records] == ["3", "4", "5", "6"]
+    assert requester.send_request.call_args.kwargs["path"] == "content/search?cql=x&start=0&limit=3"
+
+
+def test_a_stream_that_cannot_read_a_page_again_stops_instead_of_skipping():
+    from source_confluence.components.offset_walks import offset_walks_of
+
+    config = {}
+    offset_walks_of(config).overlap_next("content/search", [("cql", "y"), ("start", "3"), ("limit", "3")], [{"id": "0"}, {"id": "1"}, {"id": "2"}])
+    page = search_page([4, 5, 6], start=2)
+    page.request = requests.Request("GET", f"{DC_SEARCH}?cql=y&start=2&limit=3").prepare()
+    with pytest.raises(AirbyteTracedException) as raised:
+        list(ResultsExtractor(config=config, parameters={}).extract_records(page))
+    assert "cannot read a page again" in raised.value.message
+
+
 def test_bodies_of_a_page_get_their_markdown_with_mentions_resolved_in_one_lookup(requests_mock):
     from unittest.mock import MagicMock
 
