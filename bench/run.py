@@ -209,6 +209,15 @@ def connector_files(emu, tag):
     return write_json(WORK / ("connector-config-%s.json" % tag), config), write_json(WORK / ("connector-catalog-%s.json" % tag), {"streams": streams})
 
 
+def cursor_minutes(states):
+    """Each content type's cursor after the full sync, as a CQL minute (the site is in UTC), for bench.ideal --since."""
+    minutes = []
+    for stream, ctype in (("pages", "page"), ("blog_posts", "blogpost")):
+        cursor = states[stream]["stream"]["stream_state"]["lastModifiedAt"]
+        minutes.append("%s=%s" % (ctype, datetime.datetime.fromisoformat(cursor.replace("Z", "+00:00")).strftime("%Y-%m-%d %H:%M")))
+    return ",".join(minutes)
+
+
 def edit_one_percent(emu):
     site = emu.admin("GET", "/site")
     ids = site["page_ids"]
@@ -257,6 +266,10 @@ def run_size(pages, args, bins):
         # inside a big space too, at the rate Atlassian's burst limit allows (~100 GET/s: 20 x ~200 ms).
         split = ideal + ["--windows", str(IDEAL_WINDOWS), "--concurrency", str(IDEAL_CONCURRENCY), "--now", emu.admin("GET", "/site")["clock"]]
         out["ideal_split"], _ = measure("ideal, split", split, emu, env_extra={"PYTHONPATH": str(ROOT)}, timeout=args.timeout)
+        # The floor for the incremental sync: only what changed since the full sync's cursor, no lookback, no look-ups.
+        since = ["--since", cursor_minutes(states)]
+        out["ideal_incremental"], _ = measure("ideal, incremental", ideal + since, emu, env_extra={"PYTHONPATH": str(ROOT)},
+                                              timeout=args.timeout)
 
         if pages <= args.peers_max_size and bins.get("airbyte"):
             host = emu.info["base_url"].split("://", 1)[1]
