@@ -4,6 +4,7 @@ Each test builds its own emulator, because it changes the site.
 """
 
 import json
+import random
 import subprocess
 import sys
 import threading
@@ -274,3 +275,33 @@ def test_edits_during_a_walk_make_it_skip_no_unchanged_page(profile, auth_type):
         assert set(edited) <= first | {r["id"] for r in second}
         newest_title = {r["id"]: r["title"] for r in records_by_stream(output)["pages"] + second}
         assert all(newest_title[page_id] == "edited during the sync" for page_id in edited)
+
+
+def test_a_stream_of_edits_during_a_data_center_sync_read_side_by_side_loses_nothing():
+    """Edits every 50 ms, anywhere in the site, while four windows are walked: 0.2.1 missed 3 to 5 unchanged pages."""
+    rng = random.Random(41)
+    with Emulator(profile="data_center", seed=41, pages=600, time_zone="UTC", latency_ms=60, clock_start_ms=site_now_ms()) as emulator:
+        config = connector_config(emulator.info, "personal_access_token", num_workers=4)
+        page_ids = [c.id for c in emulator.site.content.values() if c.type == "page" and c.status in ("current", "archived")]
+        edited, done = set(), threading.Event()
+
+        def keep_editing():
+            while not done.is_set():
+                page_id = rng.choice(page_ids)
+                emulator.admin.edit(page_id, title="edited during the sync")
+                edited.add(page_id)
+                time.sleep(0.05)
+
+        editor = threading.Thread(target=keep_editing, daemon=True)
+        editor.start()
+        try:
+            output = read_streams(config, ["pages"], SyncMode.incremental)
+        finally:
+            done.set()
+            editor.join()
+        assert not output.errors
+        assert len(edited) >= 10, "the edits did not overlap the sync"
+        first = {r["id"] for r in records_by_stream(output)["pages"]}
+        assert set(page_ids) - edited - first == set(), "unchanged pages were skipped"
+        second = records_by_stream(read_streams(config, ["pages"], SyncMode.incremental, state=final_states(output)))["pages"]
+        assert edited <= first | {r["id"] for r in second}
