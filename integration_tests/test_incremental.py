@@ -267,13 +267,14 @@ def test_edits_during_a_walk_make_it_skip_no_unchanged_page(profile, auth_type):
         output = read_streams(config, ["pages"], SyncMode.incremental)
         editor.join()
         assert not output.errors
-        first = {r["id"] for r in records_by_stream(output)["pages"]}
+        first_records = records_by_stream(output)["pages"]
+        first = {r["id"] for r in first_records}
         unchanged = {c.id for c in pages} - set(edited)
         assert unchanged - first == set(), "unchanged pages were skipped"
         # The edited pages were read before their edit; their new version arrives by the next sync at the latest.
         second = records_by_stream(read_streams(config, ["pages"], SyncMode.incremental, state=final_states(output)))["pages"]
         assert set(edited) <= first | {r["id"] for r in second}
-        newest_title = {r["id"]: r["title"] for r in records_by_stream(output)["pages"] + second}
+        newest_title = {r["id"]: r["title"] for r in first_records + second}
         assert all(newest_title[page_id] == "edited during the sync" for page_id in edited)
 
 
