@@ -106,6 +106,10 @@ def render(site, c):
     parts.append('<ac:structured-macro ac:name="expand" ac:schema-version="1"><ac:parameter ac:name="title">Details</ac:parameter>'
                  "<ac:rich-text-body><p>%s</p></ac:rich-text-body></ac:structured-macro>" % html.escape(_sentence(rng, 10)))
     parts.append('<p>See <a href="https://example.com/docs/%s">external docs</a> and &lt;escaped&gt; &amp; text.</p>' % rng.choice(WORDS))
+    for section in range(site.body_repeat.get(c.id, 0)):  # a huge page: many more sections of the same kinds
+        parts.append("<h2>Section %d</h2><p>%s</p><table><tbody>%s</tbody></table>" % (
+            section + 1, html.escape(" ".join(_sentence(rng, 14) for _ in range(6))),
+            "".join("<tr><td>%s</td><td>%d</td></tr>" % (rng.choice(WORDS), rng.randint(1, 99999)) for _ in range(12))))
     if len(c.versions) > 1:
         parts.append("<p>Revision %d: %s</p>" % (len(c.versions), html.escape(c.versions[-1].message or "updated")))
     s = "".join(parts)

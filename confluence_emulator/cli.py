@@ -19,6 +19,8 @@ def main(argv=None):
     s.add_argument("--pages", type=int, default=200)
     s.add_argument("--blogposts", type=int, default=None)
     s.add_argument("--spaces", type=int, default=4)
+    s.add_argument("--site-shape", choices=["uniform", "real"], default="uniform",
+                   help="uniform: edits spread over a year; real: most edits recent, one big space, huge bodies, deep trees")
     s.add_argument("--latency-ms", type=float, default=0)
     s.add_argument("--latency-per-item-ms", type=float, default=0)
     s.add_argument("--latency-per-body-item-ms", type=float, default=0)
@@ -42,7 +44,7 @@ def main(argv=None):
                    faults=json.loads(a.faults) if a.faults else None, real_time=a.real_time,
                    oauth_access_token_ttl=a.oauth_access_token_ttl,
                    search_caps=json.loads(a.search_caps) if a.search_caps else None, gateway_links=a.gateway_links,
-                   tls=a.tls, clock_start_ms=clock_start_ms(a.clock_start))
+                   tls=a.tls, clock_start_ms=clock_start_ms(a.clock_start), site_shape=a.site_shape)
     emu.start()
     stop = threading.Event()
 

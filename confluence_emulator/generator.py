@@ -17,6 +17,14 @@ TITLE_A = "Quarterly Project Release Incident Onboarding Architecture Migration 
 TITLE_B = "Notes Plan Overview Checklist Review Guide Summary Decisions Report Proposal FAQ Handbook".split()
 LABELS = ["howto", "meeting-notes", "architecture", "draft", "release", "policy", "faq", "runbook", "q3", "customer"]
 MESSAGES = ["", "", "Fixed typos", "Updated table", "Added section on rollout", "Reworded intro", "Reviewed"]
+SITE_SHAPES = ("uniform", "real")
+# Real shape: one space holds about half the pages (weights of the global spaces, ENG first).
+REAL_SPACE_WEIGHTS = [6, 2, 1, 3, 1, 1, 1, 1]
+# Real shape: this share of pages and blog posts has a body of 100 KB and more (a long tail of huge pages).
+REAL_HUGE_BODY_SHARE = 0.004
+REAL_HUGE_BODY_REPEAT = 90
+# Real shape: how deep a few page trees go (uniform sites stop at 6 levels).
+REAL_MAX_DEPTH = 15
 
 
 def _hex(seed, *parts, n=24):
@@ -28,7 +36,14 @@ def cloud_id_for(seed: int) -> str:
 
 
 def build_site(profile: str, seed: int, clock, time_zone: str = "UTC", pages: int = 200, blogposts: int | None = None,
-               spaces: int = 4) -> Site:
+               spaces: int = 4, shape: str = "uniform") -> Site:
+    """``shape``: ``uniform`` spreads creation and edits evenly over a year and pages over the spaces by fixed
+    weights; ``real`` is shaped like real sites: most edits recent (creation ages drawn as ``u**3`` of a year,
+    so about half the content is created in the last tenth of the site's age), one space with about half the
+    pages, a long tail of huge bodies, and a few deep trees. The uniform site stays byte-for-byte what it was."""
+    if shape not in SITE_SHAPES:
+        raise ValueError("shape must be one of %s" % (SITE_SHAPES,))
+    real = shape == "real"
     rng = random.Random(seed)
     dc = profile == "data_center"
     site = Site(profile, seed, time_zone, clock, cloud_id_for(seed))
@@ -106,6 +121,8 @@ def build_site(profile: str, seed: int, clock, time_zone: str = "UTC", pages: in
         return vs
 
     def created_time():
+        if real:
+            return now - 2 * DAY - int(363 * DAY * rng.random() ** 3) + rng.randint(0, 999)
         return now - rng.randint(2 * DAY, 365 * DAY) + rng.randint(0, 999)
 
     pool = authors + [admin]
@@ -129,7 +146,7 @@ def build_site(profile: str, seed: int, clock, time_zone: str = "UTC", pages: in
         if s.type == "personal":
             targets.append((s, 1))
     remaining = n_pages - len(all_spaces) - sum(t[1] for t in targets)
-    weights = [3, 2, 1, 2, 1, 1, 1, 1]
+    weights = REAL_SPACE_WEIGHTS if real else [3, 2, 1, 2, 1, 1, 1, 1]
     wsum = sum(weights[i % len(weights)] for i in range(len(glob)))
     alloc = [remaining * weights[i % len(weights)] // wsum for i in range(len(glob))]
     alloc[0] += remaining - sum(alloc)
@@ -145,7 +162,9 @@ def build_site(profile: str, seed: int, clock, time_zone: str = "UTC", pages: in
         lst = per_space[s.key]
         cand = lst[max(0, len(lst) - 8):]
         parent = rng.choice(cand)
-        if depth[parent.id] >= 6:
+        if real and rng.random() < 0.02:  # a few long chains: the deepest page of the space so far
+            parent = max(lst[-50:], key=lambda p: depth[p.id])
+        if depth[parent.id] >= (REAL_MAX_DEPTH if real else 6):
             parent = lst[0]
         a = rng.choice(pool)
         cr = created_time()
@@ -174,6 +193,10 @@ def build_site(profile: str, seed: int, clock, time_zone: str = "UTC", pages: in
     for c in site.content.values():
         for l in c.labels:
             site.label_id(l)
+    if real:  # their own generator: choosing them moves none of the site's other draws
+        tail = random.Random("%s:huge-bodies" % seed)
+        site.body_repeat = {c.id: REAL_HUGE_BODY_REPEAT for c in site.content.values()
+                            if c.type in ("page", "blogpost") and tail.random() < REAL_HUGE_BODY_SHARE}
 
     # ---------- restrictions
     eng = per_space[glob[0].key]

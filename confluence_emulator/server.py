@@ -30,7 +30,7 @@ class Emulator:
                  latency_per_item_ms: float = 0, latency_per_body_item_ms: float = 0, time_zone: str = "UTC",
                  context_path: str | None = None, faults: dict | None = None, real_time: bool = False,
                  oauth_access_token_ttl: int = 3600, search_caps: dict | None = None, gateway_links: str = "site",
-                 tls: bool = False, clock_start_ms: int | None = None):
+                 tls: bool = False, clock_start_ms: int | None = None, site_shape: str = "uniform"):
         if profile not in PROFILES:
             raise ValueError("profile must be one of %s" % (PROFILES,))
         self.profile = profile
@@ -42,7 +42,7 @@ class Emulator:
         # The site's "now" at start: fixed per seed by default (repeatable tests), or given (the benchmark
         # starts at wall-clock time, so a client's own clock and the site's agree as they do in real life).
         self.clock = Clock(start_ms_for_seed(seed) if clock_start_ms is None else clock_start_ms, real_time=real_time)
-        self.site = build_site(profile, seed, self.clock, time_zone, pages, blogposts, spaces)
+        self.site = build_site(profile, seed, self.clock, time_zone, pages, blogposts, spaces, site_shape)
         if context_path is None:
             context_path = "/confluence" if profile == "data_center" else ""
         f = dict(faults or {})

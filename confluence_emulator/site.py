@@ -125,6 +125,7 @@ class Site:
         self.generation = 0
         self._next_id = 65537
         self._vis_cache: dict = {}
+        self.body_repeat: dict = {}  # content id -> how many extra sections its body has (real-shaped sites' huge bodies)
         self.kids: dict = {}  # container/parent id -> list of child ids (pages by parent, comments/attachments by container)
         self.body_renderer: Optional[Callable] = None
 
