@@ -98,6 +98,7 @@ def requests_reset(app, request):
         for k in ("by_route", "by_status", "faults"):
             app.stats[k].clear()
         app.stats["latency_ms"] = 0.0
+        app.stats["peak_in_flight"] = app.in_flight
     return 200, {"ok": True}
 
 
@@ -106,7 +107,7 @@ def stats(app, request):
     with app.lock:
         s = app.stats
         return 200, {"total": s["total"], "by_route": dict(s["by_route"]), "by_status": dict(s["by_status"]), "faults": dict(s["faults"]),
-                     "latency_ms": round(s.get("latency_ms", 0.0), 3)}
+                     "latency_ms": round(s.get("latency_ms", 0.0), 3), "peak_in_flight": s["peak_in_flight"]}
 
 
 @h("clock")

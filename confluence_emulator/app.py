@@ -118,7 +118,8 @@ class EmulatorApp:
         self.gateway_links = gateway_links
         self.log = []
         self.log_limit = log_limit
-        self.stats = {"total": 0, "by_route": Counter(), "by_status": Counter(), "faults": Counter()}
+        self.stats = {"total": 0, "by_route": Counter(), "by_status": Counter(), "faults": Counter(), "peak_in_flight": 0}
+        self.in_flight = 0
         self.lock = threading.Lock()
         self.v1_map = v1_api.url_map()
         self.v2_map = v2_api.url_map()
@@ -159,6 +160,18 @@ class EmulatorApp:
         if path.startswith("/__admin"):
             resp = self.handle_admin(request, path[len("/__admin"):] or "/")
             return resp(environ, start_response)
+        # Requests in flight at once (until the answer, latency included): how hard a client pushes the site.
+        with self.lock:
+            self.in_flight += 1
+            self.stats["peak_in_flight"] = max(self.stats["peak_in_flight"], self.in_flight)
+        try:
+            return self.serve_api(request, environ, start_response)
+        finally:
+            with self.lock:
+                self.in_flight -= 1
+
+    def serve_api(self, request, environ, start_response):
+        path = request.path
         surface, family, sub = self.classify(path)
         route = None
         fault = None

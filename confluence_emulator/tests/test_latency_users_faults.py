@@ -50,6 +50,23 @@ def test_latency_model_reports_its_delay():
         assert lat(cl.get(cl.v2 + "/pages?limit=5&body-format=storage")) == 0
 
 
+def test_stats_count_the_peak_of_requests_in_flight():
+    from concurrent.futures import ThreadPoolExecutor
+
+    with Emulator(profile="cloud", seed=3, pages=20, faults={"slow_ms": 400}) as emu:
+        cl = Client(emu)
+        emu.admin.reset_requests()
+        for _ in range(3):
+            assert cl.get(cl.v1 + "/user/current").status_code == 200
+        assert emu.admin.stats()["peak_in_flight"] == 1  # one after the other
+        emu.admin.reset_requests()
+        with ThreadPoolExecutor(4) as pool:
+            codes = list(pool.map(lambda _: requests.get(cl.v1 + "/user/current", auth=cl.s.auth, timeout=30).status_code, range(4)))
+        assert codes == [200] * 4
+        # four sent at once, each held 400 ms: at least two overlapped (a lower bound, so it cannot flake)
+        assert 2 <= emu.admin.stats()["peak_in_flight"] <= 4
+
+
 def test_latency_off_by_default(cloud):
     cl = Client(cloud)
     assert lat(cl.get(cl.v2 + "/pages?limit=5&body-format=storage")) == 0
