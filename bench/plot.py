@@ -14,18 +14,24 @@ LINES = [("connector_full", "this connector, full sync", "o-"), ("connector_incr
          ("ideal_split", "ideal client, 12 windows per walk, 20 at a time", "D:"), ("airbyte_0_2_16", "official airbyte-source-confluence 0.2.16", "^-"),
          ("langchain", "LangChain ConfluenceLoader", "v-")]
 fig, ax = plt.subplots(figsize=(8, 5.2))
-for key, label, style in LINES:
-    pts = [(s["pages"], s[key]["wall_s"]) for s in results["sizes"] if key in s and not s[key].get("timed_out")]
-    if pts:
-        line, = ax.plot([p[0] for p in pts], [p[1] for p in pts], style, label=label)
-        # A peer not run at the larger sizes: linear extrapolation from its largest measured size, drawn hollow.
-        if key in ("airbyte_0_2_16", "langchain"):
-            n, t = max(pts)
-            more = [s["pages"] for s in results["sizes"] if s["pages"] > n and key not in s]
-            if more:
-                xs = [n] + more
-                ax.plot(xs, [t * x / n for x in xs], linestyle=":", marker=style[0], markerfacecolor="none",
-                        color=line.get_color(), label=label + " (extrapolated)")
+shapes = list(dict.fromkeys(s.get("shape", "uniform") for s in results["sizes"]))
+for shape in shapes:
+    runs = [s for s in results["sizes"] if s.get("shape", "uniform") == shape]
+    # The real-shaped site (recent edits, one big space) is drawn hollow beside the uniform one.
+    hollow = {"markerfacecolor": "none", "alpha": 0.7} if shape != "uniform" else {}
+    suffix = "" if len(shapes) == 1 else " [%s site]" % shape
+    for key, label, style in LINES:
+        pts = [(s["pages"], s[key]["wall_s"]) for s in runs if key in s and not s[key].get("timed_out")]
+        if pts:
+            line, = ax.plot([p[0] for p in pts], [p[1] for p in pts], style, label=label + suffix, **hollow)
+            # A peer not run at the larger sizes: linear extrapolation from its largest measured size, dotted.
+            if key in ("airbyte_0_2_16", "langchain"):
+                n, t = max(pts)
+                more = [s["pages"] for s in runs if s["pages"] > n and key not in s]
+                if more:
+                    xs = [n] + more
+                    ax.plot(xs, [t * x / n for x in xs], linestyle=":", marker=style[0], markerfacecolor="none",
+                            color=line.get_color(), label=label + suffix + " (extrapolated)")
 ax.set_xscale("log")
 ax.set_yscale("log")
 ax.set_xlabel("site size (pages; blog posts are 1/5 of that on top)")
@@ -38,7 +44,7 @@ from matplotlib.ticker import FuncFormatter, NullFormatter  # noqa: E402
 ax.xaxis.set_minor_formatter(NullFormatter())
 ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: "{:,.0f}".format(v)))
 ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: "{:,.0f}".format(v) if v >= 1 else "{:g}".format(v)))
-ax.set_xticks([s["pages"] for s in results["sizes"]])
-ax.legend(fontsize=8)
+ax.set_xticks(sorted({s["pages"] for s in results["sizes"]}))
+ax.legend(fontsize=7)
 fig.tight_layout()
 fig.savefig(out, dpi=120)

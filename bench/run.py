@@ -1,6 +1,6 @@
 """One command for the whole benchmark: `python -m bench.run [--sizes 2000,20000,100000] [--quick]`.
 
-For each site size it starts the Confluence emulator (a separate process, HTTPS, the latency model below),
+For each site shape (uniform, real) and size it starts the Confluence emulator (a separate process, HTTPS, the latency model below),
 then runs one after another, each as its own child process:
   1. this connector: a first sync of `pages` and `blog_posts` with bodies (incremental mode without state,
      i.e. a full read that also leaves a state), then 1% of the pages are edited and it syncs again from
@@ -86,10 +86,10 @@ def ensure_venv(name):
 
 # ----------------------------------------------------------------------------- emulator
 class EmulatorProcess:
-    def __init__(self, pages):
+    def __init__(self, pages, shape="uniform"):
         self.pages = pages
         cmd = [str(MAIN_BIN / "confluence-emulator"), "serve", "--profile", "cloud", "--port", "0", "--seed", str(SEED),
-               "--pages", str(pages), "--tls", "--time-zone", "UTC", "--clock-start", "now", "--real-time", "--latency-ms", str(LATENCY_MS),
+               "--pages", str(pages), "--site-shape", shape, "--tls", "--time-zone", "UTC", "--clock-start", "now", "--real-time", "--latency-ms", str(LATENCY_MS),
                "--latency-per-item-ms", str(PER_ITEM_MS), "--latency-per-body-item-ms", str(PER_BODY_ITEM_MS)]
         t0 = time.perf_counter()
         self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)
@@ -180,6 +180,7 @@ def measure(name, cmd, emu, env_extra=None, timeout=None, keep_state=False):
         "client": name, "wall_s": round(wall, 2), "requests": stats["total"], "by_route": dict(stats["by_route"]),
         "by_status": dict(stats["by_status"]), "records": records, "records_total": sum(records.values()),
         "peak_rss_mb": round(ru.ru_maxrss / 1024.0, 1), "cpu_s": round(ru.ru_utime + ru.ru_stime, 2),
+        "peak_in_flight": stats.get("peak_in_flight"),
         "exit_code": proc.returncode, "timed_out": timed_out[0], "errors": errors[:3],
     }
     if proc.returncode != 0 or errors:
@@ -235,15 +236,15 @@ def edit_one_percent(emu):
     return len(chosen)
 
 
-def run_size(pages, args, bins):
-    out = {"pages": pages}
-    log("=== site of %d pages: starting the emulator" % pages)
-    emu = EmulatorProcess(pages)
+def run_size(pages, shape, args, bins):
+    out = {"pages": pages, "shape": shape}
+    log("=== %s site of %d pages: starting the emulator" % (shape, pages))
+    emu = EmulatorProcess(pages, shape)
     try:
         out["site"] = emu.info["counts"]
         out["emulator_startup_s"] = round(emu.startup_s, 1)
         spaces = [s["key"] for s in emu.admin("GET", "/site")["spaces"]]
-        tag = str(pages)
+        tag = "%s-%d" % (shape, pages)
         cfg, cat = connector_files(emu, tag)
         conn = [MAIN_BIN / "source-confluence", "read", "--config", cfg, "--catalog", cat]
         out["connector_code"] = code_version()
@@ -293,6 +294,8 @@ def run_size(pages, args, bins):
 def main(argv=None):
     p = argparse.ArgumentParser(prog="python -m bench.run")
     p.add_argument("--sizes", default="2000,20000,100000")
+    p.add_argument("--shapes", default="uniform,real",
+                   help="emulator site shapes: uniform (edits spread over a year) and real (recent edits, one big space, huge bodies)")
     p.add_argument("--quick", action="store_true", help="only 2,000 pages (a smoke run of the whole harness)")
     p.add_argument("--peers-max-size", type=int, default=10**9, help="skip the slow peers above this size")
     p.add_argument("--timeout", type=float, default=3600, help="seconds for one run of the connector or the ideal client")
@@ -302,6 +305,7 @@ def main(argv=None):
                    help="only this connector's two syncs, printed, not written: a quick loop while tuning it")
     args = p.parse_args(argv)
     sizes = [2000] if args.quick else [int(s) for s in args.sizes.split(",") if s.strip()]
+    shapes = [s.strip() for s in args.shapes.split(",") if s.strip()]
     WORK.mkdir(parents=True, exist_ok=True)
     Path(args.out).mkdir(parents=True, exist_ok=True)
     bins = {} if args.connector_only else {name: ensure_venv(name) for name in PEERS}
@@ -311,11 +315,13 @@ def main(argv=None):
                "sizes": []}
     out_dir = Path(args.out)
     if args.connector_only:
-        for n in sizes:
-            print(json.dumps(run_size(n, args, bins), indent=1))
+        for shape in shapes:
+            for n in sizes:
+                print(json.dumps(run_size(n, shape, args, bins), indent=1))
         return
-    for n in sizes:
-        results["sizes"].append(run_size(n, args, bins))
+    for shape in shapes:
+        for n in sizes:
+            results["sizes"].append(run_size(n, shape, args, bins))
         results["finished"] = datetime.datetime.utcnow().isoformat(timespec="seconds") + "Z"
         (out_dir / "results.json").write_text(json.dumps(results, indent=1))
     from bench import report
