@@ -28,7 +28,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from source_confluence.markdown import mentioned_user_ids, storage_to_markdown  # noqa: E402
+from source_confluence.text.markdown import mentioned_user_ids, storage_to_markdown  # noqa: E402
 
 SAMPLES = ROOT.parent / "shared" / "confluence-api" / "samples"
 

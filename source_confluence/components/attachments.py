@@ -41,7 +41,7 @@ from airbyte_cdk.sources.declarative.requesters.requester import Requester
 from airbyte_cdk.sources.declarative.transformations import RecordTransformation
 from airbyte_cdk.sources.types import Config, StreamSlice, StreamState
 
-from source_confluence.extraction import ExtractionResult, detect_kind, extract_text, should_download
+from source_confluence.text.extraction import ExtractionResult, detect_kind, extract_text, should_download
 
 LOGGER = logging.getLogger("airbyte")
 

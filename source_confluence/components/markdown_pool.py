@@ -17,7 +17,7 @@ import threading
 from concurrent.futures import ProcessPoolExecutor
 from typing import List, Mapping, Optional, Sequence, Tuple
 
-from source_confluence.markdown import storage_to_markdown
+from source_confluence.text.markdown import storage_to_markdown
 
 LOGGER = logging.getLogger("airbyte")
 # (storage, base_url, space_key, user names)

@@ -16,7 +16,7 @@ from airbyte_cdk.sources.types import Config, StreamSlice, StreamState
 
 from source_confluence.components.access import read_restriction_from_v1
 from source_confluence.components.results import PRECOMPUTED_MARKDOWN, storage_of
-from source_confluence.markdown import storage_to_markdown
+from source_confluence.text.markdown import storage_to_markdown
 
 
 def to_utc(value: Any) -> Optional[str]:

@@ -22,7 +22,7 @@ from source_confluence.components.markdown_pool import convert_all
 from source_confluence.components.offset_walks import offset_walks_of
 from source_confluence.components.response_json import json_body
 from source_confluence.components.people import user_names_for
-from source_confluence.markdown import mentioned_user_ids
+from source_confluence.text.markdown import mentioned_user_ids
 
 # Where BodyResultsExtractor leaves a record's Markdown for the record's normaliser.
 PRECOMPUTED_MARKDOWN = "_bodyMarkdown"

@@ -1,7 +1,7 @@
 """markdown_pool: the same Markdown in parallel as in one thread, and a fallback that loses nothing."""
 
 from source_confluence.components import markdown_pool
-from source_confluence.markdown import storage_to_markdown
+from source_confluence.text.markdown import storage_to_markdown
 
 BODIES = [
     ("<h1>Title</h1><p>Body <strong>bold</strong></p>", "https://acme.atlassian.net/wiki", "ENG", {}),

@@ -13,8 +13,8 @@ from fpdf import FPDF
 from pptx import Presentation
 from pptx.util import Inches
 
-from source_confluence import extraction
-from source_confluence.extraction import ExtractionResult, detect_kind, extract_text, should_download
+from source_confluence.text import extraction
+from source_confluence.text.extraction import ExtractionResult, detect_kind, extract_text, should_download
 
 DOCX_MT = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
 PPTX_MT = "application/vnd.openxmlformats-officedocument.presentationml.presentation"

@@ -24,7 +24,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
-from source_confluence.markdown_tree import Comment, Node
+from source_confluence.text.markdown_tree import Comment, Node
 
 __all__ = ["BR", "Markdown", "MARKDOWN"]
 

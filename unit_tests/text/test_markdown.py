@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from source_confluence.markdown import mentioned_user_ids, storage_to_markdown
+from source_confluence.text.markdown import mentioned_user_ids, storage_to_markdown
 
-SAMPLES = Path(__file__).resolve().parents[2] / "shared" / "confluence-api" / "samples"
+SAMPLES = Path(__file__).resolve().parents[3] / "shared" / "confluence-api" / "samples"
 needs_samples = pytest.mark.skipif(not SAMPLES.is_dir(), reason=f"shared Confluence samples not found at {SAMPLES}")
 
 BASE = "https://acme.atlassian.net/wiki"

@@ -37,8 +37,8 @@ from urllib.parse import urljoin, urlsplit
 
 from lxml import etree
 
-from source_confluence.markdown_tree import Node, TreeBuilder, take_contents
-from source_confluence.markdown_writer import BR, MARKDOWN
+from source_confluence.text.markdown_tree import Node, TreeBuilder, take_contents
+from source_confluence.text.markdown_writer import BR, MARKDOWN
 
 __all__ = ["storage_to_markdown", "mentioned_user_ids"]
 
