@@ -8,6 +8,7 @@ from functools import lru_cache
 from urllib.parse import quote, quote_plus
 
 from .clock import friendly
+from .encoding import dumps_str
 from .files import MEDIA_DESC
 
 BODY_FORMATS = ["storage", "view", "export_view", "styled_view", "anonymous_export_view", "editor", "atlas_doc_format", "dynamic", "editor2"]
@@ -449,11 +450,6 @@ def _content_v1_memo(ctx, c, exp):
     return memoised(ctx, ("c", c.id, expand_key(exp)), lambda: content_v1(ctx, c, exp))
 
 
-class EncodedList(list):
-    """A `results` list of records already encoded as JSON text; `app.dumps` splices it into the envelope."""
-    __slots__ = ()
-
-
 def content_v1_encoded(ctx, c, exp: dict, ekey: str) -> str:
     """`content_v1` encoded as compact JSON, reused across requests while the site is unchanged.
 
@@ -470,7 +466,6 @@ def content_v1_encoded(ctx, c, exp: dict, ekey: str) -> str:
     key = (c.id, ekey, ctx.links_base, ctx.dc, ctx.user.account_id if ctx.user else None)
     hit = cache[1].get(key)
     if hit is None:
-        from .app import dumps_str
         hit = dumps_str(content_v1(ctx, c, exp))
         if cache[2] + len(hit) <= FRAGMENT_CACHE_BYTES:  # when full, keep what is cached (walks repeat in order)
             cache[1][key] = hit

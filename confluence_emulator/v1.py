@@ -8,10 +8,11 @@ from werkzeug.routing import Map, Rule
 from werkzeug.wrappers import Response
 
 from . import cql as cqlmod
+from .encoding import EncodedList
 from .errors import ApiError, gone
 from .listing import int_param, v1_list, walk_key
 from .pagination import decode_cursor, encode_cursor
-from .shapes import (EncodedList, anonymous_v1, content_v1, content_v1_encoded, expand_key, group_v1, label_v1, parse_expand,
+from .shapes import (anonymous_v1, content_v1, content_v1_encoded, expand_key, group_v1, label_v1, parse_expand,
                      restriction_op_v1, space_v1, user_v1, webui)
 
 DEPRECATION = {"Deprecation": "Wed, 1 Mar 2023",
