@@ -70,6 +70,7 @@ def build_content_tree(site, seed: int) -> dict:
         return c
 
     def move(page, parent):
+        site.storage(page)  # its body keeps naming the page it was generated under, as in the plain site
         site.unlink(page)
         page.parent_id = parent.id
         page.position = len(site.kids.get(parent.id, ()))
@@ -126,11 +127,13 @@ def build_content_tree(site, seed: int) -> dict:
             f = next((x for x in folders if site.content[x.parent_id].type == "folder"), folders[-1])
             f.read_users = set()
             f.read_groups = {"engineering", "confluence-administrators"}
-            if not any(site.content[i].type == "page" for i in site.kids.get(f.id, ())):
-                leaves = [c for c in pages if not site.kids.get(c.id) and c.parent_id != f.id]
-                if leaves:
-                    move(rng.choice(leaves), f)  # the restricted folder holds a page, so its rule has something to narrow
-        elif si == 2 and len(folders) > 1:
+        if si in (0, 1) and not any(site.content[i].type == "page" and site.content[i].read_users is None
+                                    for i in site.kids.get(f.id, ())):
+            # the restricted folder holds an unrestricted page, so only the folder's rule narrows who reads it
+            leaves = [c for c in pages if not site.kids.get(c.id) and c.read_users is None and c.parent_id != f.id]
+            if leaves:
+                move(rng.choice(leaves), f)
+        if si == 2 and len(folders) > 1:
             f = folders[1]  # update-only: does not narrow who can read
             f.update_users = {admin.account_id}
             f.update_groups = set()
