@@ -49,11 +49,14 @@ def build_content_tree(site, seed: int) -> dict:
     pool = authors + [admin]
     added = {t: [] for t in TREE_TYPES}
 
+    def next_position(parent):  # among the parent's tree children (its kids also hold comments and attachments)
+        return sum(1 for i in site.kids.get(parent.id, ()) if site.content[i].type in TREE_NODE_TYPES)
+
     def node(type_, title, space_key, parent):
         a = rng.choice(pool)
         created = now - rng.randint(2 * DAY, 300 * DAY) + rng.randint(0, 999)
         c = Content(id=str(site.new_id(rng.randint(1, 3))), type=type_, status="current", title=title, space_key=space_key,
-                    parent_id=parent.id, position=len(site.kids.get(parent.id, ())), author=a.account_id, owner=a.account_id,
+                    parent_id=parent.id, position=next_position(parent), author=a.account_id, owner=a.account_id,
                     body="", view="")
         c.num = int(c.id)
         c.versions = [Version(1, created, a.account_id, "", False)]
@@ -73,7 +76,7 @@ def build_content_tree(site, seed: int) -> dict:
         site.storage(page)  # its body keeps naming the page it was generated under, as in the plain site
         site.unlink(page)
         page.parent_id = parent.id
-        page.position = len(site.kids.get(parent.id, ()))
+        page.position = next_position(parent)
         site.kids.setdefault(parent.id, []).append(page.id)
 
     glob = [s for s in site.spaces.values() if s.type == "global"]
@@ -93,10 +96,13 @@ def build_content_tree(site, seed: int) -> dict:
                 n_title += 1
                 parent = node("folder", "%s %d" % (_FOLDER_TITLES[n_title % len(_FOLDER_TITLES)], n_title), sp.key, parent)
                 folders.append(parent)
-        # a share of the top-level pages (with their subtrees) now lives under folders; every folder gets one first
-        movable = [c for c in top_pages if rng.random() < 0.5] or top_pages[:1]
+        # a share of the top-level pages (with their subtrees) now lives under folders: one in each top folder
+        # first, the rest anywhere
+        tops = [f for f in folders if f.parent_id == home.id]
+        movable = [c for c in top_pages if rng.random() < 0.5]
+        movable += [c for c in top_pages if c not in movable][:max(0, len(tops) - len(movable))]
         for i, p in enumerate(movable):
-            move(p, folders[i] if i < len(folders) else rng.choice(folders))
+            move(p, tops[i] if i < len(tops) else rng.choice(folders))
         # a folder deeper in the page tree, holding a leaf page moved there from elsewhere in the space
         inner = [c for c in pages if c.parent_id != home.id and c.parent_id is not None]
         if inner:

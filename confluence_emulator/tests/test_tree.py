@@ -42,10 +42,12 @@ def page_under(emu, folder):
     return next(s.content[i] for i in s.kids[folder.id] if s.content[i].type == "page" and s.content[i].read_users is None)
 
 
-def open_folder_page(emu):
+def open_folder_page(emu, space_key="ENG"):
     """A page with a folder among its ancestors, where nothing on its chain is read-restricted."""
     s = emu.site
     for p in of_type(emu, "page"):
+        if p.space_key != space_key:
+            continue
         chain = s.ancestors(p) + [p]
         if any(a.type == "folder" for a in chain) and all(n.read_users is None and n.read_groups is None for n in chain):
             return p
@@ -351,3 +353,44 @@ def test_data_center_still_answers_pages_and_descendant_pages(dc):
     assert cl.get(cl.v1 + "/content/%s/descendant/page" % home).json()["size"] > 0
     r = cl.get(cl.v1 + "/content/%s/descendant/folder" % home)
     assert r.status_code == 400 and "No ContentTypeBinding found for type: folder" in r.json()["message"]
+
+
+# ------------------------------------------------------------------ admin mutations and the command line
+def test_pages_created_or_moved_into_a_restricted_folder_inherit_its_restriction():
+    with Emulator(profile="cloud", seed=3, pages=40, content_tree="rich") as emu:
+        folder = restricted_folder_with_pages(emu, "ENG")
+        reader = Client(emu, role="reader")
+        created = emu.admin.create_page("ENG", "Made in a folder", parent_id=folder.id)
+        open_page = open_folder_page(emu)
+        assert reader.get(reader.v2 + "/pages/%s" % open_page.id).status_code == 200
+        emu.admin.move(open_page.id, parent_id=folder.id)
+        for cid in (created["id"], open_page.id):
+            assert reader.get(reader.v2 + "/pages/%s" % cid).status_code == 404
+            assert emu.admin.effective_access(cid)["restricted"] is True
+        anc = Client(emu).get(Client(emu).v2 + "/pages/%s/ancestors" % created["id"]).json()["results"]
+        assert anc[-1] == {"id": folder.id, "type": "folder"}
+
+
+def test_command_line_switches(tmp_path):
+    import json
+    import os
+    import subprocess
+    import sys
+    env = dict(os.environ, PYTHONPATH=str(__import__("pathlib").Path(__file__).resolve().parents[2]))
+    proc = subprocess.Popen([sys.executable, "-m", "confluence_emulator.cli", "serve", "--seed", "7", "--pages", "30",
+                             "--content-tree", "rich", "--v1-ancestors-include-folders", "no"],
+                            stdout=subprocess.PIPE, env=env, text=True)
+    try:
+        info = json.loads(proc.stdout.readline())
+        import requests
+        site = requests.get(info["admin_url"] + "/site", timeout=30).json()
+        assert site["counts"]["folders"] > 0 and site["folder_ids"]
+        c = info["credentials"]["api_token"]
+        auth = (c["email"], c["api_token"])
+        for fid in site["folder_ids"]:
+            r = requests.get(info["base_url"] + "/wiki/rest/api/content/search",
+                             params={"cql": "ancestor = %s" % fid}, auth=auth, timeout=30)
+            assert r.status_code == 200 and r.json()["results"] == []  # v1 leaves folders out of every ancestry
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
