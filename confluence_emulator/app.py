@@ -12,6 +12,7 @@ from werkzeug.wrappers import Request, Response
 from . import admin as admin_api
 from . import v1 as v1_api
 from . import v2 as v2_api
+from . import tree as tree_api
 from .auth import Credentials, OAuthService, authenticate
 from .clock import http_date, fmt_utc
 from .errors import ApiError, v1_body, v2_body
@@ -96,6 +97,7 @@ class EmulatorApp:
         self.v1_map = v1_api.url_map()
         self.v2_map = v2_api.url_map()
         self.admin_map = admin_api.url_map()
+        tree_api.add_rules(self.v1_map, self.v2_map)  # folders, whiteboards, databases, embeds (tree.py)
         self._tcache = {}
 
     # ------------------------------------------------------------------ helpers

@@ -35,6 +35,10 @@ def main(argv=None):
     s.add_argument("--gateway-links", choices=["site", "gateway"], default="site")
     s.add_argument("--tls", action="store_true",
                    help="serve HTTPS with a certificate generated at start; info carries ca_cert_path for clients to trust")
+    s.add_argument("--content-tree", choices=["pages", "rich"], default="pages",
+                   help="rich: Cloud folders (nested, some restricted), whiteboards, databases and embeds in the tree")
+    s.add_argument("--v1-ancestors-include-folders", choices=["yes", "no"], default="yes",
+                   help="whether v1 expand=ancestors and CQL ancestor list folders (undocumented by Atlassian)")
     a = p.parse_args(argv)
     from .clock import clock_start_ms
     from .server import Emulator
@@ -44,7 +48,8 @@ def main(argv=None):
                    faults=json.loads(a.faults) if a.faults else None, real_time=a.real_time,
                    oauth_access_token_ttl=a.oauth_access_token_ttl,
                    search_caps=json.loads(a.search_caps) if a.search_caps else None, gateway_links=a.gateway_links,
-                   tls=a.tls, clock_start_ms=clock_start_ms(a.clock_start), site_shape=a.site_shape)
+                   tls=a.tls, clock_start_ms=clock_start_ms(a.clock_start), site_shape=a.site_shape, content_tree=a.content_tree,
+                   v1_ancestors_include_folders=a.v1_ancestors_include_folders == "yes")
     emu.start()
     stop = threading.Event()
 

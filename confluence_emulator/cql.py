@@ -20,6 +20,9 @@ from datetime import datetime, timedelta, timezone
 from typing import Callable, Optional
 
 from .clock import zone
+from .site import TREE_NODE_TYPES
+
+CLOUD_ONLY_TYPES = {"folder", "whiteboard", "database", "embed"}
 
 
 class CQLError(ValueError):
@@ -430,6 +433,9 @@ def _clause(cl: Clause, ctx: EvalContext) -> Callable:
             resolved.add(u.account_id if u else v)
         vals = list(resolved)
     want = set(v if f != "type" else v.lower() for v in vals)
+    if f == "type" and site.profile == "data_center":
+        for v in sorted(want & CLOUD_ONLY_TYPES):  # Data Center has no folders, whiteboards, databases or embeds
+            raise CQLError("No ContentTypeBinding found for type: %s" % v)
     if f == "space" or f == "space.key":
         want = set(vals)
 
@@ -451,9 +457,9 @@ def _getter(f: str, site) -> Callable:
     if f in ("id", "content"):
         return lambda c: c.id
     if f == "ancestor":
-        return lambda c: [a.id for a in site.ancestors(c)] if c.type == "page" else []
+        return lambda c: [a.id for a in site.v1_ancestors(c)] if c.type in TREE_NODE_TYPES else []
     if f == "parent":
-        return lambda c: c.parent_id if c.type == "page" else c.container_id
+        return lambda c: c.parent_id if c.type in TREE_NODE_TYPES else c.container_id
     if f == "container":
         return lambda c: c.container_id
     if f == "label":

@@ -9,6 +9,7 @@ from .admin import AdminClient
 from .app import EmulatorApp
 from .clock import Clock, start_ms_for_seed
 from .generator import build_site
+from .tree import CONTENT_TREE_MODES, build_content_tree
 
 PROFILES = ("cloud", "gateway", "data_center")
 
@@ -30,7 +31,8 @@ class Emulator:
                  latency_per_item_ms: float = 0, latency_per_body_item_ms: float = 0, time_zone: str = "UTC",
                  context_path: str | None = None, faults: dict | None = None, real_time: bool = False,
                  oauth_access_token_ttl: int = 3600, search_caps: dict | None = None, gateway_links: str = "site",
-                 tls: bool = False, clock_start_ms: int | None = None, site_shape: str = "uniform"):
+                 tls: bool = False, clock_start_ms: int | None = None, site_shape: str = "uniform", content_tree: str = "pages",
+                 v1_ancestors_include_folders: bool = True):
         if profile not in PROFILES:
             raise ValueError("profile must be one of %s" % (PROFILES,))
         self.profile = profile
@@ -43,6 +45,11 @@ class Emulator:
         # starts at wall-clock time, so a client's own clock and the site's agree as they do in real life).
         self.clock = Clock(start_ms_for_seed(seed) if clock_start_ms is None else clock_start_ms, real_time=real_time)
         self.site = build_site(profile, seed, self.clock, time_zone, pages, blogposts, spaces, site_shape)
+        if content_tree not in CONTENT_TREE_MODES:
+            raise ValueError("content_tree must be one of %s" % (CONTENT_TREE_MODES,))
+        if content_tree == "rich" and profile != "data_center":  # Data Center has none of these types
+            build_content_tree(self.site, seed)
+        self.site.v1_ancestors_include_folders = v1_ancestors_include_folders
         if context_path is None:
             context_path = "/confluence" if profile == "data_center" else ""
         f = dict(faults or {})

@@ -10,6 +10,7 @@ from urllib.parse import quote, quote_plus
 from .clock import friendly
 from .encoding import dumps_str
 from .files import MEDIA_DESC
+from .site import TREE_NODE_TYPES
 
 BODY_FORMATS = ["storage", "view", "export_view", "styled_view", "anonymous_export_view", "editor", "atlas_doc_format", "dynamic", "editor2"]
 
@@ -92,6 +93,8 @@ def webui(ctx, c) -> str:
         if ctx.dc:
             return "/display/%s/%s/%s" % (c.space_key, d.strftime("%Y/%m/%d"), slug(c.title))
         return "/spaces/%s/blog/%s/%s/%s" % (c.space_key, d.strftime("%Y/%m/%d"), c.id, slug(c.title))
+    if c.type in ("folder", "whiteboard", "database", "embed"):
+        return "/spaces/%s/%s/%s" % (c.space_key, c.type, c.id)
     if c.type == "comment":
         cont = site.content.get(c.container_id)
         base = webui(ctx, cont) if cont else "/"
@@ -333,7 +336,7 @@ def child_list_v1(ctx, c, kind, items, sub, path) -> dict:
 
 
 def extensions_v1(ctx, c) -> dict:
-    if c.type == "page":
+    if c.type in TREE_NODE_TYPES:
         return {"position": "none"} if ctx.dc else {"position": c.position if c.position is not None else 0}
     if c.type == "blogpost":
         return {}
@@ -360,7 +363,7 @@ def content_v1(ctx, c, exp: dict | None = None) -> dict:
     if "version" in exp:
         d["version"] = version_v1(ctx, c, c.version)
     if "ancestors" in exp:
-        anc = site.ancestors(c) if c.type == "page" else ([site.content[c.container_id]] if c.container_id in site.content else [])
+        anc = site.v1_ancestors(c) if c.type in TREE_NODE_TYPES else ([site.content[c.container_id]] if c.container_id in site.content else [])
         if c.type == "comment":  # a reply lists the comments it answers, after the page it is on
             chain, parent_id = [], c.parent_comment_id
             while parent_id in site.content:
@@ -415,7 +418,7 @@ def content_v1(ctx, c, exp: dict | None = None) -> dict:
     d["extensions"] = extensions_v1(ctx, c)
     ex = {}
     sp_link = "/rest/api/space/" + c.space_key
-    for k, v in (("childTypes", ""), ("container", sp_link if c.type in ("page", "blogpost") else "/rest/api/content/%s" % c.container_id),
+    for k, v in (("childTypes", ""), ("container", sp_link if c.type in TREE_NODE_TYPES or c.type == "blogpost" else "/rest/api/content/%s" % c.container_id),
                  ("metadata", ""), ("operations", ""), ("children", "/rest/api/content/%s/child" % c.id),
                  ("restrictions", "/rest/api/content/%s/restriction/byOperation" % c.id), ("history", "/rest/api/content/%s/history" % c.id),
                  ("ancestors", ""), ("body", ""), ("version", ""), ("descendants", "/rest/api/content/%s/descendant" % c.id),
@@ -507,7 +510,8 @@ def page_v2(ctx, c, fmt=None) -> dict:
     d = {"id": c.id, "status": c.status, "title": c.title, "spaceId": str(space.id) if space else None}
     if c.type == "page":
         d["parentId"] = c.parent_id
-        d["parentType"] = "page" if c.parent_id else None
+        parent = ctx.site.content.get(c.parent_id) if c.parent_id else None
+        d["parentType"] = parent.type if parent is not None else None  # a folder, whiteboard… on a rich Cloud tree
         d["position"] = c.position or 0
     d["authorId"] = c.versions[0].by
     if c.type == "page":

@@ -55,14 +55,19 @@ class Version:
         self.minor = minor
 
 
+# what sits in the page tree, linked by `parent_id` (Cloud's folders, whiteboards, databases, embeds: tree.py)
+TREE_NODE_TYPES = frozenset({"page", "folder", "whiteboard", "database", "embed"})
+
+
 class Content:
-    """A page, blog post, comment or attachment (ids are strings; attachments are `att<n>`)."""
+    """A page, blog post, comment or attachment (ids are strings; attachments are `att<n>`), or a Cloud folder,
+    whiteboard, database or embed (see tree.py)."""
 
     __slots__ = (
         "id", "num", "type", "status", "title", "space_key", "parent_id", "position", "versions",
         "author", "owner", "labels", "body", "view", "read_users", "read_groups", "update_users",
         "update_groups", "container_id", "location", "parent_comment_id", "resolution",
-        "inline_selection", "filename", "media_type", "blob", "att_comment", "prev_status", "template",
+        "inline_selection", "filename", "media_type", "blob", "att_comment", "prev_status", "template", "embed_url",
     )
 
     def __init__(self, **kw):
@@ -128,6 +133,7 @@ class Site:
         self.body_repeat: dict = {}  # content id -> how many extra sections its body has (real-shaped sites' huge bodies)
         self.kids: dict = {}  # container/parent id -> list of child ids (pages by parent, comments/attachments by container)
         self.body_renderer: Optional[Callable] = None
+        self.v1_ancestors_include_folders = True  # whether v1 lists folders among ancestors (tree.v1_ancestors)
 
     # ---------------- ids & lookup
     def new_id(self, step: int = 1) -> int:
@@ -165,7 +171,7 @@ class Site:
 
     # ---------------- tree
     def ancestors(self, c: Content) -> list[Content]:
-        """Top-to-bottom ancestor pages of a page (empty for root pages and blog posts)."""
+        """Top-to-bottom ancestors of a tree node, whatever their type (empty for root pages and blog posts)."""
         out = []
         pid = c.parent_id
         while pid is not None:
@@ -177,15 +183,21 @@ class Site:
         out.reverse()
         return out
 
+    def v1_ancestors(self, c: Content) -> list[Content]:
+        """The ancestors v1 lists (`expand=ancestors`, CQL `ancestor`): all, or without folders when the site runs
+        with `v1_ancestors_include_folders` off (undocumented by Atlassian: README, "Content tree: what is known")."""
+        anc = self.ancestors(c)
+        return anc if self.v1_ancestors_include_folders else [a for a in anc if a.type != "folder"]
+
     def add(self, c: Content) -> Content:
         self.content[c.id] = c
-        link = c.parent_id if c.type == "page" else c.container_id
+        link = c.parent_id if c.type in TREE_NODE_TYPES else c.container_id
         if link is not None:
             self.kids.setdefault(link, []).append(c.id)
         return c
 
     def unlink(self, c: Content):
-        link = c.parent_id if c.type == "page" else c.container_id
+        link = c.parent_id if c.type in TREE_NODE_TYPES else c.container_id
         lst = self.kids.get(link)
         if lst and c.id in lst:
             lst.remove(c.id)
@@ -313,6 +325,7 @@ class Site:
             "blogpost_ids": ids("blogpost"),
             "comment_ids": ids("comment"),
             "attachment_ids": ids("attachment"),
+            **{t + "_ids": ids(t) for t in ("folder", "whiteboard", "database", "embed") if t in by},
             "status": {c.id: c.status for c in self.content.values() if c.status != "current"},
             "restricted_ids": [c.id for c in self.content.values() if c.read_users is not None or c.read_groups is not None],
             "users": [{"account_id": u.account_id, "username": u.username, "user_key": u.user_key, "email": u.email,

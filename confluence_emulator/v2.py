@@ -255,7 +255,7 @@ def page_ancestors(ctx, cid):
     c = get_visible(ctx, cid, "page")
     limit = limit_param(ctx)
     anc = ctx.site.ancestors(c)[-limit:]
-    return {"results": [{"id": a.id, "type": "page"} for a in anc]}
+    return {"results": [{"id": a.id, "type": a.type} for a in anc]}
 
 
 @handler("page_children")
