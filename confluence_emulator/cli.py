@@ -31,6 +31,9 @@ def main(argv=None):
     s.add_argument("--oauth-access-token-ttl", type=int, default=3600)
     s.add_argument("--search-caps", default=None, help='JSON, e.g. {"body": 50, "expand": 200, "none": 1000}')
     s.add_argument("--gateway-links", choices=["site", "gateway"], default="site")
+    s.add_argument("--dc-version", default=None,
+                   help="the Data Center release to answer as, e.g. 7.19, 8.5, 9.2, 10.0 (default 10.0.3); before 9.1 "
+                        "there is no /rest/api/space/{key}/permissions")
     s.add_argument("--tls", action="store_true",
                    help="serve HTTPS with a certificate generated at start; info carries ca_cert_path for clients to trust")
     a = p.parse_args(argv)
@@ -42,7 +45,7 @@ def main(argv=None):
                    faults=json.loads(a.faults) if a.faults else None, real_time=a.real_time,
                    oauth_access_token_ttl=a.oauth_access_token_ttl,
                    search_caps=json.loads(a.search_caps) if a.search_caps else None, gateway_links=a.gateway_links,
-                   tls=a.tls, clock_start_ms=clock_start_ms(a.clock_start))
+                   tls=a.tls, clock_start_ms=clock_start_ms(a.clock_start), dc_version=a.dc_version)
     emu.start()
     stop = threading.Event()
 
