@@ -13,7 +13,7 @@ from source_confluence.components.skips import SKIPS, SERVER_ERROR, ItemErrorHan
 from unit_tests.config_builder import ConfigBuilder
 from unit_tests.conftest import log_messages, read_streams, records_of
 from unit_tests.request_builder import ConfluenceUrls
-from unit_tests.response_builder import dc_space, error, group, list_page, v2_space
+from unit_tests.response_builder import content, dc_space, error, group, list_page, v2_space
 
 SITE_V1 = "https://acme.atlassian.net/wiki/rest/api"
 SITE_V2 = "https://acme.atlassian.net/wiki/api/v2"
@@ -60,6 +60,22 @@ class TestGroupMembers:
 
 
 @freezegun.freeze_time("2024-06-15T12:00:00Z")
+class TestPageVersions:
+    @pytest.mark.parametrize("status", [403, 404, 410])
+    def test_a_page_whose_versions_answer_4xx_is_skipped(self, http, status):
+        http.get(f"{SITE_V1}/content/search", json=list_page([content("1", when="2024-03-01T10:00:00.000Z"),
+                                                              content("2", when="2024-03-02T10:00:00.000Z")]))
+        http.get(f"{SITE_V2}/pages/1/versions", json=list_page([
+            {"number": 1, "createdAt": "2024-03-01T10:00:00.000Z", "message": "", "minorEdit": False, "authorId": "u1"}]))
+        http.get(f"{SITE_V2}/pages/2/versions", status_code=status, json={"errors": [{"status": status}]})
+        output = read_streams(ConfigBuilder().with_start_date("2024-01-01T00:00:00Z").build(), "pages", "page_versions")
+        assert not output.errors
+        assert [r["pageId"] for r in records_of(output, "page_versions")] == ["1"]
+        assert sorted(r["id"] for r in records_of(output, "pages")) == ["1", "2"]
+        assert any(w.startswith("Skipped 1 page of stream page_versions: 1 ") for w in warnings(output))
+
+
+@freezegun.freeze_time("2024-06-15T12:00:00Z")
 class TestSpacePermissions:
     def test_cloud_space_deleted_since_the_listing_is_skipped(self, http):
         http.get(f"{SITE_V2}/spaces", json=list_page([v2_space("1", "ENG"), v2_space("2", "OLD")]))
@@ -93,12 +109,19 @@ class TestSpacePermissions:
 
 @freezegun.freeze_time("2024-06-15T12:00:00Z")
 class TestListingsStayConfigErrors:
-    @pytest.mark.parametrize("stream, path", [("group", "group"), ("audit", "audit")])
+    @pytest.mark.parametrize("stream, path", [("group", "group"), ("audit", "audit"), ("users", "search/user")])
     def test_404_on_a_listing_names_base_url(self, http, stream, path):
         http.get(f"{SITE_V1}/{path}", status_code=404, json=error(404, "null for uri"))
         output = read_streams(ConfigBuilder().build(), stream, expecting_exception=True)
         failures = [e.trace.error for e in output.errors if "check 'base_url'" in e.trace.error.message]
         assert failures and all(f.failure_type.value == "config_error" for f in failures)
+
+
+    def test_404_on_the_content_search_names_base_url(self, http):
+        http.get(f"{SITE_V1}/content/search", status_code=404, json=error(404, "null for uri"))
+        output = read_streams(ConfigBuilder().with_start_date("2024-01-01T00:00:00Z").build(), "pages", expecting_exception=True)
+        assert any("check 'base_url'" in e.trace.error.message for e in output.errors)
+        assert not records_of(output, "pages")
 
 
 def test_the_handler_skips_a_5xx_only_on_the_last_allowed_attempt():
