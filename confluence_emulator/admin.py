@@ -340,6 +340,8 @@ def faults(app, request):
         b = body(request)
         try:
             cfg = app.faults.update(b, replace=bool(b.pop("_replace", False)) if isinstance(b, dict) else False)
+            if "purge_after_listing" in b or not cfg.get("purge_after_listing"):
+                app.site.purges.configure(cfg.get("purge_after_listing"), app.seed)
         except ValueError as e:
             raise AdminError(400, str(e))
         return 200, cfg

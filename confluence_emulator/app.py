@@ -22,6 +22,17 @@ from .encoding import dumps
 JSON_CT = "application/json;charset=UTF-8"
 
 
+DEFAULT_DC_VERSION = "10.0.3"
+
+
+def parse_dc_version(text: str) -> tuple:
+    """"8.5" or "9.2.1" -> (major, minor, patch): the Data Center release the emulator answers as."""
+    parts = [int(p) for p in str(text).strip().split(".") if p != ""]
+    if not 1 <= len(parts) <= 3:
+        raise ValueError("dc_version must look like 8.5 or 10.0.3, not %r" % text)
+    return tuple((parts + [0, 0])[:3])
+
+
 class Ctx:
     """Per-request context handed to handlers."""
 
@@ -76,8 +87,10 @@ class Ctx:
 
 class EmulatorApp:
     def __init__(self, site, profile: str, seed: int, context_path: str = "", faults: dict | None = None,
-                 oauth_ttl: int = 3600, search_caps: dict | None = None, gateway_links: str = "site", log_limit: int = 50000):
+                 oauth_ttl: int = 3600, search_caps: dict | None = None, gateway_links: str = "site", log_limit: int = 50000,
+                 dc_version: str = DEFAULT_DC_VERSION):
         self.site = site
+        self.dc_version = parse_dc_version(dc_version)
         self.profile = profile
         self.seed = seed
         self.context_path = ("/" + context_path.strip("/")) if context_path and context_path.strip("/") else ""
@@ -85,6 +98,7 @@ class EmulatorApp:
         self.creds = Credentials(profile, seed, site)
         self.oauth = OAuthService(self.creds, site.clock, seed, oauth_ttl)
         self.faults = Faults(seed, faults)
+        site.purges.configure(self.faults.cfg.get("purge_after_listing"), seed)
         self.search_caps = {"body": 50, "expand": 200, "none": 1000, "export_view": 25}
         if search_caps:
             self.search_caps.update(search_caps)

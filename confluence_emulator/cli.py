@@ -33,6 +33,9 @@ def main(argv=None):
     s.add_argument("--oauth-access-token-ttl", type=int, default=3600)
     s.add_argument("--search-caps", default=None, help='JSON, e.g. {"body": 50, "expand": 200, "none": 1000}')
     s.add_argument("--gateway-links", choices=["site", "gateway"], default="site")
+    s.add_argument("--dc-version", default=None,
+                   help="the Data Center release to answer as, e.g. 7.19, 8.5, 9.2, 10.0 (default 10.0.3); before 9.1 "
+                        "there is no /rest/api/space/{key}/permissions")
     s.add_argument("--tls", action="store_true",
                    help="serve HTTPS with a certificate generated at start; info carries ca_cert_path for clients to trust")
     s.add_argument("--content-tree", choices=["pages", "rich"], default="pages",
@@ -49,7 +52,7 @@ def main(argv=None):
                    oauth_access_token_ttl=a.oauth_access_token_ttl,
                    search_caps=json.loads(a.search_caps) if a.search_caps else None, gateway_links=a.gateway_links,
                    tls=a.tls, clock_start_ms=clock_start_ms(a.clock_start), site_shape=a.site_shape, content_tree=a.content_tree,
-                   v1_ancestors_include_folders=a.v1_ancestors_include_folders == "yes")
+                   v1_ancestors_include_folders=a.v1_ancestors_include_folders == "yes", dc_version=a.dc_version)
     emu.start()
     stop = threading.Event()
 

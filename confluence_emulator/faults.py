@@ -21,6 +21,7 @@ DEFAULTS = {
     "slow_ms": 0,                  # extra delay on every request
     "empty_page_with_next": False,  # once per list walk: a page with results [] that still has a next link
     "space_permissions_denied_status": 403,  # DC space permissions for non-admins: 403 (documented) or 500 (9.1+, real)
+    "purge_after_listing": None,   # {"count": N | "ids": [...], "types": [...], "index_lingers_searches": M} (purges.py)
     "oauth_errors": 0.0,           # probability of a 503 from POST /oauth/token
     "latency_ms": 0,               # latency model: base per request
     "latency_per_item_ms": 0.0,    # + per returned item

@@ -6,7 +6,7 @@ import threading
 from werkzeug.serving import WSGIRequestHandler, make_server
 
 from .admin import AdminClient
-from .app import EmulatorApp
+from .app import DEFAULT_DC_VERSION, EmulatorApp
 from .clock import Clock, start_ms_for_seed
 from .generator import build_site
 from .tree import CONTENT_TREE_MODES, build_content_tree
@@ -32,7 +32,7 @@ class Emulator:
                  context_path: str | None = None, faults: dict | None = None, real_time: bool = False,
                  oauth_access_token_ttl: int = 3600, search_caps: dict | None = None, gateway_links: str = "site",
                  tls: bool = False, clock_start_ms: int | None = None, site_shape: str = "uniform", content_tree: str = "pages",
-                 v1_ancestors_include_folders: bool = True):
+                 v1_ancestors_include_folders: bool = True, dc_version: str | None = None):
         if profile not in PROFILES:
             raise ValueError("profile must be one of %s" % (PROFILES,))
         self.profile = profile
@@ -57,7 +57,8 @@ class Emulator:
         f.setdefault("latency_per_item_ms", latency_per_item_ms)
         f.setdefault("latency_per_body_item_ms", latency_per_body_item_ms)
         self.app = EmulatorApp(self.site, profile, seed, context_path if profile == "data_center" else "", f,
-                               oauth_ttl=oauth_access_token_ttl, search_caps=search_caps, gateway_links=gateway_links)
+                               oauth_ttl=oauth_access_token_ttl, search_caps=search_caps, gateway_links=gateway_links,
+                               dc_version=dc_version or DEFAULT_DC_VERSION)
         self._server = None
         self._thread = None
         self.info = None
@@ -73,6 +74,7 @@ class Emulator:
         if self.profile == "data_center":
             info["base_url"] = host_url + app.context_path
             info["context_path"] = app.context_path
+            info["dc_version"] = ".".join(str(n) for n in app.dc_version)
         else:
             info["base_url"] = host_url
         if self.profile == "gateway":

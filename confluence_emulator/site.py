@@ -134,6 +134,8 @@ class Site:
         self.kids: dict = {}  # container/parent id -> list of child ids (pages by parent, comments/attachments by container)
         self.body_renderer: Optional[Callable] = None
         self.v1_ancestors_include_folders = True  # whether v1 lists folders among ancestors (tree.v1_ancestors)
+        from .purges import ListingPurges
+        self.purges = ListingPurges(self)  # content purged right after a search listed it (fault purge_after_listing)
 
     # ---------------- ids & lookup
     def new_id(self, step: int = 1) -> int:
@@ -237,7 +239,10 @@ class Site:
         root = self.page_like_root(c)
         return self.ancestors(root) + [root]
 
-    def can_view(self, user: Optional[User], c: Content) -> bool:
+    def can_view(self, user: Optional[User], c: Content, in_index: bool = False) -> bool:
+        """`in_index`: as the search index sees it, which keeps listing purged content for a while (purges.py)."""
+        if self.purges.purged and self.purges.hides(c, in_index):
+            return False
         key = (user.account_id if user else None, c.id)
         hit = self._vis_cache.get(key)
         if hit is not None:
@@ -304,7 +309,8 @@ class Site:
     def summary(self) -> dict:
         by = {}
         for c in self.content.values():
-            by.setdefault(c.type, []).append(c)
+            if not (self.purges.purged and self.purges.hides(c, False)):  # purged after a listing: gone
+                by.setdefault(c.type, []).append(c)
         def ids(t, status=None):
             return [c.id for c in by.get(t, []) if status is None or c.status == status]
         out = {
@@ -333,5 +339,6 @@ class Site:
                       for u in self.users.values()],
             "groups": [{"id": g.id, "name": g.name, "members": list(g.members)} for g in self.groups.values()],
             "labels": sorted(self.label_ids),
+            "listing_purges": self.purges.summary(),
         }
         return out

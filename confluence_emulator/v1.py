@@ -21,6 +21,10 @@ DEPRECATION = {"Deprecation": "Wed, 1 Mar 2023",
 GONE_ON_GATEWAY = {"content_list", "content_get", "space_list", "space_get", "child_attachment", "child_comment",
                    "child_page", "content_labels", "content_child", "content_history"}
 CLOUD_ONLY = {"system_info", "group_members_by_id", "search_user", "user_bulk"}
+# Data Center endpoints newer than some supported releases: (major, minor) that added them (PEERS.md: Onyx reads
+# space permissions over REST from 9.1 and over JSON-RPC before). An older `--dc-version` answers 404 as for
+# any path it does not know.
+DC_ADDED_IN = {"space_permissions": (9, 1)}
 DC_ONLY = {"content_scan", "server_information", "group_member", "space_permissions", "user_list", "content_versions"}
 
 
@@ -68,7 +72,8 @@ HANDLERS = {}
 def handler(name):
     def deco(fn):
         def wrapped(ctx, **kw):
-            if ctx.dc and name in CLOUD_ONLY or (not ctx.dc and name in DC_ONLY):
+            if ctx.dc and name in CLOUD_ONLY or (not ctx.dc and name in DC_ONLY) \
+                    or (ctx.dc and ctx.app.dc_version[:2] < DC_ADDED_IN.get(name, (0, 0))):
                 raise ApiError(404, "null for uri: %s" % ctx.request.url)
             if ctx.surface == "gateway" and name in GONE_ON_GATEWAY:
                 raise gone()
@@ -251,7 +256,7 @@ def _run_cql(ctx, cql_text, ctx_json=None, types=None):
     candidates = site.content.values() if ids is None else [site.content[i] for i in ids if i in site.content]
     try:
         out = [c for c in candidates if (names_status or c.status in default_status) and (sk is None or c.space_key == sk)
-               and (types is None or c.type in types) and pred(c) and visible(ctx, c)]
+               and (types is None or c.type in types) and pred(c) and site.can_view(ctx.user, c, in_index=True)]
     except cqlmod.CQLError as e:
         raise ApiError(400, str(e))
     if q.order:
@@ -263,6 +268,7 @@ def _run_cql(ctx, cql_text, ctx_json=None, types=None):
 def content_search(ctx):
     t0 = time.perf_counter()
     exp = parse_expand(ctx.args.get("expand"))
+    ctx.site.purges.search_started()
     q, items = run_cql(ctx, ctx.args.get("cql"), ctx.args.get("cqlcontext"))
     cap = _search_caps(ctx, exp)
     limit = int_param(ctx, "limit", 25)
@@ -275,6 +281,7 @@ def content_search(ctx):
         page = items[start:start + limit]
         if ctx.app.faults.empty_page_once(walk_key(ctx), start == 0) and start + limit < len(items):
             page = []
+        ctx.site.purges.listed(page)
         ekey = expand_key(exp)
         res = EncodedList(content_v1_encoded(ctx, c, exp, ekey) for c in page)
         ctx.n_items += len(res)
@@ -306,6 +313,8 @@ def cursor_search(ctx, items, limit, ser, bodies, sig, extra, encoded=False):
         res = []
         nxt = cur
     else:
+        if encoded:  # content/search
+            ctx.site.purges.listed(page)
         res = [ser(c) for c in page]
         if encoded:
             res = EncodedList(res)
@@ -784,6 +793,8 @@ def system_info(ctx):
 
 @handler("server_information")
 def server_information(ctx):
-    return {"baseUrl": ctx.site_base, "displayInfo": "Confluence Data Center 10.0.3 (emulator)", "version": "10.0.3",
-            "buildNumber": 10003, "buildDate": "2025-07-01T00:00:00.000Z", "serverTime": ctx.fmt_time(ctx.site.clock.now_ms()),
+    version = ".".join(str(n) for n in ctx.app.dc_version)
+    major, minor, patch = ctx.app.dc_version
+    return {"baseUrl": ctx.site_base, "displayInfo": "Confluence Data Center %s (emulator)" % version, "version": version,
+            "buildNumber": major * 1000 + minor * 10 + patch, "buildDate": "2025-07-01T00:00:00.000Z", "serverTime": ctx.fmt_time(ctx.site.clock.now_ms()),
             "defaultTimeZone": ctx.site.time_zone}

@@ -22,6 +22,7 @@ from airbyte_cdk.sources.declarative.yaml_declarative_source import YamlDeclarat
 
 from source_confluence.components.checkpoints import checkpoint_every_page
 from source_confluence.components.pagination import pages_read
+from source_confluence.components.skips import SKIPS, skip_warnings, skipped_since
 
 # Streams read from CQL `ORDER BY lastmodified ASC`: a page of results done is a state (components/checkpoints.py).
 ORDERED_INCREMENTAL_STREAMS = ("pages", "blog_posts", "comments", "attachments")
@@ -113,8 +114,29 @@ class SourceConfluence(YamlDeclarativeSource):
         state: Optional[List[AirbyteStateMessage]] = None,
     ) -> Iterator[AirbyteMessage]:
         source = self._for(config, catalog, state)
+        skipped_before = SKIPS.snapshot()
         messages = super().read(logger, config, catalog, state) if source is self else source.read(logger, config, catalog, state)
-        yield from with_progress(messages)
+        if source is not self:  # that source says what it skipped
+            yield from with_progress(messages)
+            return
+        records: Counter = Counter()
+        try:
+            for message in with_progress(messages):
+                if message.type == Type.RECORD and message.record is not None:
+                    records[message.record.stream] += 1
+                yield message
+        except Exception:
+            yield from skip_messages(skipped_before, records, config)
+            raise
+        yield from skip_messages(skipped_before, records, config)
+
+
+def skip_messages(skipped_before: Counter, records: Counter, config: Mapping[str, Any]) -> Iterator[AirbyteMessage]:
+    """After the CDK's messages: one warning per stream that skipped items about which Confluence answered
+    403/404/410 or a lasting 5xx (components/skips.py)."""
+    data_center = config.get("deployment") == "data_center"
+    for line in skip_warnings(skipped_since(skipped_before), records, data_center):
+        yield AirbyteMessage(type=Type.LOG, log=AirbyteLogMessage(level=Level.WARN, message=line))
 
 
 def with_progress(messages: Iterator[AirbyteMessage], every_seconds: float = PROGRESS_EVERY_SECONDS) -> Iterator[AirbyteMessage]:

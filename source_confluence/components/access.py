@@ -425,7 +425,8 @@ class AccessLookup:
                 except AccessUnknown:
                     pass
                 # Data Center before 9.1 (or an answer the connector does not understand): the space's expand.
-                body, _ = self._get(self.requester, "space/%s" % quote(space_key, safe=""), {"expand": "permissions"})
+                # Its own error handling too: a space deleted since it was listed is `unknown`, not a failed sync.
+                body, _ = self._get(self.space_permissions_requester, "space/%s" % quote(space_key, safe=""), {"expand": "permissions"})
                 return space_view_from_v1_expand(body)
             if self.v2_requester is None or not space_id:
                 raise AccessUnknown("Cloud space permissions need the v2 API and the space id")

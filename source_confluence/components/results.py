@@ -63,8 +63,9 @@ class ResultsExtractor(RecordExtractor):
 
 
 def results_of(response: requests.Response) -> List[Any]:
-    """The list a response holds; empty for an empty body; a body that is not JSON stops the stream."""
-    if not response.content:
+    """The list a response holds; empty for an empty body or for an error answer the error handler chose
+    to skip (IGNORE, components/skips.py); a body that is not JSON stops the stream."""
+    if not response.content or response.status_code >= 400:
         return []
     try:
         body = json_body(response)
