@@ -30,7 +30,7 @@ a custom cursor in ``incremental_sync``, or a state-persisted extra-slices hook 
 """
 
 import threading
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any, Iterable, MutableMapping, Optional, Sequence
 
 from airbyte_cdk.sources.streams.concurrent.cursor import ConcurrentCursor
@@ -58,23 +58,21 @@ class PageCheckpointingCursor(ConcurrentCursor):
 
     def catch_up_new_spaces(self, visible: Optional[Sequence[str]], content_start: Optional[str]) -> None:
         """Before the sync: compare the visible spaces with the state's list (``space_catch_up``)."""
-        self._space_catch_up = SpaceCatchUp(remembered_spaces(self._concurrent_state), visible)
-        self._catch_up_start = parse_instant(content_start)
+        self._space_catch_up = SpaceCatchUp(remembered_spaces(self._concurrent_state), visible, parse_instant(content_start))
 
     def stream_slices(self) -> Iterable[StreamSlice]:
         """The CDK's windows, then each new space alone over the time those windows leave out."""
         normal = list(super().stream_slices())
         yield from normal
         catch_up: Optional[SpaceCatchUp] = getattr(self, "_space_catch_up", None)
-        start: Optional[datetime] = getattr(self, "_catch_up_start", None)
-        if catch_up is None or not catch_up.new or start is None or not self._slice_boundary_fields:
+        if catch_up is None or not catch_up.new or catch_up.since is None or not self._slice_boundary_fields:
             return
         converter = self._connector_state_converter
         start_field, end_field = self._slice_boundary_fields
         read = [(converter.parse_value(window[start_field]), converter.parse_value(window[end_field])) for window in normal]
-        missing = windows_not_read(read, start, self._cursor_granularity or timedelta(0))
+        missing = windows_not_read(read, catch_up.since, self._cursor_granularity or timedelta(0))
         for space_key in catch_up.new:
-            catch_up.start(space_key, len(missing))
+            catch_up.cut_into(space_key, len(missing))
         for space_key in catch_up.new:
             for lower, upper in missing:
                 yield StreamSlice(

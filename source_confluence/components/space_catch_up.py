@@ -51,7 +51,8 @@ def windows_not_read(normal: Sequence[Window], start: datetime, granularity: tim
 class SpaceCatchUp:
     """The known spaces of one stream in one sync, and the catch-up windows still running per space."""
 
-    def __init__(self, remembered: Optional[Set[str]], visible: Optional[Sequence[str]]) -> None:
+    def __init__(self, remembered: Optional[Set[str]], visible: Optional[Sequence[str]], since: Optional[datetime] = None) -> None:
+        self.since = since  # where a catch-up starts: the start of the content
         self._lock = threading.Lock()
         self._pending: Dict[str, int] = {}
         if visible is None:
@@ -66,7 +67,7 @@ class SpaceCatchUp:
         with self._lock:
             return None if self._known is None else sorted(self._known)
 
-    def start(self, space_key: str, windows: int) -> None:
+    def cut_into(self, space_key: str, windows: int) -> None:
         """The catch-up of ``space_key`` is cut into ``windows`` windows (none: nothing to catch up)."""
         with self._lock:
             if windows:

@@ -23,8 +23,8 @@ class TestWhatTheStateKnows:
         catch_up = SpaceCatchUp(remembered_spaces({"spaces": ["ENG"]}), ["ENG", "HR", "DOCS"])
         assert catch_up.new == ["DOCS", "HR"]
         assert catch_up.recorded() == ["ENG"]
-        catch_up.start("HR", 2)
-        catch_up.start("DOCS", 1)
+        catch_up.cut_into("HR", 2)
+        catch_up.cut_into("DOCS", 1)
         assert catch_up.window_done("HR") is False and catch_up.recorded() == ["ENG"]
         assert catch_up.window_done("DOCS") is True and catch_up.recorded() == ["DOCS", "ENG"]
         assert catch_up.window_done("HR") is True and catch_up.recorded() == ["DOCS", "ENG", "HR"]
@@ -32,7 +32,7 @@ class TestWhatTheStateKnows:
 
     def test_a_new_space_with_nothing_to_catch_up_is_known_at_once(self):
         catch_up = SpaceCatchUp({"ENG"}, ["ENG", "HR"])
-        catch_up.start("HR", 0)
+        catch_up.cut_into("HR", 0)
         assert catch_up.recorded() == ["ENG", "HR"]
 
     def test_a_space_no_longer_visible_is_forgotten_so_it_is_caught_up_if_it_comes_back(self):
