@@ -81,6 +81,18 @@ def test_a_space_granted_after_a_sync_is_caught_up_once_in_the_next_sync():
             assert all(parse_utc(r["lastModifiedAt"]) >= overlap_start[stream] for r in third[stream])
 
 
+def test_a_new_space_with_imported_old_content_is_caught_up_in_the_next_sync():
+    with Emulator(profile="cloud", seed=34, pages=80, time_zone="UTC", clock_start_ms=site_now_ms()) as emulator:
+        config = connector_config(emulator.info, "api_token")
+        _, state = sync(config)
+        emulator.admin.create_space("ARCH", name="Archive", pages=5, blogposts=2, modified_days_ago=90)
+        second, state = sync(config, state)
+        for stream in STREAMS:
+            delivered = Counter(ids_in(second[stream], "ARCH"))
+            assert set(delivered) == visible_ids(emulator, "admin", "ARCH", TYPE_OF_STREAM[stream]) and set(delivered.values()) == {1}
+        assert all("ARCH" in spaces for spaces in spaces_in(state).values())
+
+
 def test_a_space_added_to_space_keys_is_caught_up_in_the_next_sync():
     with Emulator(profile="data_center", seed=32, pages=160, time_zone="Asia/Shanghai", clock_start_ms=site_now_ms()) as emulator:
         config = connector_config(emulator.info, "personal_access_token", space_keys=["ENG"])
