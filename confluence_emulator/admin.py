@@ -6,7 +6,11 @@ import json
 
 from werkzeug.routing import Map, Rule
 
-from .site import Content, Version
+from .site import Content, Space, Version
+
+DAY_MS = 86_400_000
+# What a new space grants unless told otherwise: every logged-in user, as the generated global spaces.
+DEFAULT_SPACE_VIEW_GROUPS = ("confluence-users", "confluence-administrators")
 
 
 class AdminError(Exception):
@@ -33,6 +37,8 @@ def url_map():
         R("/content/<cid>/comments", endpoint="comment", methods=["POST"]),
         R("/content/<cid>/attachments", endpoint="attachment", methods=["POST"]),
         R("/content/<cid>/restrictions", endpoint="restrictions", methods=["PUT"]),
+        R("/spaces", endpoint="create_space", methods=["POST"]),
+        R("/spaces/<key>/permissions", endpoint="space_permissions", methods=["PUT"]),
         R("/faults", endpoint="faults", methods=["GET", "PUT"]),
         R("/truth/effective_access/<cid>", endpoint="effective_access", methods=["GET"]),
     ], strict_slashes=False)
@@ -334,6 +340,95 @@ def restrictions(app, request, cid):
                  "update": {"users": sorted(c.update_users or ()), "groups": sorted(c.update_groups or ())}}
 
 
+def _principals(app, spec) -> tuple[set, set]:
+    """(account ids, group names) named by ``{"users": [any user id], "groups": [names]}``."""
+    s = app.site
+    users = set()
+    for ident in (spec or {}).get("users", []):
+        u = s.user_by_any(ident)
+        if u is None:
+            raise AdminError(400, "unknown user %s" % ident)
+        users.add(u.account_id)
+    groups = set((spec or {}).get("groups", []))
+    for g in groups:
+        if g not in s.groups:
+            raise AdminError(400, "unknown group %s" % g)
+    return users, groups
+
+
+def space_summary(sp: Space) -> dict:
+    return {"key": sp.key, "id": sp.id, "name": sp.name, "homepage_id": sp.homepage_id,
+            "view_users": sorted(sp.view_users), "view_groups": sorted(sp.view_groups)}
+
+
+@h("create_space")
+def create_space(app, request):
+    """A global space, optionally with ``pages`` pages and ``blogposts`` blog posts last modified
+    ``modified_days_ago`` days ago (one second apart): content that exists before a sync looks at the space.
+    ``view`` (``{"users", "groups"}``) says who may see it; by default every logged-in user."""
+    s = app.site
+    b = body(request)
+    key = b.get("key")
+    if not isinstance(key, str) or not key or not key.isalnum():
+        raise AdminError(400, "key must be letters and digits")
+    if key in s.spaces:
+        raise AdminError(409, "space %s exists" % key)
+    counts = {}
+    for field in ("pages", "blogposts", "modified_days_ago"):
+        value = b.get(field, 0)
+        if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+            raise AdminError(400, "%s must be a whole number >= 0" % field)
+        counts[field] = value
+    if "view" in b:
+        view_users, view_groups = _principals(app, b["view"])
+    else:
+        view_users, view_groups = set(), set(DEFAULT_SPACE_VIEW_GROUPS)
+    author = _user(app, b.get("author"))
+    now = s.clock.tick()
+    when = now - counts["modified_days_ago"] * DAY_MS
+    sp = Space(id=max(x.id for x in s.spaces.values()) + 3, key=key, name=b.get("name") or key, type="global",
+               status="current", homepage_id=None, description="%s space." % (b.get("name") or key),
+               created_ms=when, author_id=author.account_id, view_users=view_users, view_groups=view_groups)
+    s.spaces[key] = sp
+
+    def add(type_, title, parent_id, at):
+        c = Content(id=str(s.new_id()), type=type_, status="current", title=title, space_key=key, parent_id=parent_id,
+                    position=len(s.kids.get(parent_id, ())) if type_ == "page" else None, author=author.account_id,
+                    owner=author.account_id, labels=[])
+        c.num = int(c.id)
+        c.versions = [Version(1, at, author.account_id, "", False)]
+        return s.add(c)
+
+    home = add("page", "%s Home" % sp.name, None, when)
+    sp.homepage_id = home.id
+    for i in range(counts["pages"]):
+        add("page", "%s page %d" % (key, i + 1), home.id, when + (i + 1) * 1000)
+    for i in range(counts["blogposts"]):
+        add("blogpost", "%s blog post %d" % (key, i + 1), None, when + (i + 1) * 1000)
+    s.touch()
+    return 201, space_summary(sp)
+
+
+@h("space_permissions")
+def space_permissions(app, request, key):
+    """Grant and/or revoke a space's view permission: ``{"grant": {"users", "groups"}, "revoke": {...}}``.
+    Every listing, search and the effective-access truth follow at once."""
+    s = app.site
+    sp = s.spaces.get(key)
+    if sp is None:
+        raise AdminError(404, "no space %s" % key)
+    b = body(request)
+    if not set(b) & {"grant", "revoke"}:
+        raise AdminError(400, "expected grant and/or revoke")
+    grant_users, grant_groups = _principals(app, b.get("grant"))
+    revoke_users, revoke_groups = _principals(app, b.get("revoke"))
+    sp.view_users = (sp.view_users | grant_users) - revoke_users
+    sp.view_groups = (sp.view_groups | grant_groups) - revoke_groups
+    s.clock.tick()
+    s.touch()
+    return 200, space_summary(sp)
+
+
 @h("faults")
 def faults(app, request):
     if request.method == "PUT":
@@ -425,6 +520,17 @@ class AdminClient:
         if update is not None:
             p["update"] = update
         return self._do("PUT", "/content/%s/restrictions" % content_id, p)
+
+    def create_space(self, key, name=None, pages=0, blogposts=0, modified_days_ago=0, view=None, author=None):
+        payload = {"key": key, "pages": pages, "blogposts": blogposts, "modified_days_ago": modified_days_ago}
+        payload.update({k: v for k, v in (("name", name), ("view", view), ("author", author)) if v is not None})
+        return self._do("POST", "/spaces", payload)
+
+    def grant_space(self, key, users=(), groups=()):
+        return self._do("PUT", "/spaces/%s/permissions" % key, {"grant": {"users": list(users), "groups": list(groups)}})
+
+    def revoke_space(self, key, users=(), groups=()):
+        return self._do("PUT", "/spaces/%s/permissions" % key, {"revoke": {"users": list(users), "groups": list(groups)}})
 
     def set_faults(self, **faults):
         return self._do("PUT", "/faults", faults)

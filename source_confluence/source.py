@@ -99,7 +99,7 @@ class SourceConfluence(YamlDeclarativeSource):
         streams = super().streams(config)
         for stream in streams:
             if stream.name in ORDERED_INCREMENTAL_STREAMS:
-                checkpoint_every_page(stream.cursor)
+                checkpoint_every_page(stream.cursor, config)
         return streams
 
     def discover(self, logger: logging.Logger, config: Mapping[str, Any]) -> AirbyteCatalog:

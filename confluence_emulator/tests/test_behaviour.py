@@ -389,3 +389,66 @@ def test_id_lookup_answers_as_a_full_scan_would(cloud):
     assert sorted(r["id"] for r in got["results"]) == sorted(ids[:-1])
     blog = cl.get(cl.v1 + "/content/search", params={"cql": "id IN (%s) AND type = blogpost" % ",".join(ids), "limit": 200}).json()
     assert blog["results"] == []
+
+
+def test_a_new_space_with_old_content_and_its_view_permission_granted_later(fresh_cloud):
+    """`POST /__admin/spaces` then `PUT /__admin/spaces/{key}/permissions`: every listing follows the grant."""
+    emu, s = fresh_cloud, fresh_cloud.site
+    now_ms = s.clock.now_ms()
+    created = emu.admin.create_space("ARCH", name="Archive", pages=3, blogposts=2, modified_days_ago=30,
+                                     view={"groups": ["confluence-administrators"]})
+    assert created["view_groups"] == ["confluence-administrators"] and created["homepage_id"]
+    arch = [c for c in s.content.values() if c.space_key == "ARCH"]
+    assert sorted(c.type for c in arch) == ["blogpost", "blogpost", "page", "page", "page", "page"]
+    assert all(now_ms - 31 * 86_400_000 < c.modified < now_ms - 29 * 86_400_000 for c in arch)
+    admin, reader = Client(emu), Client(emu, "reader")
+    space_id = created["id"]
+    search = "/content/search?cql=" + "space = ARCH AND lastmodified < now(\"-29d\")&limit=100"
+
+    def reader_sees():
+        return {
+            "v2 spaces": "ARCH" in [x["key"] for x in reader.get(reader.v2 + "/spaces?limit=250").json()["results"]],
+            "v2 space": reader.get(reader.v2 + "/spaces/%d" % space_id).status_code == 200,
+            "v1 space": reader.get(reader.v1 + "/space/ARCH").status_code == 200,
+            "cql": len(walk_v1(reader, reader.v1 + search)),
+            "truth": s.user_by_any("reader").account_id in emu.admin.effective_access(created["homepage_id"])["users"],
+        }
+
+    assert len(walk_v1(admin, admin.v1 + search)) == 6
+    assert reader_sees() == {"v2 spaces": False, "v2 space": False, "v1 space": False, "cql": 0, "truth": False}
+    granted = emu.admin.grant_space("ARCH", users=["reader"])
+    assert granted["view_users"] == [s.user_by_any("reader").account_id]
+    assert reader_sees() == {"v2 spaces": True, "v2 space": True, "v1 space": True, "cql": 6, "truth": True}
+    perms = admin.get(admin.v2 + "/spaces/%d/permissions" % space_id).json()["results"]
+    assert {p["principal"]["id"] for p in perms if p["principal"]["type"] == "user"} == set(granted["view_users"])
+    emu.admin.revoke_space("ARCH", users=["reader"])
+    assert reader_sees()["cql"] == 0 and not reader_sees()["v2 spaces"]
+    emu.admin.grant_space("ARCH", groups=["confluence-users"])  # reader is in it
+    assert reader_sees()["cql"] == 6
+
+
+def test_space_admin_api_rejects_what_it_cannot_do(fresh_cloud):
+    admin = fresh_cloud.admin
+    with pytest.raises(Exception, match="409"):
+        admin.create_space("ENG")
+    with pytest.raises(Exception, match="400"):
+        admin.create_space("NEW", pages=-1)
+    with pytest.raises(Exception, match="404"):
+        admin.grant_space("NOPE", users=["reader"])
+    with pytest.raises(Exception, match="400"):
+        admin.grant_space("ENG", users=["nobody-by-this-name"])
+
+
+def test_data_center_space_permissions_follow_a_grant():
+    """DC's permissions listing and the reader's v1 space list follow a grant."""
+    with Emulator(profile="data_center", seed=5, pages=20, time_zone="Asia/Shanghai") as dc:
+        reader, admin = Client(dc, "reader"), Client(dc)
+        hr_visible = lambda: "HR" in [x["key"] for x in reader.get(reader.v1 + "/space?limit=50").json()["results"]]
+        assert not hr_visible()
+        dc.admin.grant_space("HR", users=["reader"])
+        assert hr_visible()
+        users = [p["subject"]["identifier"] for p in admin.get(admin.v1 + "/space/HR/permissions").json()
+                 if p["subject"]["type"] == "user"]
+        assert users == [dc.site.user_by_any("reader").user_key]
+        dc.admin.revoke_space("HR", users=["reader"])
+        assert not hr_visible()

@@ -22,16 +22,28 @@ custom cursor in `incremental_sync`. The source gives the content streams' curso
 the CDK has built them (``SourceConfluence.streams``), and the pagination strategy, which the CDK
 calls in the reading thread after a page's records have been queued and observed, says when a page
 ends (``page_done``).
+
+The same cursor also reads the older content of spaces its state does not know yet (see
+``space_catch_up``): extra slices narrowed to one space (``stream_partition.space_key`` in the
+manifest's CQL), and the state's ``spaces`` list. Upstream hooks that would remove the class swap:
+a custom cursor in ``incremental_sync``, or a state-persisted extra-slices hook on ``ConcurrentCursor``.
 """
 
 import threading
-from typing import Any, MutableMapping, Optional
+from datetime import timedelta
+from typing import Any, Iterable, MutableMapping, Optional, Sequence
 
 from airbyte_cdk.sources.streams.concurrent.cursor import ConcurrentCursor
 from airbyte_cdk.sources.streams.concurrent.state_converters.abstract_stream_state_converter import (
     ConcurrencyCompatibleStateType,
 )
-from airbyte_cdk.sources.types import Record
+from airbyte_cdk.sources.types import Record, StreamSlice
+
+from source_confluence.components.endpoints import parse_instant
+from source_confluence.components.space_catch_up import STATE_KEY, SpaceCatchUp, remembered_spaces, windows_not_read
+
+# The slice partition field that narrows the manifest's CQL to one space.
+SPACE_PARTITION_FIELD = "space_key"
 
 # The cursor and window of the records this thread observed since the last page ended.
 _unfinished_page = threading.local()
@@ -40,9 +52,33 @@ _unfinished_page = threading.local()
 class PageCheckpointingCursor(ConcurrentCursor):
     """A ``ConcurrentCursor`` that also emits state when a page of an ordered listing is done.
 
-    It adds no attributes of its own, so an existing cursor can take this class (see
-    ``checkpoint_every_page``) with the state the CDK built for it.
+    An existing cursor takes this class (see ``checkpoint_every_page``) with the state the CDK built
+    for it; its only attribute of its own is the space catch-up, set by ``catch_up_new_spaces``.
     """
+
+    def catch_up_new_spaces(self, visible: Optional[Sequence[str]], content_start: Optional[str]) -> None:
+        """Before the sync: compare the visible spaces with the state's list (``space_catch_up``)."""
+        self._space_catch_up = SpaceCatchUp(remembered_spaces(self._concurrent_state), visible, parse_instant(content_start))
+
+    def stream_slices(self) -> Iterable[StreamSlice]:
+        """The CDK's windows, then each new space alone over the time those windows leave out."""
+        normal = list(super().stream_slices())
+        yield from normal
+        catch_up: Optional[SpaceCatchUp] = getattr(self, "_space_catch_up", None)
+        if catch_up is None or not catch_up.new or catch_up.since is None or not self._slice_boundary_fields:
+            return
+        converter = self._connector_state_converter
+        start_field, end_field = self._slice_boundary_fields
+        read = [(converter.parse_value(window[start_field]), converter.parse_value(window[end_field])) for window in normal]
+        missing = windows_not_read(read, catch_up.since, self._cursor_granularity or timedelta(0))
+        for space_key in catch_up.new:
+            catch_up.cut_into(space_key, len(missing))
+        for space_key in catch_up.new:
+            for lower, upper in missing:
+                yield StreamSlice(
+                    partition={SPACE_PARTITION_FIELD: space_key},
+                    cursor_slice={start_field: converter.output_format(lower), end_field: converter.output_format(upper)},
+                )
 
     @property
     def state(self) -> MutableMapping[str, Any]:
@@ -63,6 +99,10 @@ class PageCheckpointingCursor(ConcurrentCursor):
                 last[converter.END_KEY] = newest
             state[self.cursor_field.cursor_field_key] = first.get(converter.MOST_RECENT_RECORD_KEY) or first[converter.START_KEY]
         state["slices"] = stretches
+        catch_up: Optional[SpaceCatchUp] = getattr(self, "_space_catch_up", None)
+        spaces = catch_up.recorded() if catch_up is not None else self._concurrent_state.get(STATE_KEY)
+        if spaces is not None:
+            state[STATE_KEY] = spaces
         return state
 
     def observe(self, record: Record) -> None:
@@ -74,6 +114,11 @@ class PageCheckpointingCursor(ConcurrentCursor):
         if getattr(_unfinished_page, "cursor", None) is self:
             _unfinished_page.cursor = None  # the window's own state covers it
         super().close_partition(partition)
+        space_key = (getattr(partition.to_slice(), "partition", None) or {}).get(SPACE_PARTITION_FIELD)
+        catch_up: Optional[SpaceCatchUp] = getattr(self, "_space_catch_up", None)
+        if space_key and catch_up is not None and catch_up.window_done(space_key):
+            with self._lock:
+                self._emit_state_message()  # the state now knows the space
 
     def checkpoint_window_progress(self, window: Any) -> None:
         """Record that the window is read up to its newest record so far, and emit the state if it grew."""
@@ -104,9 +149,15 @@ def page_done() -> None:
     cursor.checkpoint_window_progress(_unfinished_page.window)
 
 
-def checkpoint_every_page(cursor: Any) -> bool:
-    """Give a CDK-built ``ConcurrentCursor`` this behaviour; False (unchanged) for any other cursor."""
+def checkpoint_every_page(cursor: Any, config: Optional[Any] = None) -> bool:
+    """Give a CDK-built ``ConcurrentCursor`` this behaviour; False (unchanged) for any other cursor.
+
+    With the normalised config, the cursor also catches up the spaces its state does not know.
+    """
     if type(cursor) is not ConcurrentCursor:
         return False
     cursor.__class__ = PageCheckpointingCursor
+    derived = (config or {}).get("_derived") or {}
+    if "visible_space_keys" in derived:  # filled by NormaliseConfig (components/visible_spaces.py)
+        cursor.catch_up_new_spaces(derived["visible_space_keys"], derived.get("content_start"))
     return True

@@ -9,6 +9,8 @@ declarative ``ConfigAddFields`` cannot do:
   the account's profile zone and the site default on Cloud, else ``cql_time_zone``, turned into
   the two shifts that make a UTC window safe to express in site-local wall time;
 - the first sync's time slices, which need the oldest content's date (``slicing.py``);
+- the keys of the visible spaces, so the content streams catch up spaces their state does not know
+  (``visible_spaces.py``, ``space_catch_up.py``);
 - URL clean-up that must never send a request to a host the user did not configure.
 
 The results go under ``config["_derived"]``; the manifest reads them with ``config['_derived']``.
@@ -34,6 +36,7 @@ from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
 from source_confluence.components.endpoints import api_roots, rest_api_root_and_auth
 from source_confluence.components.slicing import discover_oldest_modification, slice_plan
+from source_confluence.components.visible_spaces import visible_space_keys
 
 logger = logging.getLogger("airbyte")
 
@@ -291,12 +294,15 @@ class NormaliseConfig(ConfigTransformation):
                 cloud_id = self._lookup_cloud_id(base_url)
                 if cloud_id:
                     credentials["cloud_id"] = cloud_id
-        # The look-ups before a sync, side by side: the oldest content (for the first sync's windows), the zones.
-        with ThreadPoolExecutor(max_workers=1) as pool:
+        # The look-ups before a sync, side by side: the oldest content (for the first sync's windows), the
+        # visible spaces (to catch up the ones the state does not know), the zones.
+        with ThreadPoolExecutor(max_workers=2) as pool:
             oldest = pool.submit(discover_oldest_modification, config)
+            spaces = pool.submit(visible_space_keys, config)
             zones = discover_time_zones(config) or [config.get("cql_time_zone")]
             now = datetime.now(timezone.utc)
             plan = slice_plan(config, oldest.result(), now)
+            visible_spaces = spaces.result()
         lower, upper = zone_shifts(zones, now)
         config["_derived"] = {
             **api_roots(config),
@@ -306,6 +312,7 @@ class NormaliseConfig(ConfigTransformation):
             "cql_lower_shift": iso_duration(lower),
             "cql_upper_shift": iso_duration(upper + timedelta(minutes=1)),
             "site_url": base_url + "/wiki" if deployment == "cloud" else base_url,
+            "visible_space_keys": visible_spaces,
         }
 
     @staticmethod

@@ -198,3 +198,90 @@ class TestWhichCursorsCheckpointEveryPage:
         assert checkpoint_every_page(final) is False
         assert type(final) is FinalStateCursor
         assert PageCheckpointingCursor.__mro__[1] is ConcurrentCursor
+
+
+class TestSpacesTheStateDoesNotKnow:
+    """The state's ``spaces`` list and the catch-up slices of new spaces (components/space_catch_up.py)."""
+
+    FIRST_STRETCH = {"start": "2024-01-01T00:00:00.000000Z", "end": "2024-01-20T00:00:00.000000Z"}
+    SECOND_STRETCH = {"start": "2024-02-01T00:00:00.000000Z", "end": "2024-02-20T00:00:00.000000Z"}
+
+    @staticmethod
+    def cursor(stream_state, visible=("ENG", "HR")):
+        repository = InMemoryMessageRepository()
+        converter = CustomFormatConcurrentStreamStateConverter(
+            datetime_format="%Y-%m-%dT%H:%M:%S.%fZ", cursor_granularity=timedelta(microseconds=1)
+        )
+        cursor = ConcurrentCursor(
+            "pages", None, stream_state, repository, ConnectorStateManager(), converter, CursorField("lastModifiedAt"),
+            ("start_time", "end_time"), datetime(2024, 1, 1, tzinfo=timezone.utc), lambda: datetime(2024, 3, 1, tzinfo=timezone.utc),
+            slice_range=timedelta(days=31), cursor_granularity=timedelta(microseconds=1),
+        )
+        config = {"_derived": {"visible_space_keys": list(visible) if visible is not None else None, "content_start": "2024-01-01T00:00:00Z"}}
+        assert checkpoint_every_page(cursor, config)
+        return cursor, repository
+
+    @staticmethod
+    def date_range(*stretches, spaces=None):
+        state = {"state_type": "date-range", "slices": [dict(stretch) for stretch in stretches]}
+        return {**state, "spaces": spaces} if spaces is not None else state
+
+    @staticmethod
+    def windows(slices):
+        return [(s.partition.get("space_key"), s["start_time"], s["end_time"]) for s in slices]
+
+    @staticmethod
+    def close(cursor, window):
+        cursor.close_partition(SimpleNamespace(to_slice=lambda: window))
+
+    def test_a_state_without_the_list_adopts_the_spaces_visible_now_and_reads_nothing_old(self):
+        cursor, _ = self.cursor(self.date_range({**self.FIRST_STRETCH, "end": "2024-02-20T00:00:00.000000Z"}))
+        assert self.windows(cursor.stream_slices()) == [(None, "2024-02-20T00:00:00.000000Z", "2024-03-01T00:00:00.000000Z")]
+        assert cursor.state["spaces"] == ["ENG", "HR"]
+
+    def test_a_first_sync_records_the_spaces_it_reads(self):
+        cursor, _ = self.cursor({})
+        assert all(space is None for space, _, _ in self.windows(cursor.stream_slices()))
+        assert cursor.state["spaces"] == ["ENG", "HR"]
+
+    def test_a_new_space_is_read_alone_up_to_the_incremental_window_then_known(self):
+        cursor, repository = self.cursor(self.date_range({**self.FIRST_STRETCH, "end": "2024-02-20T00:00:00.000000Z"}, spaces=["ENG"]))
+        slices = list(cursor.stream_slices())
+        assert self.windows(slices) == [
+            (None, "2024-02-20T00:00:00.000000Z", "2024-03-01T00:00:00.000000Z"),
+            ("HR", "2024-01-01T00:00:00.000000Z", "2024-02-19T23:59:59.999999Z"),
+        ]
+        self.close(cursor, slices[0])
+        assert cursor.state["spaces"] == ["ENG"], "not known before its catch-up is done"
+        self.close(cursor, slices[1])
+        assert cursor.state["spaces"] == ["ENG", "HR"]
+        last = [m.state.stream.stream_state.__dict__ for m in repository.consume_queue() if m.type == Type.STATE][-1]
+        assert last["spaces"] == ["ENG", "HR"]
+        # The catch-up's window lies inside what was read already: the stretches do not change.
+        assert [(s["start"], s["end"]) for s in last["slices"]] == [("2024-01-01T00:00:00.000000Z", "2024-03-01T00:00:00.000000Z")]
+
+    def test_a_space_no_longer_visible_leaves_the_list(self):
+        cursor, _ = self.cursor(self.date_range(self.FIRST_STRETCH, spaces=["ENG", "HR"]), visible=["ENG"])
+        assert cursor.state["spaces"] == ["ENG"]
+        assert all(space is None for space, _, _ in self.windows(cursor.stream_slices()))
+
+    def test_when_the_spaces_cannot_be_listed_the_list_is_kept_and_nothing_caught_up(self):
+        cursor, _ = self.cursor(self.date_range(self.FIRST_STRETCH, spaces=["ENG"]), visible=None)
+        assert all(space is None for space, _, _ in self.windows(cursor.stream_slices()))
+        assert cursor.state["spaces"] == ["ENG"]
+
+    def test_a_sync_killed_during_a_catch_up_catches_the_space_up_again_when_resumed(self):
+        cursor, repository = self.cursor(self.date_range({**self.FIRST_STRETCH, "end": "2024-02-20T00:00:00.000000Z"}, spaces=["ENG"]))
+        catch_up = list(cursor.stream_slices())[1]
+        TestWindowsReadSideBySide.read_page(cursor, catch_up, "2024-01-05T10:00:00.000000Z", "2024-01-06T10:00:00.000000Z")
+        saved = [m.state.stream.stream_state.__dict__ for m in repository.consume_queue() if m.type == Type.STATE]
+        assert saved and saved[-1]["spaces"] == ["ENG"], "a page of the catch-up is saved, the space is not yet known"
+
+        # Killed here. The resumed sync also has a gap to read: HR is caught up over both stretches.
+        resumed, _ = self.cursor(self.date_range(self.FIRST_STRETCH, self.SECOND_STRETCH, spaces=saved[-1]["spaces"]))
+        assert self.windows(resumed.stream_slices()) == [
+            (None, "2024-01-20T00:00:00.000001Z", "2024-01-31T23:59:59.999999Z"),
+            (None, "2024-02-20T00:00:00.000000Z", "2024-03-01T00:00:00.000000Z"),
+            ("HR", "2024-01-01T00:00:00.000000Z", "2024-01-20T00:00:00.000000Z"),
+            ("HR", "2024-02-01T00:00:00.000000Z", "2024-02-19T23:59:59.999999Z"),
+        ]
