@@ -41,12 +41,13 @@ from airbyte_cdk.sources.declarative.requesters.requester import Requester
 from airbyte_cdk.sources.declarative.transformations import RecordTransformation
 from airbyte_cdk.sources.types import Config, StreamSlice, StreamState
 
+from source_confluence.components.config_spec import spec_default
 from source_confluence.extraction import ExtractionResult, detect_kind, extract_text, should_download
 
 LOGGER = logging.getLogger("airbyte")
 
-DEFAULT_MAX_BYTES = 20_000_000
-DEFAULT_MAX_CHARS = 100_000
+DEFAULT_MAX_BYTES = spec_default("attachment_max_bytes")
+DEFAULT_MAX_CHARS = spec_default("attachment_max_chars")
 CHUNK_SIZE = 64 * 1024
 # Confluence ids are numeric (pages, blog posts) or "att" + digits (attachments). Anything else is not
 # put into a path, so a record can never steer the request elsewhere.
