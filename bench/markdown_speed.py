@@ -1,4 +1,4 @@
-"""How fast source_confluence.markdown converts storage bodies, and whether its output changed.
+"""How fast source_confluence.text.markdown converts storage bodies, and whether its output changed.
 
 Not a test (pytest never collects bench/).  Usage:
 

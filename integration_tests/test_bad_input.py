@@ -42,6 +42,9 @@ DOC = ROOT / "docs" / "bad-input.md"
 READ_STREAMS = ("space", "pages")
 UNREACHABLE_SECONDS = 60  # the probe gives up after 3 connects 1 s apart (plus start-up on a busy CI box); HTTP retries took 5+ minutes
 
+# A token in a value of the wrong shape: Airbyte's secret filter does not know it, so only the message can keep it hidden.
+LISTED_SECRET = "tok-listed-5e1d-never-print"
+
 # Either a JSON value, or raw text for a file that is not JSON.
 Input = Any
 
@@ -128,28 +131,40 @@ def _emulator_now(emulator: Emulator) -> datetime:
 CASES: List[Case] = [
     Case("num_workers_not_a_number", '`num_workers: "ten"`',
          lambda env: {"config": env.cloud_config(num_workers="ten")},
-         check="'num_workers' must be a whole number from 1 to 40; got 'ten'.",
-         read="'num_workers' must be a whole number from 1 to 40; got 'ten'."),
+         check="'num_workers' (Concurrent workers) must be a whole number from 1 to 40, e.g. 10; got 'ten'.",
+         read="'num_workers' (Concurrent workers) must be a whole number from 1 to 40, e.g. 10; got 'ten'."),
+    Case("start_date_not_a_date", '`start_date: "yesterday"`',
+         lambda env: {"config": env.cloud_config(start_date="yesterday")},
+         check="'start_date' (Start date) must be a date and time (ISO 8601), written exactly like 2024-01-01T00:00:00Z; got 'yesterday'.",
+         read="'start_date' (Start date) must be a date and time (ISO 8601), written exactly like 2024-01-01T00:00:00Z; got 'yesterday'."),
     Case("space_keys_not_a_list", '`space_keys: "ENG"`',
          lambda env: {"config": env.cloud_config(space_keys="ENG")},
-         check="'space_keys' must be a list of non-empty texts such as [\"ENG\", \"HR\"]; got 'ENG'.",
-         read="'space_keys' must be a list of non-empty texts such as [\"ENG\", \"HR\"]; got 'ENG'."),
+         check="'space_keys' (Space keys) must be a list of non-empty texts, e.g. [\"ENG\", \"HR\"]; got 'ENG'.",
+         read="'space_keys' (Space keys) must be a list of non-empty texts, e.g. [\"ENG\", \"HR\"]; got 'ENG'."),
     Case("unknown_auth_type", '`credentials.auth_type: "magic"`',
          lambda env: {"config": env.cloud_config(credentials={"auth_type": "magic", "token": "magic-secret-value"})},
-         check="Unknown sign-in method 'credentials.auth_type' = 'magic'. Use one of: api_token, scoped_api_token, oauth2, personal_access_token, password",
-         read="Unknown sign-in method 'credentials.auth_type' = 'magic'."),
+         check="'credentials.auth_type' must name a sign-in method, one of 'api_token' (API token (Cloud)), 'scoped_api_token' "
+               "(Scoped API token (Cloud, through the API gateway)), 'oauth2' (OAuth 2.0 (Cloud)), 'personal_access_token' "
+               "(Personal access token (Data Center)), 'password' (Username and password (Data Center)); got 'magic'.",
+         read="'credentials.auth_type' must name a sign-in method"),
     Case("missing_credentials", "no `credentials`",
          lambda env: {"config": _without(env.cloud_config(), "credentials")},
-         check="'credentials' is missing: choose a sign-in method (auth_type) and fill in its fields",
-         read="'credentials' is missing"),
+         check="'credentials' (Authentication) is missing; choose a sign-in method with 'auth_type' and fill in its fields: "
+               "'api_token' (API token (Cloud)): email, api_token;",
+         read="'credentials' (Authentication) is missing"),
     Case("credentials_missing_token", "`auth_type: api_token` without `api_token`",
          lambda env: {"config": {**env.cloud_config(), "credentials": {"auth_type": "api_token", "email": "admin@example.com"}}},
-         check="Sign-in method 'api_token' needs 'email' and 'api_token' as text; missing or empty: api_token.",
-         read="Sign-in method 'api_token' needs 'email' and 'api_token' as text; missing or empty: api_token."),
+         check="'credentials.api_token' (API token) is missing; sign-in method 'api_token' (API token (Cloud)) needs email and api_token.",
+         read="'credentials.api_token' (API token) is missing; sign-in method 'api_token' (API token (Cloud)) needs email and api_token."),
+    Case("api_token_not_text", "`credentials.api_token` a list holding the token",
+         lambda env: {"config": _with_credentials(env.cloud_config(), api_token=[LISTED_SECRET])},
+         check="'credentials.api_token' (API token) must be non-empty text",
+         read="'credentials.api_token' (API token) must be non-empty text",
+         note="the value is never shown: the field is a secret"),
     Case("unknown_deployment", '`deployment: "server"`',
          lambda env: {"config": env.cloud_config(deployment="server")},
-         check="'deployment' must be 'cloud' or 'data_center'; got 'server'.",
-         read="'deployment' must be 'cloud' or 'data_center'; got 'server'."),
+         check="'deployment' (Deployment) must be one of 'cloud', 'data_center'; got 'server'.",
+         read="'deployment' (Deployment) must be one of 'cloud', 'data_center'; got 'server'."),
     Case("cloud_credentials_on_data_center", "API token with `deployment: data_center`",
          lambda env: {"config": env.dc_config(credentials=env.cloud_config()["credentials"])},
          check="Sign-in method 'api_token' is for Confluence Cloud, but 'deployment' is data_center.",
@@ -364,7 +379,14 @@ def _legacy_state_migrated(outcome, truth, title="Written after the legacy curso
     assert set(final) == {"lastModifiedAt", "state_type", "slices"} and final["state_type"] == "date-range", final
 
 
+def _secret_not_shown(outcome, truth) -> None:
+    for command in ("check", "read"):
+        result = outcome[command]
+        assert LISTED_SECRET.encode() not in result.stdout + result.stderr, result.describe()
+
+
 EXTRA_CHECKS = {
+    "api_token_not_text": _secret_not_shown,
     "space_keys_empty": _space_keys_empty,
     "space_keys_unknown": _space_keys_unknown,
     "audit_as_non_admin": _audit_as_non_admin,

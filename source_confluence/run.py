@@ -13,13 +13,10 @@ too (``ConfluenceEntrypoint.set_up_secret_filter``).
 
 import base64
 import sys
-from functools import lru_cache
-from pathlib import Path
 from datetime import datetime, timezone
 from typing import Any, List, Mapping, Optional
 
 import orjson
-import yaml
 from airbyte_cdk.entrypoint import AirbyteEntrypoint
 from airbyte_cdk.logger import PRINT_BUFFER
 from airbyte_cdk.models import (
@@ -38,20 +35,10 @@ from airbyte_cdk.utils.airbyte_secrets_utils import add_to_secrets, filter_secre
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
 from source_confluence.components.config import GATEWAY_AUTH_TYPES, DEFAULT_API_GATEWAY_URL, normalise_url, probe_reachable
+from source_confluence.components.config_spec import connection_specification, manifest
 from source_confluence.source import SourceConfluence
 
 STATE_TYPES = ("STREAM", "GLOBAL", "LEGACY")
-
-
-@lru_cache(maxsize=1)
-def manifest() -> Mapping[str, Any]:
-    """The manifest as YAML, read without building the source."""
-    return yaml.safe_load((Path(__file__).parent / "manifest.yaml").read_text())
-
-
-def connection_specification() -> Mapping[str, Any]:
-    """The spec's JSON schema."""
-    return manifest()["spec"]["connection_specification"]
 
 
 def derived_secrets(config: Any) -> List[str]:

@@ -6,7 +6,7 @@ when the config says ``extract_attachment_text: true``; otherwise it does nothin
 Why Python: the manifest can describe requests and records, but it cannot download a file with a byte
 cap, parse a PDF or an Office document, or turn a per-file failure into a field of the record instead of
 a failed sync. This transformation does that with the connector's own requester (same host, auth,
-retries and error handler as every other request) and ``source_confluence.extraction`` for the parsing.
+retries and error handler as every other request) and ``source_confluence.text.extraction`` for the parsing.
 
 Rules (PEERS.md pitfall 16, 21):
 
@@ -41,12 +41,13 @@ from airbyte_cdk.sources.declarative.requesters.requester import Requester
 from airbyte_cdk.sources.declarative.transformations import RecordTransformation
 from airbyte_cdk.sources.types import Config, StreamSlice, StreamState
 
+from source_confluence.components.config_spec import spec_default
 from source_confluence.text.extraction import ExtractionResult, detect_kind, extract_text, should_download
 
 LOGGER = logging.getLogger("airbyte")
 
-DEFAULT_MAX_BYTES = 20_000_000
-DEFAULT_MAX_CHARS = 100_000
+DEFAULT_MAX_BYTES = spec_default("attachment_max_bytes")
+DEFAULT_MAX_CHARS = spec_default("attachment_max_chars")
 CHUNK_SIZE = 64 * 1024
 # Confluence ids are numeric (pages, blog posts) or "att" + digits (attachments). Anything else is not
 # put into a path, so a record can never steer the request elsewhere.

@@ -34,14 +34,14 @@ from airbyte_cdk.sources.declarative.transformations.config_transformations.conf
 )
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
+from source_confluence.components.config_spec import config_problems, drop_null_optional_fields, fill_defaults, spec_default
 from source_confluence.components.endpoints import api_roots, rest_api_root_and_auth
 from source_confluence.components.slicing import discover_oldest_modification, slice_plan
 from source_confluence.components.visible_spaces import visible_space_keys
 
 logger = logging.getLogger("airbyte")
 
-DEFAULT_API_GATEWAY_URL = "https://api.atlassian.com"
-DEFAULT_OAUTH_TOKEN_URL = "https://auth.atlassian.com/oauth/token"
+DEFAULT_API_GATEWAY_URL = spec_default("api_gateway_url")
 GATEWAY_AUTH_TYPES = ("scoped_api_token", "oauth2")
 # Any wall clock on Earth is between UTC-12 and UTC+14: the window when the site's zone is unknown.
 UNKNOWN_ZONE_SHIFTS = (timedelta(hours=-12), timedelta(hours=14))
@@ -52,94 +52,16 @@ PROBE_ATTEMPTS = 3
 PROBE_TIMEOUT_SECONDS = 10
 PROBE_PAUSE_SECONDS = 1.0
 
-# Sign-in method -> the fields it needs (strings, not empty). Mirrors the spec's oneOf, so a typo
-# gets a message that names the method and the field instead of jsonschema's "not valid under any
-# of the given schemas" (which also prints the whole credentials object, secrets included).
-AUTH_REQUIRED_FIELDS = {
-    "api_token": ("email", "api_token"),
-    "scoped_api_token": ("email", "api_token"),
-    "oauth2": ("client_id", "client_secret", "refresh_token"),
-    "personal_access_token": ("personal_access_token",),
-    "password": ("username", "password"),
-}
-INTEGER_FIELDS = {  # field -> (minimum, maximum or None)
-    "num_workers": (1, 40),
-    "lookback_window_minutes": (0, 10080),
-    "attachment_max_bytes": (1, None),
-    "attachment_max_chars": (1, None),
-}
-BOOLEAN_FIELDS = ("include_archived", "allow_insecure_http", "extract_attachment_text")
-STRING_LIST_FIELDS = ("space_keys", "labels")
-OPTIONAL_STRING_FIELDS = ("cql_filter", "cql_time_zone", "start_date", "api_gateway_url", "oauth_token_url")
-
-
 def config_error(message: str) -> AirbyteTracedException:
     return AirbyteTracedException(message=message, internal_message=message, failure_type=FailureType.config_error)
 
 
-def _kind(value: Any) -> str:
-    return {bool: "true/false", int: "a number", float: "a number", str: "text", list: "a list", dict: "an object"}.get(
-        type(value), type(value).__name__
-    )
-
-
 def validate_shape(config: Mapping[str, Any]) -> None:
-    """Say what is wrong with the config in words a user can act on, before anything is built from it.
-
-    Never echoes a credential's value: only field names and the kind of value found.
-    """
-    if not isinstance(config, Mapping):
-        raise config_error(f"The config must be a JSON object; got {_kind(config)}.")
-    if "base_url" in config and not isinstance(config["base_url"], str):
-        raise config_error(f"'base_url' must be text such as https://acme.atlassian.net; got {_kind(config['base_url'])}.")
-    deployment = config.get("deployment")
-    if deployment is not None and deployment not in ("cloud", "data_center"):
-        raise config_error(f"'deployment' must be 'cloud' or 'data_center'; got {deployment!r}.")
-    credentials = config.get("credentials")
-    if credentials is None:
-        if not config.get("domain_name"):  # the official connector's config is migrated into credentials
-            raise config_error(
-                "'credentials' is missing: choose a sign-in method (auth_type) and fill in its fields: "
-                + ", ".join(f"{auth} ({' + '.join(fields)})" for auth, fields in AUTH_REQUIRED_FIELDS.items())
-                + "."
-            )
-    elif not isinstance(credentials, Mapping):
-        raise config_error(f"'credentials' must be an object with an 'auth_type'; got {_kind(credentials)}.")
-    else:
-        auth_type = credentials.get("auth_type")
-        if auth_type not in AUTH_REQUIRED_FIELDS:
-            shown = repr(auth_type) if isinstance(auth_type, str) and len(auth_type) <= 40 else _kind(auth_type)
-            raise config_error(
-                f"Unknown sign-in method 'credentials.auth_type' = {shown}. Use one of: "
-                + ", ".join(AUTH_REQUIRED_FIELDS)
-                + " (api_token, scoped_api_token and oauth2 on Cloud; personal_access_token and password on Data Center)."
-            )
-        missing = [name for name in AUTH_REQUIRED_FIELDS[auth_type] if not isinstance(credentials.get(name), str) or not credentials.get(name).strip()]
-        if missing:
-            raise config_error(
-                f"Sign-in method '{auth_type}' needs {' and '.join(repr(n) for n in AUTH_REQUIRED_FIELDS[auth_type])} as text; "
-                f"missing or empty: {', '.join(missing)}."
-            )
-    for name, (low, high) in INTEGER_FIELDS.items():
-        value = config.get(name)
-        if value is None:
-            continue
-        if isinstance(value, bool) or not isinstance(value, int) or value < low or (high is not None and value > high):
-            bounds = f"from {low} to {high}" if high is not None else f"of at least {low}"
-            raise config_error(f"'{name}' must be a whole number {bounds}; got {value!r}.")
-    for name in BOOLEAN_FIELDS:
-        if name in config and config[name] is not None and not isinstance(config[name], bool):
-            raise config_error(f"'{name}' must be true or false; got {config[name]!r}.")
-    for name in STRING_LIST_FIELDS:
-        value = config.get(name)
-        if value is None:
-            continue
-        if not isinstance(value, list) or not all(isinstance(item, str) and item.strip() for item in value):
-            example = '["ENG", "HR"]' if name == "space_keys" else '["howto", "runbook"]'
-            raise config_error(f"'{name}' must be a list of non-empty texts such as {example}; got {value!r}.")
-    for name in OPTIONAL_STRING_FIELDS:
-        if config.get(name) is not None and not isinstance(config[name], str):
-            raise config_error(f"'{name}' must be text; got {_kind(config[name])}.")
+    """Say everything that breaks the spec in one message a user can act on, before anything is built
+    from the config; the wording comes from the spec (config_spec.py) and never shows a secret."""
+    problems = config_problems(config)
+    if problems:
+        raise config_error(" ".join(problems))
 
 
 def _uses_proxy(url: str) -> bool:
@@ -273,19 +195,20 @@ class NormaliseConfig(ConfigTransformation):
     """Fill defaults, clean URLs, resolve the Cloud id and the CQL time window."""
 
     def transform(self, config: MutableMapping[str, Any]) -> None:
-        if "base_url" not in config:
-            return  # spec validation reports the missing field with Airbyte's own message
+        drop_null_optional_fields(config)
+        if config.get("deployment") is None and isinstance(config.get("base_url"), str):
+            config["deployment"] = "cloud" if ".atlassian.net" in config["base_url"] else "data_center"
         validate_shape(config)
-        deployment = config.get("deployment") or ("cloud" if ".atlassian.net" in str(config["base_url"]) else "data_center")
-        config["deployment"] = deployment
+        fill_defaults(config)
+        deployment = config["deployment"]
         allow_http = bool(config.get("allow_insecure_http"))
         base_url = normalise_url(config["base_url"], "base_url")
         if deployment == "cloud" and base_url.endswith("/wiki"):
             base_url = base_url[: -len("/wiki")]  # users often paste the /wiki URL of their site
         config["base_url"] = base_url
         require_https(base_url, "base_url", allow_http)
-        for field, default in (("api_gateway_url", DEFAULT_API_GATEWAY_URL), ("oauth_token_url", DEFAULT_OAUTH_TOKEN_URL)):
-            config[field] = normalise_url(config.get(field) or default, field)
+        for field in ("api_gateway_url", "oauth_token_url"):
+            config[field] = normalise_url(config.get(field) or spec_default(field), field)
             require_https(config[field], field, allow_http)
         credentials = config.get("credentials")
         if isinstance(credentials, MutableMapping):

@@ -24,6 +24,7 @@ from typing import Any, Iterable, Mapping, Optional
 import requests
 from airbyte_cdk.sources.declarative.extractors.record_filter import RecordFilter
 
+from source_confluence.components.config_spec import spec_default
 from source_confluence.components.endpoints import parse_instant, rest_api_root_and_auth
 
 logger = logging.getLogger("airbyte")
@@ -32,7 +33,7 @@ EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 LOOKUP_TIMEOUT_SECONDS = 30
 # Windows per first sync: twice the workers, so that a slow window does not leave the others idle.
 SLICES_PER_WORKER = 2
-DEFAULT_WORKERS = 10
+DEFAULT_WORKERS = spec_default("num_workers")
 # Never cut finer than this: a young site would otherwise pay a request per nearly empty window.
 MINIMUM_STEP = timedelta(days=1)
 # Room below the oldest date seen: minute-precision CQL and a site zone the probe did not know.

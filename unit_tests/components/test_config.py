@@ -23,6 +23,10 @@ def normalise(config):
     return config
 
 
+def _without(config, key):
+    return {name: value for name, value in config.items() if name != key}
+
+
 def config_error_of(config) -> AirbyteTracedException:
     with pytest.raises(AirbyteTracedException) as raised:
         normalise(config)
@@ -64,15 +68,41 @@ class TestUrls:
         error = config_error_of(ConfigBuilder().data_center("https://wiki.example.com/confluence?os_authType=basic").build())
         assert "must not carry a query" in error.message
 
-    def test_missing_base_url_is_left_to_spec_validation(self):
-        config = {"deployment": "cloud"}
-        assert normalise(config) == {"deployment": "cloud"}
+    def test_missing_base_url_is_a_config_error_that_says_what_to_type(self):
+        error = config_error_of(_without(ConfigBuilder().build(), "base_url"))
+        assert error.message.startswith("'base_url' (Confluence URL) is missing") and "https://acme.atlassian.net" in error.message
 
     @pytest.mark.parametrize("base_url, expected", [(SITE, "cloud"), ("https://wiki.example.com", "data_center")])
     def test_missing_deployment_is_inferred_from_the_host(self, base_url, expected):
         builder = ConfigBuilder().with_base_url(base_url).without_deployment()
         builder = builder.with_oauth2() if expected == "cloud" else builder.with_personal_access_token()
         assert normalise(builder.build())["deployment"] == expected
+
+
+class TestSpecChecks:
+    """The spec's rules and defaults apply before anything is derived (wording: components/test_config_spec.py)."""
+
+    def test_every_problem_is_in_one_config_error_and_no_secret(self):
+        config = ConfigBuilder().with_api_token(token=["tok-3b1e-secret"]).with_start_date("yesterday").build()
+        error = config_error_of(config)
+        assert "'start_date' (Start date)" in error.message and "2024-01-01T00:00:00Z" in error.message
+        assert "'credentials.api_token' (API token)" in error.message
+        assert "tok-3b1e-secret" not in error.message and "tok-3b1e-secret" not in (error.internal_message or "")
+
+    def test_left_out_fields_get_the_specs_defaults(self, http):
+        config = ConfigBuilder().build()
+        del config["num_workers"]
+        normalise(config)
+        assert config["num_workers"] == 10 and config["lookback_window_minutes"] == 15 and config["include_archived"] is True
+
+    def test_a_null_optional_field_counts_as_left_out(self, http):
+        config = {**ConfigBuilder().build(), "start_date": None, "api_gateway_url": None, "labels": None}
+        normalise(config)
+        assert "start_date" not in config and "labels" not in config and config["api_gateway_url"] == GATEWAY
+
+    def test_deployment_is_inferred_before_the_spec_requires_it(self):
+        config = {**ConfigBuilder().data_center().build(), "deployment": None}
+        assert normalise(config)["deployment"] == "data_center"
 
 
 class TestPlainHttp:

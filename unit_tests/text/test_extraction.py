@@ -1,4 +1,4 @@
-"""Tests for source_confluence.extraction, on real small files generated here."""
+"""Tests for source_confluence.text.extraction, on real small files generated here."""
 
 from __future__ import annotations
 

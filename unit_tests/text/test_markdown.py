@@ -1,4 +1,4 @@
-"""Tests for source_confluence.markdown (storage format -> Markdown).
+"""Tests for source_confluence.text.markdown (storage format -> Markdown).
 
 Expected fragments are written by hand from the inputs, not pasted from output.
 Only the tests marked with `needs_samples` read ../shared; they skip when it is absent.
