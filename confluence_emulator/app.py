@@ -124,6 +124,10 @@ class EmulatorApp:
         self.v2_map = v2_api.url_map()
         self.admin_map = admin_api.url_map()
         self._tcache = {}
+        # Attachments whose bytes were purged from storage while their records stay listed: a download
+        # answers 404 (on the media host when it redirects there). Set with DELETE /__admin/files/<aid>.
+        self.purged_files: set = set()
+        self.media = None  # the Cloud media host (media.MediaHost) when downloads redirect there
 
     # ------------------------------------------------------------------ helpers
     def fmt_time(self, ms: int) -> str:

@@ -33,6 +33,10 @@ def main(argv=None):
     s.add_argument("--gateway-links", choices=["site", "gateway"], default="site")
     s.add_argument("--tls", action="store_true",
                    help="serve HTTPS with a certificate generated at start; info carries ca_cert_path for clients to trust")
+    s.add_argument("--media-redirect", choices=["on", "off"], default=None,
+                   help="Cloud/gateway downloads answer 302 to a separate media host (default on; Data Center: off)")
+    s.add_argument("--media-host", default=None, help="host name in media URLs (default: localhost when --host is 127.0.0.1)")
+    s.add_argument("--media-token-ttl", type=int, default=300, help="lifetime of media tokens in emulator-clock seconds")
     a = p.parse_args(argv)
     from .clock import clock_start_ms
     from .server import Emulator
@@ -42,7 +46,8 @@ def main(argv=None):
                    faults=json.loads(a.faults) if a.faults else None, real_time=a.real_time,
                    oauth_access_token_ttl=a.oauth_access_token_ttl,
                    search_caps=json.loads(a.search_caps) if a.search_caps else None, gateway_links=a.gateway_links,
-                   tls=a.tls, clock_start_ms=clock_start_ms(a.clock_start))
+                   tls=a.tls, clock_start_ms=clock_start_ms(a.clock_start), media_redirect=a.media_redirect,
+                   media_host=a.media_host, media_token_ttl=a.media_token_ttl)
     emu.start()
     stop = threading.Event()
 
