@@ -144,14 +144,18 @@ class AttachmentDownloader(HttpRequester):
 
     def __post_init__(self, parameters: Mapping[str, Any]) -> None:
         super().__post_init__(parameters)
+        # Two clients of its own (the inherited one follows redirects and is not used): one to Confluence,
+        # counted in the connector's request budget, and one with no credentials for the media host.
         timeout = (self.connect_timeout_in_seconds, self.read_timeout_in_seconds)
         self.confluence_client = HttpClient(
             name=self.name,
             logger=self.logger,
             error_handler=self.error_handler,
+            api_budget=self.api_budget,
             authenticator=self.get_authenticator(),
             backoff_strategy=getattr(self.error_handler, "backoff_strategies", None),
             session=cookieless_session(),
+            message_repository=self.message_repository,
             request_timeout=timeout,
         )
         self.media_client = HttpClient(
@@ -160,6 +164,7 @@ class AttachmentDownloader(HttpRequester):
             error_handler=self.media_error_handler,
             backoff_strategy=getattr(self.media_error_handler, "backoff_strategies", None),
             session=cookieless_session(auth=NoCredentials()),
+            message_repository=self.message_repository,
             request_timeout=timeout,
         )
 
