@@ -106,3 +106,15 @@ def test_expired_media_tokens_cost_each_file_not_the_sync(tmp_path):
     assert media_log and {e["status"] for e in media_log} == {403}
     assert not [e for e in media_log if e["authorization"] or e["cookie"]]
     assert not MEDIA_TOKEN.search(result.stdout + result.stderr)
+
+
+def test_debug_output_names_no_media_token(tmp_path):
+    # --debug logs requests with their URLs and headers; a redirect's Location and a media URL carry the token.
+    with Emulator(profile="cloud", seed=65, pages=10) as emulator:
+        config = connector_config(emulator.info, "api_token", extract_attachment_text=True)
+        result = run_cli("read", config, catalog_for(["attachments", "attachment_files"]), debug=True, timeout=300,
+                         extra_env={"AIRBYTE_STAGING_DIRECTORY": str(tmp_path)})
+        served = [e for e in emulator.admin.media_requests() if e["status"] == 200]
+    assert result.returncode == 0 and not result.errors, result.describe()
+    assert served and [m for m in result.messages if m.get("type") == "DEBUG"]
+    assert not MEDIA_TOKEN.search(result.stdout + result.stderr)

@@ -147,9 +147,12 @@ class AttachmentDownloader(HttpRequester):
         # Two clients of its own (the inherited one follows redirects and is not used): one to Confluence,
         # counted in the connector's request budget, and one with no credentials for the media host.
         timeout = (self.connect_timeout_in_seconds, self.read_timeout_in_seconds)
+        # Not at debug level: the CDK's debug lines hold the redirect's Location and the media URL, token included.
+        logger = logging.getLogger(self.logger.name + ".downloads")
+        logger.setLevel(max(logging.INFO, logger.getEffectiveLevel()))
         self.confluence_client = HttpClient(
             name=self.name,
-            logger=self.logger,
+            logger=logger,
             error_handler=self.error_handler,
             api_budget=self.api_budget,
             authenticator=self.get_authenticator(),
@@ -160,7 +163,7 @@ class AttachmentDownloader(HttpRequester):
         )
         self.media_client = HttpClient(
             name=self.name + "_media_host",
-            logger=self.logger,
+            logger=logger,
             error_handler=self.media_error_handler,
             backoff_strategy=getattr(self.media_error_handler, "backoff_strategies", None),
             session=cookieless_session(auth=NoCredentials()),
