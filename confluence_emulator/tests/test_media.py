@@ -123,3 +123,22 @@ def test_gateway_download_redirects_too():
         r = requests.get(url, auth=(scoped["email"], scoped["api_token"]), allow_redirects=False, timeout=30)
         assert r.status_code == 302 and r.headers["Location"].startswith(emu.info["media_url"])
         assert requests.get(r.headers["Location"], timeout=30).content == a.blob
+
+
+@pytest.mark.parametrize("flags, expected", [([], "on"), (["--media-redirect", "off"], "off")])
+def test_cli_switch(flags, expected):
+    import json
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = str(Path(__file__).resolve().parents[2])
+    process = subprocess.Popen([sys.executable, "-m", "confluence_emulator.cli", "serve", "--profile", "cloud", "--pages", "5",
+                                "--seed", "34", *flags], stdout=subprocess.PIPE, env=dict(os.environ, PYTHONPATH=root), cwd=root)
+    try:
+        info = json.loads(process.stdout.readline())
+        assert info["media_redirect"] == expected and ("media_url" in info) == (expected == "on")
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
