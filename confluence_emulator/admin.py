@@ -41,6 +41,8 @@ def url_map():
         R("/spaces/<key>/permissions", endpoint="space_permissions", methods=["PUT"]),
         R("/faults", endpoint="faults", methods=["GET", "PUT"]),
         R("/truth/effective_access/<cid>", endpoint="effective_access", methods=["GET"]),
+        R("/files/<aid>", endpoint="purge_file", methods=["DELETE"]),
+        R("/media/requests", endpoint="media_requests", methods=["GET"]),
     ], strict_slashes=False)
 
 
@@ -96,8 +98,28 @@ def requests_(app, request):
         return 200, {"requests": list(app.log), "count": len(app.log)}
 
 
+@h("media_requests")
+def media_requests(app, request):
+    if app.media is None:
+        return 200, {"requests": [], "count": 0, "enabled": False}
+    with app.media.lock:
+        return 200, {"requests": list(app.media.log), "count": len(app.media.log), "enabled": True}
+
+
+@h("purge_file")
+def purge_file(app, request, aid):
+    a = _content(app, aid)
+    if a.type != "attachment":
+        raise AdminError(400, "%s is not an attachment" % aid)
+    app.purged_files.add(a.id)
+    return 200, {"purged_file": a.id}
+
+
 @h("requests_reset")
 def requests_reset(app, request):
+    if app.media is not None:
+        with app.media.lock:
+            app.media.log.clear()
     with app.lock:
         app.log.clear()
         app.stats["total"] = 0
@@ -512,6 +534,12 @@ class AdminClient:
     def add_attachment(self, content_id, filename, media_type, data: bytes):
         return self._do("POST", "/content/%s/attachments" % content_id, {"filename": filename, "media_type": media_type,
                                                                         "data_base64": base64.b64encode(data).decode()})
+
+    def purge_file(self, attachment_id):
+        return self._do("DELETE", "/files/%s" % attachment_id)
+
+    def media_requests(self):
+        return self._do("GET", "/media/requests")["requests"]
 
     def set_restrictions(self, content_id, read=None, update=None):
         p = {}

@@ -113,6 +113,10 @@ class EmulatorApp:
         self.admin_map = admin_api.url_map()
         tree_api.add_rules(self.v1_map, self.v2_map)  # folders, whiteboards, databases, embeds (tree.py)
         self._tcache = {}
+        # Attachments whose bytes were purged from storage while their records stay listed: a download
+        # answers 404 (on the media host when it redirects there). Set with DELETE /__admin/files/<aid>.
+        self.purged_files: set = set()
+        self.media = None  # the Cloud media host (media.MediaHost) when downloads redirect there
 
     # ------------------------------------------------------------------ helpers
     def fmt_time(self, ms: int) -> str:

@@ -10,6 +10,7 @@ from .app import DEFAULT_DC_VERSION, EmulatorApp
 from .clock import Clock, start_ms_for_seed
 from .generator import build_site
 from .tree import CONTENT_TREE_MODES, build_content_tree
+from .media import MediaHost
 
 PROFILES = ("cloud", "gateway", "data_center")
 
@@ -32,9 +33,20 @@ class Emulator:
                  context_path: str | None = None, faults: dict | None = None, real_time: bool = False,
                  oauth_access_token_ttl: int = 3600, search_caps: dict | None = None, gateway_links: str = "site",
                  tls: bool = False, clock_start_ms: int | None = None, site_shape: str = "uniform", content_tree: str = "pages",
-                 v1_ancestors_include_folders: bool = True, dc_version: str | None = None):
+                 v1_ancestors_include_folders: bool = True, dc_version: str | None = None,
+                 media_redirect: str | None = None, media_host: str | None = None, media_token_ttl: int = 300):
         if profile not in PROFILES:
             raise ValueError("profile must be one of %s" % (PROFILES,))
+        # Cloud downloads redirect to the media host by default, as Cloud does; Data Center serves bytes itself.
+        if media_redirect is None:
+            media_redirect = "off" if profile == "data_center" else "on"
+        if media_redirect not in ("on", "off"):
+            raise ValueError("media_redirect must be 'on' or 'off'")
+        if media_redirect == "on" and profile == "data_center":
+            raise ValueError("Data Center serves attachment bytes itself: media_redirect must be 'off'")
+        self.media_redirect = media_redirect
+        # Another host name makes the media host another origin (and another cookie domain), not just another port.
+        self.media_host = media_host or ("localhost" if host == "127.0.0.1" else host)
         self.profile = profile
         self.seed = seed
         self.host = host
@@ -59,6 +71,9 @@ class Emulator:
         self.app = EmulatorApp(self.site, profile, seed, context_path if profile == "data_center" else "", f,
                                oauth_ttl=oauth_access_token_ttl, search_caps=search_caps, gateway_links=gateway_links,
                                dc_version=dc_version or DEFAULT_DC_VERSION)
+        if media_redirect == "on":
+            self.app.media = MediaHost(self.site, seed, self.app.purged_files, token_ttl_seconds=media_token_ttl)
+        self._media_server = None
         self._server = None
         self._thread = None
         self.info = None
@@ -83,6 +98,9 @@ class Emulator:
         if self.profile != "data_center":
             info["cloud_id"] = self.site.cloud_id
         info["admin_url"] = host_url + "/__admin"
+        info["media_redirect"] = self.media_redirect
+        if self.app.media is not None:
+            info["media_url"] = self.app.media.url
         if self.tls_paths:
             info["ca_cert_path"] = self.tls_paths["ca_cert_path"]
         info["time_zone"] = self.site.time_zone
@@ -106,6 +124,12 @@ class Emulator:
         port = self._server.server_port
         host_url = "%s://%s:%d" % ("https" if self.tls else "http", self.host, port)
         self.app.host_url = host_url
+        if self.app.media is not None:
+            self._media_server = make_server(self.host, 0, self.app.media, threaded=True, request_handler=_QuietHandler,
+                                             ssl_context=ssl_context)
+            self._media_server.daemon_threads = True
+            self.app.media.url = "%s://%s:%d" % ("https" if self.tls else "http", self.media_host, self._media_server.server_port)
+            threading.Thread(target=self._media_server.serve_forever, name="confluence-emulator-media", daemon=True).start()
         self.info = self._build_info(host_url)
         self.admin = AdminClient(self.info["admin_url"], verify=self.info.get("ca_cert_path", True))
         self._thread = threading.Thread(target=self._server.serve_forever, name="confluence-emulator", daemon=True)
@@ -116,6 +140,10 @@ class Emulator:
         self._server.serve_forever()
 
     def stop(self):
+        if self._media_server is not None:
+            self._media_server.shutdown()
+            self._media_server.server_close()
+            self._media_server = None
         if self._server is not None:
             self._server.shutdown()
             self._server.server_close()

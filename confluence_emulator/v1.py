@@ -429,6 +429,17 @@ def attachment_download(ctx, cid, aid):
 
 def _file_response(ctx, a):
     ctx.n_items += 1
+    media = ctx.app.media
+    if media is not None and ctx.cloud:
+        # Cloud hands the bytes over on its media host: a 302 with a short-lived token (media.py). Like
+        # the real site, the answer also sets a cookie, which must never reach the media host either.
+        r = Response(b"", status=302)
+        r.headers["Location"] = media.location(a)
+        r.headers["Cache-Control"] = "no-cache, no-store"
+        r.set_cookie("atlassian.xsrf.token", "emu-xsrf-%s" % ctx.app.seed, path="/", httponly=False)
+        return r
+    if a.id in ctx.app.purged_files:
+        raise ApiError(404, "No attachment found with id : %s" % a.id)
     r = Response(a.blob, content_type=a.media_type)
     r.headers["Content-Disposition"] = 'attachment; filename="%s"' % a.filename
     r.headers["ETag"] = '"%s-%d"' % (a.id, a.version.number)

@@ -117,3 +117,9 @@ def test_docs_page_covers_every_config_field_stream_and_section() -> None:
         assert section in docs, section
     assert "bench/RESULTS.md" in docs
     assert f"| {load_metadata()['data']['dockerImageTag']} |" in docs, "the changelog lacks the current version"
+
+
+def test_allowed_hosts_include_clouds_media_host() -> None:
+    """Cloud attachment downloads redirect to api.media.atlassian.com (components/downloads.py)."""
+    hosts = load_metadata()["data"]["allowedHosts"]["hosts"]
+    assert "api.media.atlassian.com" in hosts

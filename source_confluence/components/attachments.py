@@ -5,8 +5,9 @@ when the config says ``extract_attachment_text: true``; otherwise it does nothin
 
 Why Python: the manifest can describe requests and records, but it cannot download a file with a byte
 cap, parse a PDF or an Office document, or turn a per-file failure into a field of the record instead of
-a failed sync. This transformation does that with the connector's own requester (same host, auth,
-retries and error handler as every other request) and ``source_confluence.text.extraction`` for the parsing.
+a failed sync. This transformation does that with the connector's ``AttachmentDownloader`` (same host,
+auth and retries as every other request; Cloud's redirect to its media host is followed without the
+credentials, see downloads.py) and ``source_confluence.text.extraction`` for the parsing.
 
 Rules (PEERS.md pitfall 16, 21):
 
@@ -30,10 +31,8 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
-import re
 from dataclasses import InitVar, dataclass, field
 from typing import Any, Dict, Iterable, Mapping, MutableMapping, Optional
-from urllib.parse import quote
 
 import requests
 from airbyte_cdk.sources.declarative.extractors.record_extractor import RecordExtractor
@@ -42,6 +41,7 @@ from airbyte_cdk.sources.declarative.transformations import RecordTransformation
 from airbyte_cdk.sources.types import Config, StreamSlice, StreamState
 
 from source_confluence.components.config_spec import spec_default
+from source_confluence.components.downloads import DownloadRefused, download_path, redact
 from source_confluence.text.extraction import ExtractionResult, detect_kind, extract_text, should_download
 
 LOGGER = logging.getLogger("airbyte")
@@ -49,23 +49,7 @@ LOGGER = logging.getLogger("airbyte")
 DEFAULT_MAX_BYTES = spec_default("attachment_max_bytes")
 DEFAULT_MAX_CHARS = spec_default("attachment_max_chars")
 CHUNK_SIZE = 64 * 1024
-# Confluence ids are numeric (pages, blog posts) or "att" + digits (attachments). Anything else is not
-# put into a path, so a record can never steer the request elsewhere.
-_SAFE_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 _REASON_LIMIT = 200
-
-
-class DownloadRefused(Exception):
-    """The record cannot name a download (missing or odd ids)."""
-
-
-def download_path(record: Mapping[str, Any]) -> str:
-    """``content/{containerId}/child/attachment/{id}/download``, relative to the v1 ``/rest/api`` base."""
-    container_id, attachment_id = record.get("containerId"), record.get("id")
-    for name, value in (("containerId", container_id), ("id", attachment_id)):
-        if value is None or not _SAFE_ID.match(str(value)):
-            raise DownloadRefused("the record has no usable %s (%r)" % (name, value))
-    return "content/%s/child/attachment/%s/download" % (quote(str(container_id), safe=""), quote(str(attachment_id), safe=""))
 
 
 def config_flag(config: Mapping[str, Any], key: str, default: bool = False) -> bool:
@@ -215,13 +199,13 @@ class AttachmentText(RecordTransformation):
             result = ExtractionResult("failed", None, "could not extract: %s" % _short("%s: %s" % (type(error).__name__, error)),
                                       kind=detect_kind(record.get("fileName"), record.get("mediaType")))
         if result.status == "failed":
-            LOGGER.info("Confluence: no text for attachment %s (%s): %s", record.get("id"), record.get("fileName"), result.reason)
+            LOGGER.warning("Confluence: no text for attachment %s (%s): %s", record.get("id"), record.get("fileName"), result.reason)
         record.update(extraction_fields(result))
 
 
 def _error_message(error: BaseException) -> str:
     message = getattr(error, "message", None) or str(error) or type(error).__name__
-    return "%s: %s" % (type(error).__name__, message)
+    return redact("%s: %s" % (type(error).__name__, message))
 
 
 @dataclass

@@ -29,21 +29,8 @@ SITE = "https://acme.atlassian.net"
 API = SITE + "/wiki/rest/api"
 DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
 
-# The requester the manifest gives AttachmentText (definitions.attachment_download_requester).
-DOWNLOAD_REQUESTER = {
-    "$ref": "#/definitions/rest_api_requester",
-    "$parameters": {"name": "attachment_download", "path": ""},
-    "request_headers": {"Accept": "*/*"},
-    "error_handler": {
-        "type": "DefaultErrorHandler",
-        "max_retries": 8,
-        "backoff_strategies": {"$ref": "#/definitions/backoff_strategies"},
-        "response_filters": [
-            {"type": "HttpResponseFilter", "http_codes": [403, 404, 410], "action": "IGNORE"},
-            {"$ref": "#/definitions/unauthorized_filter"},
-        ],
-    },
-}
+# The requester the manifest gives AttachmentText: an AttachmentDownloader (components/downloads.py).
+DOWNLOAD_REQUESTER = {"$ref": "#/definitions/attachment_download_requester"}
 
 
 def build(config: Mapping[str, Any]) -> AttachmentText:
