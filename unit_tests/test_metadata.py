@@ -226,3 +226,19 @@ def test_breaking_change_names_every_stream_changed_against_the_official_connect
     assert breaking["migrationDocumentationUrl"].startswith(data["documentationUrl"])
     assert "## Migrating from the official Airbyte Confluence connector" in (ROOT / "docs" / "confluence.md").read_text()
     assert anchor == "migrating-from-the-official-airbyte-confluence-connector"
+
+
+def test_readme_links_to_the_docs_instead_of_copying_their_tables() -> None:
+    import re
+
+    readme = (ROOT / "README.md").read_text()
+    docs = (ROOT / "docs" / "confluence.md").read_text()
+    assert "| `base_url` |" not in readme and "| `page_versions` |" not in readme
+    anchors = set(re.findall(r"docs/confluence\.md#([a-z0-9-]+)", readme))
+    assert {"install-the-connector", "configuration-fields", "supported-streams"} <= anchors
+
+    def anchor(heading: str) -> str:
+        return re.sub(r"[^a-z0-9 -]", "", heading.lower()).replace(" ", "-")
+
+    headings = {anchor(line.lstrip("#").strip()) for line in docs.splitlines() if line.startswith("#")}
+    assert anchors <= headings, sorted(anchors - headings)
