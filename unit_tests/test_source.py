@@ -2,9 +2,11 @@
 
 from collections import Counter
 
+import requests
 from airbyte_cdk.models import AirbyteMessage, AirbyteRecordMessage, Type
 
-from source_confluence.source import with_progress
+from source_confluence.components.pagination import NextLinkPagination, pages_read
+from source_confluence.source import PROGRESS_LINE_MAX_CHARS, progress_message, with_progress
 
 
 def record(stream: str) -> AirbyteMessage:
@@ -37,12 +39,6 @@ def test_no_progress_line_for_a_read_without_records():
 
 def test_progress_line_stays_under_1_kb_on_a_20000_page_read_with_page_versions():
     """Every page's versions are listed at their own path; the line counts them under one template."""
-    import requests
-
-    from source_confluence.components.pagination import NextLinkPagination
-    from source_confluence.source import progress_message
-    from source_confluence.components.pagination import pages_read
-
     def listed(url: str) -> requests.Response:
         response = requests.Response()
         response.status_code = 200
@@ -72,8 +68,6 @@ def test_progress_line_stays_under_1_kb_on_a_20000_page_read_with_page_versions(
 
 
 def test_progress_line_cut_short_says_how_many_entries_it_left_out():
-    from source_confluence.source import PROGRESS_LINE_MAX_CHARS, progress_message
-
     records = Counter({f"stream_with_a_rather_long_name_{index:03d}": index + 1 for index in range(200)})
     line = progress_message(records, {}).log.message
     assert len(line) <= PROGRESS_LINE_MAX_CHARS
