@@ -10,5 +10,5 @@ RUN pip install --no-cache-dir .
 ENV AIRBYTE_ENTRYPOINT="source-confluence"
 ENTRYPOINT ["source-confluence"]
 
-LABEL io.airbyte.name=airbyte/source-confluence-complete
-LABEL io.airbyte.version=0.2.2
+LABEL io.airbyte.name=ghcr.io/confluence-complete/source-confluence-complete
+LABEL io.airbyte.version=2.0.0

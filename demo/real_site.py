@@ -22,7 +22,7 @@ import sys
 from pathlib import Path
 from typing import Any, Dict, List, Mapping, Optional
 
-from demo.sync import STREAMS, render, set_offline_environment, sync_to_duckdb
+from demo.sync import UnknownStreams, parse_stream_list, render, set_offline_environment, sync_to_duckdb
 
 
 
@@ -70,7 +70,7 @@ def config_from_environment(env: Mapping[str, str] = os.environ) -> Dict[str, An
 def main(argv: Optional[List[str]] = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m demo.real_site", description=__doc__.splitlines()[0])
     parser.add_argument("--db", type=Path, default=Path("confluence.duckdb"), help="DuckDB file (default: %(default)s)")
-    parser.add_argument("--streams", default="*", help=f"comma-separated, from {', '.join(STREAMS)}; * for all")
+    parser.add_argument("--streams", default="*", help="comma-separated names from the connector's catalog; * for all")
     parser.add_argument("--full-refresh", action="store_true", help="read everything again instead of incrementally")
     args = parser.parse_args(argv)
     set_offline_environment(force=False)
@@ -79,9 +79,13 @@ def main(argv: Optional[List[str]] = None) -> int:
     except MissingSetting as missing:
         print(missing, file=sys.stderr)
         return 2
-    streams: Any = "*" if args.streams.strip() == "*" else [s.strip() for s in args.streams.split(",") if s.strip()]
+    streams = parse_stream_list(args.streams)
     print(f"Syncing {config['base_url']} ({config['deployment']}, {config['credentials']['auth_type']}) into {args.db}", flush=True)
-    outcome = sync_to_duckdb(config, args.db, streams=streams, full_refresh=args.full_refresh)
+    try:
+        outcome = sync_to_duckdb(config, args.db, streams=streams, full_refresh=args.full_refresh)
+    except UnknownStreams as unknown:
+        print(unknown, file=sys.stderr)
+        return 2
     print()
     print(render(outcome))
     return 0

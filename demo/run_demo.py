@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 from typing import Any, Dict, List, Mapping, Optional
 
-from demo.sync import STREAMS, render, set_offline_environment, sync_to_duckdb
+from demo.sync import UnknownStreams, parse_stream_list, render, set_offline_environment, sync_to_duckdb
 
 
 DEFAULT_DB = Path(__file__).resolve().parent / "confluence.duckdb"
@@ -48,7 +48,7 @@ def parse_args(argv: Optional[List[str]]) -> argparse.Namespace:
     parser.add_argument("--pages", type=int, default=120, help="pages on the generated site")
     parser.add_argument("--seed", type=int, default=7, help="the generated site and its secrets derive from it")
     parser.add_argument("--time-zone", default="America/New_York", help="the emulated site's time zone")
-    parser.add_argument("--streams", default="*", help="comma-separated stream names, or * (default) for all")
+    parser.add_argument("--streams", default="*", help="comma-separated names from the connector's catalog, or * (default) for all")
     parser.add_argument("--markdown-lines", type=int, default=60, help="lines of the sample page to print")
     return parser.parse_args(argv)
 
@@ -58,11 +58,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     set_offline_environment()
     from confluence_emulator import Emulator
 
-    streams: Any = "*" if args.streams.strip() == "*" else [s.strip() for s in args.streams.split(",") if s.strip()]
-    unknown = [s for s in (streams if isinstance(streams, list) else []) if s not in STREAMS]
-    if unknown:
-        print(f"Unknown stream(s): {', '.join(unknown)}. The streams are: {', '.join(STREAMS)}.", file=sys.stderr)
-        return 2
+    streams = parse_stream_list(args.streams)
     started = time.monotonic()
     # The demo file is rebuilt from nothing on every run (a stale table from another profile would mislead).
     for stale in (args.db, args.db.with_name(args.db.name + ".wal")):
@@ -70,7 +66,11 @@ def main(argv: Optional[List[str]] = None) -> int:
     with Emulator(profile=args.profile, seed=args.seed, pages=args.pages, time_zone=args.time_zone) as emulator:
         counts = emulator.info.get("counts", {})
         print(f"Confluence emulator ({args.profile}) serving {emulator.base_url}: {counts}", flush=True)
-        outcome = sync_to_duckdb(emulator_config(emulator.info), args.db, streams=streams)
+        try:
+            outcome = sync_to_duckdb(emulator_config(emulator.info), args.db, streams=streams)
+        except UnknownStreams as unknown:
+            print(unknown, file=sys.stderr)
+            return 2
     print()
     print(render(outcome, markdown_lines=args.markdown_lines))
     print(f"\nDone in {time.monotonic() - started:.1f} s.")

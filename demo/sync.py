@@ -26,8 +26,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Dict, List, Mapping, Optional, Sequence
 
-# For --streams help and checks; the connector's discover is the authority.
-STREAMS = ("space", "pages", "blog_posts", "comments", "attachments", "content_restrictions", "content_inventory", "group", "audit")
 CONTENT_STREAMS = ("pages", "blog_posts", "comments", "attachments")
 CONNECTOR_NAME = "source-confluence"
 
@@ -55,6 +53,20 @@ def airbyte_module() -> Any:
     import airbyte
 
     return airbyte
+
+
+class UnknownStreams(ValueError):
+    """Stream names the connector's catalog does not have; ``available`` lists the ones it has."""
+
+    def __init__(self, unknown: Sequence[str], available: Sequence[str]) -> None:
+        self.unknown = list(unknown)
+        self.available = list(available)
+        super().__init__(f"Unknown stream(s): {', '.join(self.unknown)}. The streams are: {', '.join(self.available)}.")
+
+
+def parse_stream_list(text: str) -> Sequence[str] | str:
+    """``--streams`` as given: ``*`` for every stream, else the comma-separated names."""
+    return "*" if text.strip() == "*" else [name.strip() for name in text.split(",") if name.strip()]
 
 
 def connector_executable() -> Path:
@@ -104,12 +116,16 @@ def sync_to_duckdb(
 
     db_path = Path(db_path).absolute()
     db_path.parent.mkdir(parents=True, exist_ok=True)
-    source = ab.get_source(
-        CONNECTOR_NAME,
-        config=dict(config),
-        local_executable=connector_executable(),
-        streams=streams,
-    )
+    source = ab.get_source(CONNECTOR_NAME, config=dict(config), local_executable=connector_executable())
+    # The stream list comes from the connector's own catalog (discover), so every stream it has can be chosen.
+    available = source.get_available_streams()
+    if streams == "*":
+        source.select_all_streams()
+    else:
+        unknown = [name for name in streams if name not in available]
+        if unknown:
+            raise UnknownStreams(unknown, available)
+        source.select_streams(list(streams))
     # cache_dir holds PyAirbyte's temporary batch files only; the records end up in db_path.
     with tempfile.TemporaryDirectory(prefix="confluence-pyairbyte-") as scratch:
         cache = DuckDBCache(db_path=db_path, cache_dir=Path(scratch))

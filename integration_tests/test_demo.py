@@ -17,9 +17,7 @@ ROOT = Path(__file__).resolve().parents[1]
 PAGES = 40
 
 
-@pytest.fixture(scope="module")
-def demo_run(tmp_path_factory: pytest.TempPathFactory):
-    db_path = tmp_path_factory.mktemp("demo") / "confluence.duckdb"
+def offline_environment() -> dict:
     dead_proxy = "http://127.0.0.1:9"
     env = dict(
         os.environ,
@@ -36,15 +34,57 @@ def demo_run(tmp_path_factory: pytest.TempPathFactory):
         PATH=os.defpath,
     )
     env.pop("DO_NOT_TRACK", None)
-    completed = subprocess.run(
-        [sys.executable, "-m", "demo.run_demo", "--db", str(db_path), "--pages", str(PAGES), "--markdown-lines", "20"],
+    return env
+
+
+def run_demo(db_path: Path, *arguments: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "demo.run_demo", "--db", str(db_path), "--pages", str(PAGES), *arguments],
         cwd=ROOT,
-        env=env,
+        env=offline_environment(),
         capture_output=True,
         text=True,
         timeout=180,
     )
-    return completed, db_path
+
+
+@pytest.fixture(scope="module")
+def demo_run(tmp_path_factory: pytest.TempPathFactory):
+    db_path = tmp_path_factory.mktemp("demo") / "confluence.duckdb"
+    return run_demo(db_path, "--markdown-lines", "20"), db_path
+
+
+@pytest.mark.parametrize(
+    "streams",
+    [
+        ("users", "page_versions"),
+        ("attachment_files", "group_members", "space_permissions", "content_inventory"),
+    ],
+)
+def test_demo_reads_any_subset_of_the_catalog(tmp_path: Path, streams) -> None:
+    """The stream list comes from the connector's discover, not from a list kept in the demo."""
+    db_path = tmp_path / "subset.duckdb"
+    completed = run_demo(db_path, "--streams", ",".join(streams), "--markdown-lines", "0")
+    assert completed.returncode == 0, completed.stdout[-3000:] + completed.stderr[-3000:]
+    rows = {line.split()[0]: int(line.split()[1]) for line in completed.stdout.splitlines()
+            if line.split() and line.split()[0] in streams and len(line.split()) > 1 and line.split()[1].isdigit()}
+    assert set(rows) == set(streams), completed.stdout
+    assert all(count > 0 for count in rows.values()), rows
+    connection = duckdb.connect(str(db_path), read_only=True)
+    try:
+        tables = {row[0] for row in connection.execute("SELECT table_name FROM information_schema.tables WHERE table_schema = 'main'").fetchall()}
+    finally:
+        connection.close()
+    assert set(streams) <= tables
+    assert not ({"pages", "space"} & tables), "only the chosen streams are read"
+
+
+def test_demo_names_the_catalogs_streams_for_an_unknown_one(tmp_path: Path) -> None:
+    completed = run_demo(tmp_path / "none.duckdb", "--streams", "users,page_verions")
+    assert completed.returncode == 2
+    assert "Unknown stream(s): page_verions." in completed.stderr
+    listed = completed.stderr.split("The streams are: ", 1)[1].strip().rstrip(".").split(", ")
+    assert len(listed) == 14 and {"users", "page_versions", "attachment_files"} <= set(listed)
 
 
 def test_demo_exits_zero_and_prints_the_summary(demo_run) -> None:

@@ -28,6 +28,8 @@ from source_confluence.components.skips import SKIPS, skip_warnings, skipped_sin
 ORDERED_INCREMENTAL_STREAMS = ("pages", "blog_posts", "comments", "attachments")
 
 PROGRESS_EVERY_SECONDS = 30.0
+# A log line a person can read, whatever the size of the site.
+PROGRESS_LINE_MAX_CHARS = 1000
 
 
 class SourceConfluence(YamlDeclarativeSource):
@@ -161,9 +163,30 @@ def with_progress(messages: Iterator[AirbyteMessage], every_seconds: float = PRO
 
 
 def progress_message(records: Counter, pages_before: Mapping[str, int], final: bool = False) -> AirbyteMessage:
+    """One line of at most ``PROGRESS_LINE_MAX_CHARS``: records per stream, result pages per endpoint template.
+
+    Endpoints are counted by template (``pages/{id}/versions``), so the line does not grow with the site;
+    the largest counts come first, and what does not fit is summed up as ``+N more``.
+    """
     pages = {endpoint: count - pages_before.get(endpoint, 0) for endpoint, count in pages_read().items()}
-    streams = ", ".join(f"{stream} {count:,}" for stream, count in sorted(records.items()))
-    endpoints = ", ".join(f"{endpoint} {count:,}" for endpoint, count in sorted(pages.items()) if count)
     prefix = "Read in total" if final else "Progress"
-    text = f"{prefix}: records by stream: {streams}; result pages by endpoint: {endpoints or 'none'}"
-    return AirbyteMessage(type=Type.LOG, log=AirbyteLogMessage(level=Level.INFO, message=text))
+    head = f"{prefix}: records by stream: "
+    middle = "; result pages by endpoint: "
+    room = PROGRESS_LINE_MAX_CHARS - len(head) - len(middle)
+    streams = _bounded_counts(records, room // 2)
+    endpoints = _bounded_counts({e: c for e, c in pages.items() if c}, room - len(streams)) or "none"
+    return AirbyteMessage(type=Type.LOG, log=AirbyteLogMessage(level=Level.INFO, message=f"{head}{streams}{middle}{endpoints}"))
+
+
+def _bounded_counts(counts: Mapping[str, int], room: int) -> str:
+    """``name count, ...`` by descending count (then name), within ``room`` characters, ending ``+N more``."""
+    items = sorted(counts.items(), key=lambda item: (-item[1], item[0]))
+    shown: List[str] = []
+    for index, (name, count) in enumerate(items):
+        entry = f"{name} {count:,}"
+        left = len(items) - index - 1
+        tail = len(f", +{left} more") if left else 0
+        if len(", ".join(shown + [entry])) + tail > room:
+            return ", ".join(shown + [f"+{len(items) - index} more"])
+        shown.append(entry)
+    return ", ".join(shown)

@@ -43,6 +43,15 @@ def preprocess(manifest: Dict[str, Any]) -> Dict[str, Any]:
     return ManifestComponentTransformer().propagate_types_and_parameters("", resolved, {})
 
 
+# Keys whose values are JSON schemas (their `type` is a JSON type, not a component), or free-form parameters.
+JSON_SCHEMA_KEYS = (
+    "connection_specification", "schema", "json_schema", "$parameters", "parameters",
+    # advanced_auth's OAuth blobs (AuthFlow.oauth_config_specification)
+    "complete_oauth_output_specification", "complete_oauth_server_input_specification",
+    "complete_oauth_server_output_specification", "oauth_user_input_from_connector_config_specification",
+)
+
+
 def components(node: Any, path: str = "") -> Iterator[tuple]:
     """(path, dict) for every mapping with a `type`, not descending into JSON schemas or custom components."""
     if isinstance(node, dict):
@@ -51,7 +60,7 @@ def components(node: Any, path: str = "") -> Iterator[tuple]:
             if node["type"].startswith("Custom"):
                 return
         for key, value in node.items():
-            if key in ("connection_specification", "schema", "json_schema", "$parameters", "parameters"):
+            if key in JSON_SCHEMA_KEYS:
                 continue
             yield from components(value, f"{path}/{key}")
     elif isinstance(node, list):

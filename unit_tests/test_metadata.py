@@ -123,3 +123,128 @@ def test_allowed_hosts_include_clouds_media_host() -> None:
     """Cloud attachment downloads redirect to api.media.atlassian.com (components/downloads.py)."""
     hosts = load_metadata()["data"]["allowedHosts"]["hosts"]
     assert "api.media.atlassian.com" in hosts
+
+
+# What Airbyte's official Confluence connector (1.x, airbytehq/airbyte source-confluence manifest.yaml)
+# declares per stream: its primary key and its schema's top-level properties with their JSON types. It has
+# no incremental stream. A stream of ours that differs in any of these is a breaking change for its users.
+OFFICIAL_1X = {
+    "audit": (["creationDate"], {
+        "description": "string", "affectedObject": "object", "associatedObjects": "array", "author": "object",
+        "category": "string", "changedValues": "array", "creationDate": "integer", "remoteAddress": "string",
+        "summary": "string", "superAdmin": "boolean", "sysAdmin": "boolean"}),
+    "blog_posts": (["id"], {
+        "version": "object", "id": "string", "status": "string", "title": "string", "spaceId": "string",
+        "authorId": "string", "createdAt": "string", "body": "object", "_links": "object"}),
+    "group": (["id"], {"type": "string", "_links": "object", "id": "string", "name": "string"}),
+    "pages": (["id"], {
+        "version": "object", "id": "string", "status": "string", "title": "string", "spaceId": "string",
+        "parentId": "string", "parentType": "string", "position": "integer", "authorId": "string",
+        "ownerId": "string", "lastOwnerId": "string", "createdAt": "string", "body": "object", "_links": "object"}),
+    "space": (["id"], {
+        "type": "string", "description": "object", "id": "string", "key": "string", "name": "string",
+        "status": "string", "authorId": "string", "createdAt": "string", "homepageId": "string",
+        "icon": "object", "_links": "object"}),
+}
+OFFICIAL_PYPI_NAME_OF_ANOTHER_PROJECT = "source-confluence"
+
+
+def resolved_stream_definitions() -> Dict[str, Dict[str, Any]]:
+    from airbyte_cdk.sources.declarative.parsers.manifest_reference_resolver import ManifestReferenceResolver
+
+    manifest = ManifestReferenceResolver().preprocess_manifest(
+        yaml.safe_load((ROOT / "source_confluence" / "manifest.yaml").read_text())
+    )
+    return {d["name"]: d for d in manifest["streams"] if isinstance(d, dict) and "name" in d}
+
+
+def streams_changed_against_official_1x() -> set:
+    changed = set()
+    definitions = resolved_stream_definitions()
+    for name, (official_key, official_properties) in OFFICIAL_1X.items():
+        stream = definitions[name]
+        key = stream["primary_key"] if isinstance(stream["primary_key"], list) else [stream["primary_key"]]
+        schema = json.loads((ROOT / stream["schema_loader"]["file_path"]).read_text())
+        ours = schema["properties"]
+        types_differ = any(
+            field not in ours or official_type not in (ours[field].get("type") if isinstance(ours[field].get("type"), list) else [ours[field].get("type")])
+            for field, official_type in official_properties.items()
+        )
+        if key != official_key or stream.get("incremental_sync") or types_differ:
+            changed.add(name)
+    return changed
+
+
+def changelog_versions() -> list:
+    docs = (ROOT / "docs" / "confluence.md").read_text()
+    changelog = docs.split("## Changelog", 1)[1]
+    return [line.split("|")[1].strip() for line in changelog.splitlines() if line.startswith("| ") and line.split("|")[1].strip()[:1].isdigit()]
+
+
+def test_icon_file_exists_and_is_an_svg() -> None:
+    import xml.etree.ElementTree as ElementTree
+
+    icon = ROOT / load_metadata()["data"]["icon"]
+    assert icon.is_file(), icon
+    assert ElementTree.parse(icon).getroot().tag == "{http://www.w3.org/2000/svg}svg"
+
+
+def test_the_package_has_a_name_of_its_own_and_keeps_the_console_script() -> None:
+    import tomllib
+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    data = load_metadata()["data"]
+    assert project["name"] != OFFICIAL_PYPI_NAME_OF_ANOTHER_PROJECT
+    assert data["remoteRegistries"]["pypi"]["packageName"] == project["name"]
+    assert project["scripts"]["source-confluence"] == "source_confluence.run:run"
+    # Extras that install the package itself must name it as it is now called.
+    for requirement in project["optional-dependencies"]["dev"]:
+        if requirement.startswith("source-confluence"):
+            assert requirement.split("[")[0] == project["name"]
+    assert not data["dockerRepository"].startswith("airbyte/")
+    assert "docs.airbyte.com" not in data["documentationUrl"]
+    # Airbyte Cloud does not run custom Docker connectors.
+    assert data["registryOverrides"]["cloud"]["enabled"] is False
+    assert data["registryOverrides"]["oss"]["enabled"] is True
+
+
+def test_version_agrees_in_pyproject_metadata_dockerfile_and_changelog() -> None:
+    import tomllib
+
+    version = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["version"]
+    assert int(version.split(".")[0]) >= 2, "the successor of the official 1.x must be 2.0.0 or later"
+    assert load_metadata()["data"]["dockerImageTag"] == version
+    assert f"LABEL io.airbyte.version={version}\n" in (ROOT / "Dockerfile").read_text()
+    assert changelog_versions()[0] == version
+
+
+def test_breaking_change_names_every_stream_changed_against_the_official_connector() -> None:
+    data = load_metadata()["data"]
+    breaking = data["releases"]["breakingChanges"]["2.0.0"]
+    impacted = {name for scope in breaking["scopedImpact"] for name in scope["impactedScopes"]}
+    changed = streams_changed_against_official_1x()
+    assert "audit" in changed  # its primary key moved from creationDate to id
+    assert impacted == changed
+    for stream in changed:
+        assert f"`{stream}`" in breaking["message"], stream
+    # The entry links to the migration guide, which exists in the docs.
+    anchor = breaking["migrationDocumentationUrl"].split("#", 1)[1]
+    assert breaking["migrationDocumentationUrl"].startswith(data["documentationUrl"])
+    assert "## Migrating from the official Airbyte Confluence connector" in (ROOT / "docs" / "confluence.md").read_text()
+    assert anchor == "migrating-from-the-official-airbyte-confluence-connector"
+
+
+def test_readme_links_to_the_docs_instead_of_copying_their_tables() -> None:
+    import re
+
+    readme = (ROOT / "README.md").read_text()
+    docs = (ROOT / "docs" / "confluence.md").read_text()
+    assert "| `base_url` |" not in readme and "| `page_versions` |" not in readme
+    anchors = set(re.findall(r"docs/confluence\.md#([a-z0-9-]+)", readme))
+    assert {"install-the-connector", "configuration-fields", "supported-streams"} <= anchors
+
+    def anchor(heading: str) -> str:
+        return re.sub(r"[^a-z0-9 -]", "", heading.lower()).replace(" ", "-")
+
+    headings = {anchor(line.lstrip("#").strip()) for line in docs.splitlines() if line.startswith("#")}
+    assert anchors <= headings, sorted(anchors - headings)

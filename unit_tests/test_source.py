@@ -1,8 +1,12 @@
 """SourceConfluence: progress lines for long syncs, and a source built without config."""
 
+from collections import Counter
+
+import requests
 from airbyte_cdk.models import AirbyteMessage, AirbyteRecordMessage, Type
 
-from source_confluence.source import with_progress
+from source_confluence.components.pagination import NextLinkPagination, pages_read
+from source_confluence.source import PROGRESS_LINE_MAX_CHARS, progress_message, with_progress
 
 
 def record(stream: str) -> AirbyteMessage:
@@ -31,3 +35,43 @@ def test_progress_reports_while_reading_when_the_interval_has_passed():
 
 def test_no_progress_line_for_a_read_without_records():
     assert logs(with_progress(iter([]))) == []
+
+
+def test_progress_line_stays_under_1_kb_on_a_20000_page_read_with_page_versions():
+    """Every page's versions are listed at their own path; the line counts them under one template."""
+    def listed(url: str) -> requests.Response:
+        response = requests.Response()
+        response.status_code = 200
+        response._content = b'{"results": []}'
+        response.request = requests.Request("GET", url).prepare()
+        return response
+
+    pages_before = pages_read()
+    paginator = NextLinkPagination(config={}, parameters={})
+    site = "https://acme.atlassian.net/wiki"
+    for page_id in range(20_000):
+        paginator.next_page_token(listed(f"{site}/api/v2/pages/{1_000_000 + page_id}/versions?limit=250"), 0, None, None)
+    for group in range(300):
+        paginator.next_page_token(listed(f"{site}/rest/api/group/g-{group:04x}/membersByGroupId?limit=200"), 0, None, None)
+    for page in range(400):
+        paginator.next_page_token(listed(f"{site}/rest/api/content/search?cql=type%3Dpage&limit=250&cursor=c{page}"), 0, None, None)
+    streams = ["pages", "blog_posts", "comments", "attachments", "attachment_files", "content_restrictions",
+               "content_inventory", "page_versions", "space", "group", "group_members", "users", "space_permissions", "audit"]
+    records = Counter({stream: 1_234_567 + index for index, stream in enumerate(streams)})
+
+    line = progress_message(records, pages_before, final=True).log.message
+    assert len(line.encode()) < 1024, len(line.encode())
+    assert "pages/{id}/versions 20,000" in line
+    assert "group/{id}/membersByGroupId 300" in line
+    assert "content/search 400" in line
+    assert "pages/1000000" not in line
+
+
+def test_progress_line_cut_short_says_how_many_entries_it_left_out():
+    records = Counter({f"stream_with_a_rather_long_name_{index:03d}": index + 1 for index in range(200)})
+    line = progress_message(records, {}).log.message
+    assert len(line) <= PROGRESS_LINE_MAX_CHARS
+    # The biggest counts are kept; the rest are counted, not dropped silently.
+    assert "stream_with_a_rather_long_name_199 200" in line
+    shown = line.count("stream_with_a_rather_long_name_")
+    assert f"+{200 - shown} more" in line

@@ -31,13 +31,38 @@ from source_confluence.components.endpoints import endpoint_path
 from source_confluence.components.offset_walks import offset_walks_of
 from source_confluence.components.response_json import json_body
 
-# Result pages read per endpoint in this process, for the progress lines of long syncs.
+# Result pages read per endpoint template in this process, for the progress lines of long syncs.
 _pages_read: Counter = Counter()
 _pages_lock = threading.Lock()
 
+# Path segments an identifier follows (a page id, a space key, a group id or name) when more path comes after it.
+_ID_HOLDERS = frozenset({
+    "attachments", "blogposts", "comments", "content", "custom-content", "databases", "folders",
+    "footer-comments", "group", "inline-comments", "label", "labels", "pages", "space", "spaces", "user", "whiteboards",
+})
+
+
+def endpoint_template(endpoint: str) -> str:
+    """``pages/123/versions`` -> ``pages/{id}/versions``: one entry per kind of listing, not one per page or group.
+
+    A sync with ``page_versions`` lists every page's versions; counting the concrete paths would make the
+    progress line (and this counter) grow with the site.
+    """
+    segments = endpoint.split("/")
+    for index in range(1, len(segments)):
+        last = index == len(segments) - 1
+        if segments[index].isdigit() or (segments[index - 1] in _ID_HOLDERS and not last):
+            segments[index] = "{id}"
+    return "/".join(segments)
+
+
+def count_result_page(endpoint: Optional[str]) -> None:
+    with _pages_lock:
+        _pages_read[endpoint_template(endpoint) if endpoint else "other"] += 1
+
 
 def pages_read() -> Dict[str, int]:
-    """Result pages read so far, by endpoint path (``content/search``, ``spaces``, ...)."""
+    """Result pages read so far, by endpoint template (``content/search``, ``pages/{id}/versions``, ...)."""
     with _pages_lock:
         return dict(_pages_read)
 
@@ -116,8 +141,7 @@ class NextLinkPagination(PaginationStrategy):
         # The CDK calls this once the page's records are queued: a state can now cover them.
         page_done()
         endpoint = endpoint_path(urlsplit(response.request.url).path) if response.request and response.request.url else None
-        with _pages_lock:
-            _pages_read[endpoint or "other"] += 1
+        count_result_page(endpoint)
         try:
             body = json_body(response)
         except ValueError:

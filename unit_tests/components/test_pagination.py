@@ -6,7 +6,7 @@ import pytest
 import requests
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
-from source_confluence.components.pagination import NextLinkPagination, next_link_token
+from source_confluence.components.pagination import NextLinkPagination, endpoint_template, next_link_token
 
 SITE = "https://acme.atlassian.net"
 GATEWAY_V1 = "https://api.atlassian.com/ex/confluence/CID/wiki/rest/api"
@@ -231,3 +231,23 @@ class TestPaginationThroughTheSource:
         assert evil.call_count == 0
         assert output.errors, "the read must report an error"
         assert any("another host" in e.trace.error.message for e in output.errors)
+
+
+@pytest.mark.parametrize(
+    "endpoint, template",
+    [
+        ("pages/123/versions", "pages/{id}/versions"),
+        ("content/123/version", "content/{id}/version"),
+        ("group/confluence-users/member", "group/{id}/member"),
+        ("group/6d2f-aa/membersByGroupId", "group/{id}/membersByGroupId"),
+        ("space/ENG/permissions", "space/{id}/permissions"),
+        ("spaces/98304/permissions", "spaces/{id}/permissions"),
+        ("content/search", "content/search"),
+        ("search/user", "search/user"),
+        ("user/list", "user/list"),
+        ("spaces", "spaces"),
+        ("audit", "audit"),
+    ],
+)
+def test_result_pages_are_counted_per_endpoint_template(endpoint, template):
+    assert endpoint_template(endpoint) == template
