@@ -16,9 +16,9 @@ import bs4
 import pytest
 from markdownify import ATX, MarkdownConverter
 
-from source_confluence import markdown as markdown_module
-from source_confluence.markdown_tree import Comment, Node, ScriptText
-from source_confluence.markdown_writer import BR, MARKDOWN
+from source_confluence.text import markdown as markdown_module
+from source_confluence.text.markdown_tree import Comment, Node, ScriptText
+from source_confluence.text.markdown_writer import BR, MARKDOWN
 
 _TAG_START = re.compile(r"<(?=[A-Za-z/!?])")
 _LONG_BACKTICKS = re.compile(r"`{3,}")
