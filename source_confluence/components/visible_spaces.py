@@ -41,6 +41,7 @@ def visible_space_keys(config: Mapping[str, Any]) -> Optional[List[str]]:
         params["spaceKey" if data_center else "keys"] = wanted if data_center else ",".join(wanted)
     headers = {"Accept": "application/json", **dict(signing.get("headers") or {})}
     keys = set()
+    seen_queries = set()
     try:
         while True:
             response = requests.get(url, params=params, auth=signing.get("auth"), headers=headers, timeout=LOOKUP_TIMEOUT_SECONDS)
@@ -53,9 +54,15 @@ def visible_space_keys(config: Mapping[str, Any]) -> Optional[List[str]]:
                 logger.info("More than %d spaces: spaces that become visible later are not caught up.", MAX_TRACKED_SPACES)
                 return None
             next_link = (body.get("_links") or {}).get("next")
-            if not next_link:
+            if not next_link or not body.get("results"):
                 break
             params = parse_qsl(urlsplit(next_link).query, keep_blank_values=True)
+            # A next link seen before would loop for ever (a server that repeats its cursor): the list is unknown.
+            query = tuple(params)
+            if query in seen_queries:
+                logger.info("Confluence repeated a next link while listing spaces; spaces that became visible are caught up next time.")
+                return None
+            seen_queries.add(query)
     except Exception as error:  # whatever went wrong, this sync catches nothing up and keeps the state's list
         logger.info("Could not list the visible spaces (%s); spaces that became visible are caught up next time.", type(error).__name__)
         return None

@@ -163,7 +163,8 @@ class TestPaginationThroughTheSource:
         output = read_streams(ConfigBuilder().build(), "space")
 
         assert [r["key"] for r in records_of(output, "space")] == ["A", "B", "C"]
-        sent = requests_to(http, urls.spaces)
+        # NormaliseConfig's listing of the visible spaces asks `spaces?limit=250` before the stream (unmocked here).
+        sent = [r for r in requests_to(http, urls.spaces) if query_of(r.url) != {"limit": ["250"]}]
         assert [query_of(r.url) for r in sent] == [
             {"limit": ["250"], "description-format": ["plain"]},
             {"cursor": ["C2"], "limit": ["250"]},

@@ -68,3 +68,20 @@ def test_more_spaces_than_a_state_should_carry_are_not_tracked(requests_mock, mo
     monkeypatch.setattr(visible_spaces, "MAX_TRACKED_SPACES", 2)
     requests_mock.get(f"{SITE}/wiki/api/v2/spaces", json={"results": [{"key": "A"}, {"key": "B"}, {"key": "C"}]})
     assert visible_space_keys(cloud()) is None
+
+
+def test_a_next_link_that_repeats_ends_the_listing_as_unknown_instead_of_looping(requests_mock):
+    # The same page again and again, each time linking to the same next page.
+    requests_mock.get(f"{SITE}/wiki/api/v2/spaces",
+                      json={"results": [{"key": "ENG"}], "_links": {"next": "/wiki/api/v2/spaces?cursor=X&limit=250"}})
+    assert visible_space_keys(cloud()) is None
+    assert len(requests_mock.request_history) == 2  # the first page and the linked one, which links to itself again
+
+
+def test_an_empty_page_ends_the_listing_even_with_a_next_link(requests_mock):
+    requests_mock.get(f"{SITE}/wiki/api/v2/spaces", [
+        {"json": {"results": [{"key": "ENG"}], "_links": {"next": "/wiki/api/v2/spaces?cursor=A&limit=250"}}},
+        {"json": {"results": [], "_links": {"next": "/wiki/api/v2/spaces?cursor=B&limit=250"}}},
+    ])
+    assert visible_space_keys(cloud()) == ["ENG"]
+    assert len(requests_mock.request_history) == 2
