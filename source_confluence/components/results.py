@@ -22,6 +22,7 @@ from source_confluence.components.markdown_pool import convert_all
 from source_confluence.components.offset_walks import offset_walks_of
 from source_confluence.components.response_json import json_body
 from source_confluence.components.people import user_names_for
+from source_confluence.components.tree import complete_ancestors, tree_lookup_for
 from source_confluence.text.markdown import mentioned_user_ids
 
 # Where BodyResultsExtractor leaves a record's Markdown for the record's normaliser.
@@ -90,6 +91,8 @@ class BodyResultsExtractor(ResultsExtractor):
     """
 
     requester: Optional[Requester] = None
+    # Cloud v2, for pages' typed ancestors when the site has folders and the like (components/tree.py).
+    v2_requester: Optional[Requester] = None
 
     def extract_records(self, response: requests.Response) -> Iterable[MutableMapping[Any, Any]]:
         records = list(super().extract_records(response))
@@ -101,6 +104,8 @@ class BodyResultsExtractor(ResultsExtractor):
             data_center = self.config.get("deployment") == "data_center"
             names_for = user_names_for(self.config).names_for
             names_looked_up = in_background(self.config, lambda: names_for(mentions, self.requester, data_center))
+        if self.requester is not None and self.v2_requester is not None:
+            complete_ancestors(self.config, tree_lookup_for(self.config, self.requester, self.v2_requester), records)
         prefetch_access(self.config, records)
         names: Mapping[str, str] = names_looked_up.result() if names_looked_up is not None else {}
         if not with_body:
