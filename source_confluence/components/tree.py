@@ -268,6 +268,9 @@ class SelectedTrees:
 
     def _resolve(self) -> set:
         data_center = self.config.get("deployment") == "data_center"
+        for value in list(self.config.get("page_ids") or []) + list(self.config.get("folder_ids") or []):
+            if not str(value).isdigit():  # they go into CQL
+                raise TreeUnknown("%r is not a content id (digits only)" % (value,))
         page_ids = [str(i) for i in self.config.get("page_ids") or []]
         descendants = self.config.get("include_descendants", True)
         selected = set(page_ids)
