@@ -156,3 +156,28 @@ def test_data_center_with_every_stream_selected_succeeds_and_content_tree_says_w
     refused = run_cli("check", dict(config, folder_ids=["123"]))
     assert refused.connection_status["status"] == "FAILED"
     assert "Data Center has no folders" in refused.connection_status["message"]
+
+
+def test_through_the_api_gateway_with_v1_skipping_folders_access_still_matches_the_truth():
+    with Emulator(profile="gateway", seed=12, pages=60, content_tree="rich", v1_ancestors_include_folders=False) as emulator:
+        site = emulator.site
+        records = read(connector_config(emulator.info, "scoped_api_token"), ["pages"]).records("pages")
+        assert len(records) >= 50
+        for record in records:
+            page = site.content[record["id"]]
+            assert [a["id"] for a in record["ancestors"]] == [a.id for a in site.ancestors(page)]
+            assert record["effective_read_access"] == expected_access(site, page), record["id"]
+        assert any(a["type"] == "folder" for record in records for a in record["ancestors"])
+
+
+def test_page_ids_with_descendants_on_data_center(data_center_emulator):
+    site = data_center_emulator.site
+    page = max((c for c in site.content.values() if c.type == "page" and c.parent_id and c.status == "current"),
+               key=lambda c: len(_tree_under(site, c.id)))
+    wanted = _tree_under(site, page.id)
+    assert len(wanted) >= 3
+    config = connector_config(data_center_emulator.info, "personal_access_token", page_ids=[page.id])
+    result = read(config, ["pages", "blog_posts", "attachments"])
+    assert {r["id"] for r in result.records("pages")} == wanted
+    assert not result.records("blog_posts")
+    assert {r["containerId"] for r in result.records("attachments")} <= wanted
