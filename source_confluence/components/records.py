@@ -19,7 +19,7 @@ from airbyte_cdk.sources.declarative.transformations import RecordTransformation
 from airbyte_cdk.sources.types import Config, StreamSlice, StreamState
 
 from source_confluence.components.access import ANCESTRY_UNKNOWN, read_restriction_from_v1
-from source_confluence.components.results import PRECOMPUTED_MARKDOWN, storage_of
+from source_confluence.components.results import PRECOMPUTED_MARKDOWN, body_of
 from source_confluence.components.tree import V2_COLLECTIONS, TreeUnknown, get_json
 from source_confluence.text.markdown import storage_to_markdown
 
@@ -87,15 +87,17 @@ def content_fields(raw: Mapping[str, Any], site_url: str) -> Dict[str, Any]:
 
 
 def _body(raw: Mapping[str, Any], site_url: str) -> Dict[str, Any]:
-    """The storage body as Confluence keeps it, and the same as Markdown (converted by the extractor
-    for a whole page of results at once, or here for a record that comes alone)."""
-    storage = storage_of(raw)
-    if storage is None:
+    """The body as Confluence sent it (storage, or the rendering `body_format` asked for), and the same as
+    Markdown (converted by the extractor for a whole page of results at once, or here for a record that
+    comes alone); the converter reads rendered HTML as well as storage XHTML."""
+    found = body_of(raw)
+    if found is None:
         return {"body": None, "bodyMarkdown": None}
+    representation, value = found
     markdown = raw.get(PRECOMPUTED_MARKDOWN)
     if markdown is None:
-        markdown = storage_to_markdown(storage, base_url=site_url, space_key=(raw.get("space") or {}).get("key"))
-    return {"body": {"storage": {"representation": "storage", "value": storage}}, "bodyMarkdown": markdown}
+        markdown = storage_to_markdown(value, base_url=site_url, space_key=(raw.get("space") or {}).get("key"))
+    return {"body": {representation: {"representation": representation, "value": value}}, "bodyMarkdown": markdown}
 
 
 def normalise_content(raw: Mapping[str, Any], site_url: str) -> Dict[str, Any]:
