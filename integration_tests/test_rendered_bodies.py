@@ -6,10 +6,12 @@ from integration_tests.cli import catalog_for, run_cli
 from integration_tests.emulator_configs import connector_config
 
 
-@pytest.mark.parametrize("body_format", ["view", "export_view"])
-def test_every_page_arrives_once_with_its_rendered_body_and_markdown(cloud_emulator, body_format):
-    site = cloud_emulator.site
-    config = connector_config(cloud_emulator.info, "api_token", body_format=body_format)
+@pytest.mark.parametrize("profile, auth_type, body_format", [("cloud", "api_token", "view"), ("cloud", "api_token", "export_view"),
+                                                             ("data_center", "personal_access_token", "export_view")])
+def test_every_page_arrives_once_with_its_rendered_body_and_markdown(emulators, profile, auth_type, body_format):
+    emulator = emulators[profile]
+    site = emulator.site
+    config = connector_config(emulator.info, auth_type, body_format=body_format)
     result = run_cli("read", config, catalog_for(["pages", "comments"]), timeout=300)
     assert result.returncode == 0 and not result.errors, result.describe()
     pages = result.records("pages")
