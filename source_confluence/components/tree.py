@@ -2,10 +2,10 @@
 
 What the manifest cannot say about it, all resting on the same v2 parent links:
 
-* ``NormaliseTreeNode`` (records.py): a ``content_tree`` record from the v1 CQL listing (one walk for every type, incremental
-  on ``lastmodified``), completed with the node's v2 ``parentId``/``parentType``/``position``/``ownerId``. v1
-  ancestry may leave folders out (Atlassian documents typed ancestry for v2 only), so the parent comes from v2:
-  one request per node, and these nodes are few next to pages.
+* ``NormaliseTreeNode`` (records.py, using ``get_json``): a ``content_tree`` record from the v1 CQL listing (one
+  walk for every type, incremental on ``lastmodified``), completed with the node's v2 ``parentId``/``parentType``/
+  ``position``/``ownerId``. v1 ancestry may leave folders out (Atlassian documents typed ancestry for v2 only), so
+  the parent comes from v2: one request per node, and these nodes are few next to pages.
 * ``complete_ancestors``: before a page of pages is transformed, its v1 ``ancestors`` are rebuilt from v2 parent
   links (``/pages?id=`` in batches of 250, then ``/{folders|whiteboards|…}/{id}`` once per node per sync), so
   every ancestor appears with its type whether or not v1 lists folders, and ``effective_read_access`` intersects
