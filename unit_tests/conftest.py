@@ -13,6 +13,7 @@ from airbyte_cdk.test.entrypoint_wrapper import EntrypointOutput, read
 from airbyte_cdk.test.state_builder import StateBuilder
 
 from source_confluence import SourceConfluence
+from unit_tests.request_builder import is_content_tree_probe
 
 # The shared Confluence API references live beside the checkout: <root>/shared/confluence-api.
 SHARED_API_DIR = Path(__file__).resolve().parents[2] / "shared" / "confluence-api"
@@ -63,10 +64,12 @@ def http(requests_mock):
 
 
 def stream_requests(mocker) -> list:
-    """The requests the streams sent: everything but the config-time look-ups (time zones, oldest content, spaces)."""
+    """The requests the streams sent: everything but the look-ups before them (time zones, oldest content, spaces,
+    tree probe)."""
     return [
         r for r in mocker.request_history
         if not is_time_zone_lookup(r) and not is_oldest_content_lookup(r) and not is_visible_spaces_lookup(r)
+        and not is_content_tree_probe(r)
     ]
 
 

@@ -4,6 +4,7 @@ import base64
 from typing import Dict, List, Optional
 from urllib.parse import parse_qs, urlsplit
 
+from source_confluence.components.tree import TREE_PROBE_CQL
 from unit_tests.config_builder import CLOUD_ID, DC_BASE, GATEWAY, SITE
 
 
@@ -61,6 +62,11 @@ def bearer(token: str) -> str:
     return f"Bearer {token}"
 
 
+def is_content_tree_probe(request) -> bool:
+    """The one CQL request a Cloud sync of pages makes to learn whether the site has folders (components/tree.py)."""
+    return "content/search" in request.url and (query_of(request.url).get("cql") or [""])[0] == TREE_PROBE_CQL
+
+
 def requests_to(mocker, url: str) -> list:
-    """Every request the source sent to ``url`` (query ignored), in order."""
-    return [r for r in mocker.request_history if url_without_query(r.url) == url]
+    """Every request the source sent to ``url`` (query ignored), in order; the content-tree probe left out."""
+    return [r for r in mocker.request_history if url_without_query(r.url) == url and not is_content_tree_probe(r)]

@@ -102,3 +102,27 @@ def audit_record(summary: str = "User added to group", creation_date: int = 1686
 
 def error(status: int, message: str) -> Dict[str, Any]:
     return {"statusCode": status, "message": message}
+
+
+def tree_node(node_id: str = "7001", node_type: str = "folder", title: str = "Team", when: str = "2024-02-01T10:00:00.000Z",
+              space_key: str = "ENG") -> Dict[str, Any]:
+    """A v1 folder/whiteboard/database/embed from CQL with version,space,history expanded (Cloud)."""
+    return {
+        "id": node_id,
+        "type": node_type,
+        "status": "current",
+        "title": title,
+        "space": {"id": 100, "key": space_key, "name": "Engineering"},
+        "history": {"createdBy": {"accountId": "557058:author"}, "createdDate": "2024-01-05T08:00:00.000Z"},
+        "version": {"by": {"accountId": "557058:editor"}, "when": when, "number": 2, "message": "", "minorEdit": False},
+        "extensions": {"position": 4},
+        "_links": {"webui": f"/spaces/{space_key}/{node_type}/{node_id}"},
+    }
+
+
+def v2_tree_node(node_id: str = "7001", node_type: str = "folder", parent_id: Optional[str] = "7000",
+                 parent_type: Optional[str] = "folder", owner_id: str = "557058:owner", **extra: Any) -> Dict[str, Any]:
+    """The v2 ``/{folders|whiteboards|databases|embeds}/{id}`` answer."""
+    return {"id": node_id, "type": node_type, "status": "current", "title": "Team", "parentId": parent_id,
+            "parentType": parent_type, "position": 1, "authorId": "557058:author", "ownerId": owner_id,
+            "spaceId": "100", "version": {"number": 2}, **extra}

@@ -48,6 +48,9 @@ READ_RESTRICTION_EXPAND = "restrictions.read.restrictions.user,restrictions.read
 # batch is one request; 200 ids keep the URL near 2 KB.
 BATCH_SIZE = 200
 CQL_STATUSES = '"current", "archived", "trashed", "draft"'
+# Where a page whose place in the content tree could not be read says why (components/tree.py); the
+# record's access is then unknown, and the marker is taken off before the record is emitted.
+ANCESTRY_UNKNOWN = "_ancestryUnknown"
 # The look-ups a page of results needs (its ancestors, its spaces' permissions, their groups' members,
 # the names it mentions) are independent round trips: asked one after the other, they were most of
 # a small incremental sync (bench/NOTES.md). They run side by side in a pool per sync, no larger than
@@ -548,6 +551,9 @@ class EffectiveReadAccess(RecordTransformation):
         stream_slice: Optional[StreamSlice] = None,
     ) -> None:
         try:
+            ancestry_unknown = record.pop(ANCESTRY_UNKNOWN, None)
+            if ancestry_unknown:
+                raise AccessUnknown(ancestry_unknown)
             record["effective_read_access"] = self.access_for(record)
         except AccessUnknown as error:
             own = record.get("readRestriction")

@@ -7,16 +7,23 @@ Jinja expressions per stream would be slower and harder to read than this one fu
 the JSON schemas in ``schemas/`` document field by field.
 """
 
+import logging
+import threading
 from dataclasses import InitVar, dataclass
 from datetime import datetime, timezone
+from urllib.parse import quote
 from typing import Any, Dict, List, Mapping, Optional
 
+from airbyte_cdk.sources.declarative.requesters.requester import Requester
 from airbyte_cdk.sources.declarative.transformations import RecordTransformation
 from airbyte_cdk.sources.types import Config, StreamSlice, StreamState
 
-from source_confluence.components.access import read_restriction_from_v1
-from source_confluence.components.results import PRECOMPUTED_MARKDOWN, storage_of
+from source_confluence.components.access import ANCESTRY_UNKNOWN, read_restriction_from_v1
+from source_confluence.components.results import PRECOMPUTED_MARKDOWN, body_of
+from source_confluence.components.tree import V2_COLLECTIONS, TreeUnknown, get_json
 from source_confluence.text.markdown import storage_to_markdown
+
+LOGGER = logging.getLogger("airbyte")
 
 
 def to_utc(value: Any) -> Optional[str]:
@@ -51,7 +58,7 @@ def absolute_url(site_url: str, link: Optional[str]) -> Optional[str]:
     return site_url.rstrip("/") + "/" + link.lstrip("/")
 
 
-def _content_common(raw: Mapping[str, Any], site_url: str) -> Dict[str, Any]:
+def content_fields(raw: Mapping[str, Any], site_url: str) -> Dict[str, Any]:
     """The fields every content record shares: identity, space, authorship, version and links."""
     history = raw.get("history") or {}
     version = raw.get("version") or {}
@@ -80,15 +87,17 @@ def _content_common(raw: Mapping[str, Any], site_url: str) -> Dict[str, Any]:
 
 
 def _body(raw: Mapping[str, Any], site_url: str) -> Dict[str, Any]:
-    """The storage body as Confluence keeps it, and the same as Markdown (converted by the extractor
-    for a whole page of results at once, or here for a record that comes alone)."""
-    storage = storage_of(raw)
-    if storage is None:
+    """The body as Confluence sent it (storage, or the rendering `body_format` asked for), and the same as
+    Markdown (converted by the extractor for a whole page of results at once, or here for a record that
+    comes alone); the converter reads rendered HTML as well as storage XHTML."""
+    found = body_of(raw)
+    if found is None:
         return {"body": None, "bodyMarkdown": None}
+    representation, value = found
     markdown = raw.get(PRECOMPUTED_MARKDOWN)
     if markdown is None:
-        markdown = storage_to_markdown(storage, base_url=site_url, space_key=(raw.get("space") or {}).get("key"))
-    return {"body": {"storage": {"representation": "storage", "value": storage}}, "bodyMarkdown": markdown}
+        markdown = storage_to_markdown(value, base_url=site_url, space_key=(raw.get("space") or {}).get("key"))
+    return {"body": {representation: {"representation": representation, "value": value}}, "bodyMarkdown": markdown}
 
 
 def normalise_content(raw: Mapping[str, Any], site_url: str) -> Dict[str, Any]:
@@ -97,7 +106,7 @@ def normalise_content(raw: Mapping[str, Any], site_url: str) -> Dict[str, Any]:
     ancestors: List[Mapping[str, Any]] = raw.get("ancestors") or []
     labels = (((raw.get("metadata") or {}).get("labels") or {}).get("results")) or []
     parent = ancestors[-1] if ancestors else None
-    record = _content_common(raw, site_url)
+    record = content_fields(raw, site_url)
     record.update(
         {
             "parentId": str(parent["id"]) if parent else None,
@@ -110,8 +119,75 @@ def normalise_content(raw: Mapping[str, Any], site_url: str) -> Dict[str, Any]:
             "readRestriction": read_restriction_from_v1(raw),
         }
     )
+    if raw.get(ANCESTRY_UNKNOWN):  # for EffectiveReadAccess, which takes it off (components/tree.py)
+        record[ANCESTRY_UNKNOWN] = raw[ANCESTRY_UNKNOWN]
     record.update(_body(raw, site_url))
     return record
+
+
+def normalise_tree_node(raw: Mapping[str, Any], detail: Optional[Mapping[str, Any]], site_url: str) -> Dict[str, Any]:
+    """A folder, whiteboard, database or embed: the v1 listing's fields, the v2 node's parent and owner.
+
+    ``detail`` is the v2 ``/{type}s/{id}`` answer, or None when it could not be read: the parent is then left
+    empty rather than taken from v1 ancestry, which may skip folders.
+    """
+    record = content_fields(raw, site_url)
+    detail = detail or {}
+    position = detail.get("position")
+    if position is None:
+        position = (raw.get("extensions") or {}).get("position")
+    record.update(
+        {
+            "parentId": str(detail["parentId"]) if detail.get("parentId") is not None else None,
+            "parentType": detail.get("parentType") if detail.get("parentId") is not None else None,
+            "position": position if isinstance(position, int) else None,
+            "ownerId": detail.get("ownerId"),
+            "embedUrl": detail.get("embedUrl"),
+        }
+    )
+    if detail and not record.get("spaceId") and detail.get("spaceId") is not None:
+        record["spaceId"] = str(detail["spaceId"])
+    return record
+
+
+@dataclass
+class NormaliseTreeNode(RecordTransformation):
+    """Turns a v1 folder/whiteboard/database/embed into a ``content_tree`` record (see the module docstring).
+
+    ``v2_requester`` must answer 403/404 without failing the sync (the manifest's ``tree_node_requester``): a
+    node deleted or hidden since the listing keeps its record, with no parent, and one warning.
+    """
+
+    config: Config
+    parameters: InitVar[Mapping[str, Any]]
+    v2_requester: Optional[Requester] = None
+
+    def __post_init__(self, parameters: Mapping[str, Any]) -> None:
+        self._warned = False
+        self._lock = threading.Lock()
+
+    def transform(
+        self,
+        record: Dict[str, Any],
+        config: Optional[Config] = None,
+        stream_state: Optional[StreamState] = None,
+        stream_slice: Optional[StreamSlice] = None,
+    ) -> None:
+        site_url = (self.config.get("_derived") or {}).get("site_url") or self.config.get("base_url", "")
+        detail = None
+        collection = V2_COLLECTIONS.get(record.get("type") or "")
+        if self.v2_requester is not None and collection and self.config.get("deployment") != "data_center":
+            try:
+                detail, _ = get_json(self.v2_requester, "%s/%s" % (collection, quote(str(record["id"]), safe="")))
+            except TreeUnknown as error:
+                with self._lock:
+                    warn, self._warned = not self._warned, True
+                if warn:
+                    LOGGER.warning("Confluence: the parent of %s %s could not be read (%s); such records have no parentId.",
+                                   record.get("type"), record.get("id"), error)
+        normalised = normalise_tree_node(record, detail if isinstance(detail, Mapping) else None, site_url)
+        record.clear()
+        record.update(normalised)
 
 
 def _container(raw: Mapping[str, Any]) -> Dict[str, Any]:
@@ -129,7 +205,7 @@ def normalise_comment(raw: Mapping[str, Any], site_url: str) -> Dict[str, Any]:
     inline = extensions.get("inlineProperties") or {}
     resolution = extensions.get("resolution") or {}
     parents = [a for a in raw.get("ancestors") or [] if a.get("type") == "comment"]
-    record = _content_common(raw, site_url)
+    record = content_fields(raw, site_url)
     record.update(_container(raw))
     record.update(
         {
@@ -148,7 +224,7 @@ def normalise_attachment(raw: Mapping[str, Any], site_url: str) -> Dict[str, Any
     extensions = raw.get("extensions") or {}
     metadata = raw.get("metadata") or {}
     links = raw.get("_links") or {}
-    record = _content_common(raw, site_url)
+    record = content_fields(raw, site_url)
     record.update(_container(raw))
     file_size = extensions.get("fileSize")
     record.update(

@@ -8,7 +8,7 @@ would lose records without a word. Bodies that do not parse are retried by the e
 """
 
 from dataclasses import InitVar, dataclass
-from typing import Any, Iterable, List, Mapping, MutableMapping, Optional
+from typing import Any, Iterable, List, Mapping, MutableMapping, Optional, Tuple
 
 import requests
 from airbyte_cdk.models import FailureType
@@ -22,14 +22,30 @@ from source_confluence.components.markdown_pool import convert_all
 from source_confluence.components.offset_walks import offset_walks_of
 from source_confluence.components.response_json import json_body
 from source_confluence.components.people import user_names_for
+from source_confluence.components.tree import complete_ancestors, tree_lookup_for
 from source_confluence.text.markdown import mentioned_user_ids
 
 # Where BodyResultsExtractor leaves a record's Markdown for the record's normaliser.
 PRECOMPUTED_MARKDOWN = "_bodyMarkdown"
 
 
-def storage_of(raw: Mapping[str, Any]) -> Optional[str]:
-    return ((raw.get("body") or {}).get("storage") or {}).get("value")
+# The body representations a record may carry: storage, or what `body_format` asked Confluence to render.
+BODY_REPRESENTATIONS = ("storage", "view", "export_view")
+
+
+def body_of(raw: Mapping[str, Any]) -> Optional[Tuple[str, str]]:
+    """``(representation, value)`` of the body the record carries, or None without one."""
+    body = raw.get("body") or {}
+    for representation in BODY_REPRESENTATIONS:
+        value = (body.get(representation) or {}).get("value")
+        if value is not None:
+            return representation, value
+    return None
+
+
+def body_value_of(raw: Mapping[str, Any]) -> Optional[str]:
+    found = body_of(raw)
+    return found[1] if found else None
 
 
 @dataclass
@@ -91,17 +107,21 @@ class BodyResultsExtractor(ResultsExtractor):
     """
 
     requester: Optional[Requester] = None
+    # Cloud v2, for pages' typed ancestors when the site has folders and the like (components/tree.py).
+    v2_requester: Optional[Requester] = None
 
     def extract_records(self, response: requests.Response) -> Iterable[MutableMapping[Any, Any]]:
         records = list(super().extract_records(response))
-        with_body = [record for record in records if storage_of(record) is not None]
-        mentions = set().union(*(mentioned_user_ids(storage_of(record)) for record in with_body))
+        with_body = [record for record in records if body_value_of(record) is not None]
+        mentions = set().union(*(mentioned_user_ids(body_value_of(record)) for record in with_body))
         # The page's look-ups, side by side: the names it mentions, and what its access needs.
         names_looked_up = None
         if mentions and self.requester is not None:
             data_center = self.config.get("deployment") == "data_center"
             names_for = user_names_for(self.config).names_for
             names_looked_up = in_background(self.config, lambda: names_for(mentions, self.requester, data_center))
+        if self.requester is not None and self.v2_requester is not None:
+            complete_ancestors(self.config, tree_lookup_for(self.config, self.requester, self.v2_requester), records)
         prefetch_access(self.config, records)
         names: Mapping[str, str] = names_looked_up.result() if names_looked_up is not None else {}
         if not with_body:
@@ -109,7 +129,7 @@ class BodyResultsExtractor(ResultsExtractor):
             return
         site_url = (self.config.get("_derived") or {}).get("site_url") or self.config.get("base_url", "")
         jobs = [
-            (storage_of(record), site_url, (record.get("space") or {}).get("key"), {k: v for k, v in names.items()})
+            (body_value_of(record), site_url, (record.get("space") or {}).get("key"), {k: v for k, v in names.items()})
             for record in with_body
         ]
         for record, markdown in zip(with_body, convert_all(jobs)):

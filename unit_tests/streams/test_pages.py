@@ -152,3 +152,18 @@ class TestPagesIncremental:
         output = read_streams(ConfigBuilder().build(), "pages", sync_mode=SyncMode.incremental, state=state)
         assert [q["cql"] for q in sent_queries(http, urls)] == [[cql("2024-02-01 09:45", "2024-06-15 12:01")]]
         assert cursor_of(output) == "2024-02-01T10:00:00.000000Z"
+
+
+@freezegun.freeze_time(NOW)
+class TestRenderedBodies:
+    def test_body_format_view_asks_for_the_rendering_and_converts_it(self, http):
+        rendered = content("1", when="2024-03-01T10:00:00.000Z")
+        rendered["body"] = {"view": {"value": "<h2>Included</h2><p>Text from <strong>another page</strong></p>", "representation": "view"}}
+        urls = cloud_pages(http, [rendered])
+        config = ConfigBuilder().with_start_date("2024-01-01T00:00:00Z").build()
+        config["body_format"] = "view"
+        output = read_streams(config, "pages")
+        assert sent_queries(http, urls)[0]["expand"] == [EXPAND.replace("body.storage", "body.view")]
+        [record] = records_of(output, "pages")
+        assert record["body"] == {"view": {"representation": "view", "value": rendered["body"]["view"]["value"]}}
+        assert record["bodyMarkdown"].strip() == "## Included\n\nText from **another page**"
