@@ -1,0 +1,282 @@
+"""The floor: the fastest client this benchmark can write for the connector's `pages` + `blog_posts` output,
+with at most 8 requests in flight (the budget Atlassian's rate limits reward and the connector is held to).
+
+    BENCH_EMAIL=E BENCH_TOKEN=T python -m bench.floor --base-url URL --ca CA [--in-flight 8] [--bodies cql|v2] [--out FILE]
+
+Output: one JSON line per page or blog post, with what the connector's records carry from Confluence: id, type,
+status, title, space (id and key), author, created and modified times, version, storage body, labels and
+ancestors (id, type, title). Written to --out (default: nowhere, os.devnull), then one summary line on stdout,
+`{"records": {"pages": N, "blog_posts": M}, ...}`, which bench/run.py reads.
+
+What it skips, and the connector must do: listing spaces, the time-zone look-up, incremental state, the
+schema's normalisation beyond the fields above, Markdown conversion, effective read access (space permissions,
+restrictions of the content and its ancestors), mention names, the Airbyte protocol on stdout.
+
+How it partitions (by work, not by calendar): every request is done by one of --in-flight worker threads, so
+no more than that many are ever in flight. Work is a queue:
+  1. one `/rest/api/search` request (`ORDER BY lastmodified ASC`, limit 1) gives the site's size (`totalSize`,
+     documented on Cloud's `/search`) and its oldest modification time;
+  2. a window of `lastmodified` minutes is counted the same way; a window with more than the target (about
+     1/32 of the site, between 250 and 2,000 items) is cut into equal-time parts that are counted again, so a
+     month of heavy editing ends up in as many windows as a quiet year needs one; a small enough window
+     becomes a walk. On a real-shaped site, where half the edits are in the last tenth of its age, the
+     recent windows are short and the old ones long, each about the same number of items;
+  3. --bodies cql (default): a walk is CQL `content/search` over its window with every expand the record
+     needs (body.storage, version, space, history, ancestors, metadata.labels), 50 a page (the cap with a
+     body), following `_links.next`;
+     --bodies v2: a walk lists its window without bodies (the same expands minus the body, 200 a page), and
+     each page of ids becomes body jobs on the queue: v2 `/pages?id=...` or `/blogposts?id=...` with
+     `body-format=storage`, 250 ids a request. Ids v2 does not return (archived blog posts: v2 `/blogposts`
+     knows no `archived` status) are asked of CQL `id IN (...)` with the body expand.
+The queue runs walks and body jobs as soon as they are known, while other windows are still being counted,
+so the workers stay busy until the last page, and the sequential tail is one window's walk (a few pages).
+"""
+from __future__ import annotations
+
+import argparse
+import datetime
+import itertools
+import json
+import math
+import os
+import queue
+import sys
+import threading
+
+import requests
+
+STATUSES = '"current", "archived"'
+META_EXPAND = "version,space,history,ancestors,metadata.labels"
+BODY_EXPAND = "body.storage," + META_EXPAND
+CQL_FORMAT = "%Y-%m-%d %H:%M"
+V2_IDS = 250
+STREAMS = {"page": "pages", "blogpost": "blog_posts"}
+
+
+class Client:
+    """Requests through thread-local sessions; the worker pool's size is what bounds requests in flight."""
+
+    def __init__(self, base_url, email, token, ca):
+        self.base_url, self.auth, self.ca = base_url, (email, token), ca
+        self.local = threading.local()
+        self.requests = 0
+        self.lock = threading.Lock()
+
+    def get(self, url, params=None):
+        s = getattr(self.local, "s", None)
+        if s is None:
+            s = self.local.s = requests.Session()
+            s.auth = self.auth
+            s.headers["Accept"] = "application/json"
+        # verify per request: a Session's own `verify` loses to REQUESTS_CA_BUNDLE from the environment
+        r = s.get(url if url.startswith("http") else self.base_url + url, params=params, timeout=300, verify=self.ca or True)
+        with self.lock:
+            self.requests += 1
+        r.raise_for_status()
+        return r.json()
+
+
+class WorkQueue:
+    """A fixed pool of workers over a priority queue of jobs that may add jobs; `run` returns when all are done.
+
+    Lower priority numbers go first: body jobs before counts (so fetched metadata does not pile up), counts
+    before walks (so every window is known early and the workers never wait for one)."""
+
+    def __init__(self, workers):
+        self.jobs = queue.PriorityQueue()
+        self.workers = workers
+        self.errors = []
+        self.seq = itertools.count()
+
+    def put(self, priority, fn, *args):
+        self.jobs.put((priority, next(self.seq), fn, args))
+
+    def run(self):
+        def work():
+            while True:
+                _, _, fn, args = self.jobs.get()
+                if fn is None:
+                    return
+                try:
+                    fn(*args)
+                except Exception as e:  # one failed job is reported, the others go on
+                    self.errors.append("%s: %s" % (type(e).__name__, e))
+                finally:
+                    self.jobs.task_done()
+        threads = [threading.Thread(target=work, daemon=True) for _ in range(self.workers)]
+        for t in threads:
+            t.start()
+        self.jobs.join()
+        for _ in threads:
+            self.jobs.put((99, next(self.seq), None, ()))
+        for t in threads:
+            t.join()
+
+
+BODIES, COUNT, WALK = 0, 1, 2
+
+
+def minute(d: datetime.datetime) -> str:
+    return d.strftime(CQL_FORMAT)
+
+
+class Floor:
+    def __init__(self, client, in_flight, bodies, sink):
+        self.client, self.bodies, self.sink = client, bodies, sink
+        self.queue = WorkQueue(in_flight)
+        self.counts = {"pages": 0, "blog_posts": 0}
+        self.windows = 0
+        self.out_lock = threading.Lock()
+        self.target = 500
+
+    # ---------------------------------------------------------------- output
+    def emit(self, content, body_storage):
+        space = content.get("space") or {}
+        version = content.get("version") or {}
+        history = content.get("history") or {}
+        record = {
+            "id": content["id"], "type": content["type"], "status": content.get("status"), "title": content.get("title"),
+            "spaceId": str(space.get("id")) if space.get("id") is not None else None, "spaceKey": space.get("key"),
+            "authorId": (history.get("createdBy") or {}).get("accountId"), "createdAt": history.get("createdDate"),
+            "lastModifiedAt": version.get("when"),
+            "version": {"number": version.get("number"), "message": version.get("message"), "minorEdit": version.get("minorEdit"),
+                        "createdAt": version.get("when"), "authorId": (version.get("by") or {}).get("accountId")},
+            "labels": [{"id": l.get("id"), "name": l.get("name"), "prefix": l.get("prefix")}
+                       for l in ((content.get("metadata") or {}).get("labels") or {}).get("results", [])],
+            "body": {"storage": body_storage},
+            "ancestors": [{"id": a["id"], "type": a.get("type"), "title": a.get("title")} for a in content.get("ancestors") or []],
+            "parentId": (content.get("ancestors") or [{}])[-1].get("id"),
+        }
+        line = json.dumps(record)
+        with self.out_lock:
+            self.sink.write(line)
+            self.sink.write("\n")
+            self.counts[STREAMS[content["type"]]] += 1
+
+    # ---------------------------------------------------------------- CQL
+    @staticmethod
+    def cql(lo=None, hi=None, ids=None):
+        q = 'type IN (page, blogpost) AND status IN (%s)' % STATUSES
+        if ids:
+            q += " AND id IN (%s)" % ",".join(ids)
+        if lo:
+            q += ' AND lastmodified >= "%s"' % minute(lo)
+        if hi:
+            q += ' AND lastmodified < "%s"' % minute(hi)
+        return q
+
+    def count(self, lo, hi, order=False):
+        body = self.client.get("/wiki/rest/api/search", {"cql": self.cql(lo, hi) + (" ORDER BY lastmodified ASC" if order else ""),
+                                                        "limit": 1})
+        return body.get("totalSize", 0), body.get("results", [])
+
+    def start(self):
+        """The whole site's size and its oldest edit; the first cut is 8 equal-time windows from there to now."""
+        total, first = self.count(None, None, order=True)
+        if not total:
+            return
+        self.target = min(2000, max(250, total // 32))
+        oldest = datetime.datetime.fromisoformat(first[0]["lastModified"].replace("Z", "+00:00")).replace(tzinfo=None, second=0, microsecond=0)
+        now = datetime.datetime.utcnow().replace(second=0, microsecond=0) + datetime.timedelta(minutes=2)
+        self.split(oldest, now, 8, open_ends=True)
+
+    def split(self, lo, hi, parts, open_ends=False):
+        step = (hi - lo) / parts
+        edges = [lo + step * i for i in range(parts)] + [hi]
+        edges = [e.replace(second=0, microsecond=0) for e in edges]
+        for i in range(parts):
+            a, b = edges[i], edges[i + 1]
+            if open_ends and i == 0:
+                a = None  # everything up to the first edge, whatever the clock said
+            if open_ends and i == parts - 1:
+                b = None  # and everything after the last one, edits made while this runs included
+            if a is None or b is None or b > a:
+                self.queue.put(COUNT, self.count_window, a, b)
+
+    def count_window(self, lo, hi):
+        n, _ = self.count(lo, hi)
+        if not n:
+            return
+        if n <= self.target or (lo and hi and hi - lo <= datetime.timedelta(minutes=1)):
+            self.windows += 1
+            self.queue.put(WALK, self.walk, lo, hi)
+            return
+        if lo is None or hi is None:
+            # an open end: its items are all before the oldest edge or after now; cut at the minute boundary
+            lo = lo or datetime.datetime(1970, 1, 1)
+            hi = hi or datetime.datetime.utcnow().replace(second=0, microsecond=0) + datetime.timedelta(minutes=2)
+        self.split(lo, hi, min(16, math.ceil(n / self.target)))
+
+    def walk(self, lo, hi):
+        expand = BODY_EXPAND if self.bodies == "cql" else META_EXPAND
+        url, params = "/wiki/rest/api/content/search", {"cql": self.cql(lo, hi), "expand": expand, "limit": 250}
+        while url:
+            body = self.client.get(url, params)
+            results = body.get("results", [])
+            if self.bodies == "cql":
+                for c in results:
+                    self.emit(c, ((c.get("body") or {}).get("storage") or {}))
+            else:
+                self.fetch_bodies(results)
+            nxt = (body.get("_links") or {}).get("next")
+            if not nxt or not results:
+                break
+            url, params = body["_links"]["base"] + nxt, None  # v1: `next` is relative to `base` (".../wiki")
+
+    # ---------------------------------------------------------------- v2 bodies
+    def fetch_bodies(self, metadata):
+        by_type = {"page": [], "blogpost": []}
+        for c in metadata:
+            by_type[c["type"]].append(c)
+        for ctype, items in by_type.items():
+            for i in range(0, len(items), V2_IDS):
+                self.queue.put(BODIES, self.v2_bodies, ctype, items[i:i + V2_IDS])
+
+    def v2_bodies(self, ctype, items):
+        wanted = {c["id"]: c for c in items}
+        path = "/wiki/api/v2/%s" % ("pages" if ctype == "page" else "blogposts")
+        params = {"id": ",".join(wanted), "body-format": "storage", "limit": V2_IDS}
+        if ctype == "page":
+            params["status"] = "current,archived"
+        url = path
+        while url:
+            body = self.client.get(url, params)
+            for r in body.get("results", []):
+                c = wanted.pop(r["id"], None)
+                if c is not None:
+                    self.emit(c, (r.get("body") or {}).get("storage") or {})
+            nxt = (body.get("_links") or {}).get("next")
+            url, params = (nxt, None) if nxt else (None, None)
+        if wanted:  # what v2 does not serve (archived blog posts): CQL by id, with the body
+            rest = self.client.get("/wiki/rest/api/content/search", {"cql": self.cql(ids=list(wanted)), "expand": BODY_EXPAND, "limit": 50})
+            for c in rest.get("results", []):
+                if wanted.pop(c["id"], None) is not None:
+                    self.emit(c, ((c.get("body") or {}).get("storage") or {}))
+
+    def run(self):
+        self.queue.put(COUNT, self.start)
+        self.queue.run()
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(prog="python -m bench.floor")
+    p.add_argument("--base-url", required=True)
+    p.add_argument("--email", default=os.environ.get("BENCH_EMAIL"), help="default: $BENCH_EMAIL")
+    p.add_argument("--token", default=os.environ.get("BENCH_TOKEN"), help="default: $BENCH_TOKEN (kept off the command line)")
+    p.add_argument("--ca", default=None)
+    p.add_argument("--in-flight", type=int, default=8, help="worker threads, hence the most requests in flight")
+    p.add_argument("--bodies", choices=("cql", "v2"), default="cql",
+                   help="cql: bodies in the window walk (50 a page); v2: walk without bodies (200 a page), bodies by id from v2 (250 a request)")
+    p.add_argument("--out", default=os.devnull, help="where the records go, one JSON line each")
+    a = p.parse_args(argv)
+    client = Client(a.base_url, a.email, a.token, a.ca)
+    with open(a.out, "w") as sink:
+        floor = Floor(client, a.in_flight, a.bodies, sink)
+        floor.run()
+    json.dump({"records": floor.counts, "requests": client.requests, "windows": floor.windows, "errors": floor.queue.errors[:3]}, sys.stdout)
+    sys.stdout.write("\n")
+    return 1 if floor.queue.errors else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
