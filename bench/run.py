@@ -98,7 +98,8 @@ class EmulatorProcess:
                "--pages", str(pages), "--site-shape", shape, "--tls", "--time-zone", "UTC", "--clock-start", "now", "--real-time", "--latency-ms", str(LATENCY_MS),
                "--latency-per-item-ms", str(PER_ITEM_MS), "--latency-per-body-item-ms", str(PER_BODY_ITEM_MS)]
         t0 = time.perf_counter()
-        self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)
+        # this tree's emulator, whatever the venv's editable install points at
+        self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True, env=dict(os.environ, PYTHONPATH=str(ROOT)))
         line = self.proc.stdout.readline()
         if not line:
             raise RuntimeError("the emulator did not start")
@@ -136,6 +137,9 @@ def measure(name, cmd, emu, env_extra=None, timeout=None, keep_state=False, firs
     # Trust the emulator's CA (REQUESTS_CA_BUNDLE beats a Session's verify in requests).
     env.update({"REQUESTS_CA_BUNDLE": emu.ca, "SSL_CERT_FILE": emu.ca, "CURL_CA_BUNDLE": emu.ca, "BENCH_CA_BUNDLE": emu.ca,
                 "PYTHONUNBUFFERED": "1"})
+    # No PYTHONPATH inherited from the harness: the official connector's package is also named source_confluence,
+    # and this tree's would shadow it. Clients of this tree get it through env_extra.
+    env.pop("PYTHONPATH", None)
     env.update(env_extra or {})
     # peers/trust/sitecustomize.py makes certifi (hence requests, even through Session.send) trust the emulator's CA.
     env["PYTHONPATH"] = os.pathsep.join(p for p in (str(BENCH / "peers" / "trust"), env.get("PYTHONPATH")) if p)
@@ -293,12 +297,13 @@ def run_size(pages, shape, args, bins):
         conn = [MAIN_BIN / "source-confluence", "read", "--config", cfg, "--catalog", cat]
         out["connector_code"] = code_version()
         warm_up(emu)
-        out["connector_full"], states = measure("connector full", conn, emu, timeout=args.timeout, keep_state=True,
-                                                     first_request=True)
+        this_tree = {"PYTHONPATH": str(ROOT)}  # the connector measured is this tree's, whatever the venv installed
+        out["connector_full"], states = measure("connector full", conn, emu, env_extra=this_tree, timeout=args.timeout,
+                                                keep_state=True, first_request=True)
         state_path = write_json(WORK / ("connector-state-%s.json" % tag), list(states.values()))
         out["changed_pages"] = edit_one_percent(emu)
         out["connector_incremental"], _ = measure("connector incremental", conn + ["--state", state_path], emu,
-                                                  timeout=args.timeout, first_request=True)
+                                                  env_extra=this_tree, timeout=args.timeout, first_request=True)
         if args.connector_only:
             return out
         # The floor runs before the ideal client, whose walks share its expand (the emulator caches encoded
@@ -308,7 +313,8 @@ def run_size(pages, shape, args, bins):
 
         # What-if: the same connector without the per-record Markdown conversion (see connector_without_markdown.py).
         nomd = [MAIN_BIN / "python", BENCH / "connector_without_markdown.py", "read", "--config", cfg, "--catalog", cat]
-        out["connector_full_no_markdown"], _ = measure("connector full, no markdown (what-if)", nomd, emu, timeout=args.timeout)
+        out["connector_full_no_markdown"], _ = measure("connector full, no markdown (what-if)", nomd, emu, env_extra=this_tree,
+                                                       timeout=args.timeout)
 
         cred = emu.info["credentials"]["api_token"]
         ideal = [MAIN_BIN / "python", "-m", "bench.ideal", "--base-url", emu.info["base_url"], "--email", cred["email"],
@@ -391,7 +397,8 @@ def connector_spec_seconds(runs=3):
     best = None
     for _ in range(runs):
         t0 = time.perf_counter()
-        subprocess.run([str(MAIN_BIN / "source-confluence"), "spec"], capture_output=True, cwd=str(ROOT), check=True)
+        subprocess.run([str(MAIN_BIN / "source-confluence"), "spec"], capture_output=True, cwd=str(ROOT), check=True,
+                       env=dict(os.environ, PYTHONPATH=str(ROOT)))
         took = time.perf_counter() - t0
         best = took if best is None else min(best, took)
     log("source-confluence spec: %.2fs (best of %d)" % (best, runs))
