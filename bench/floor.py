@@ -14,8 +14,9 @@ restrictions of the content and its ancestors), mention names, the Airbyte proto
 
 How it partitions (by work, not by calendar): every request is done by one of --in-flight worker threads, so
 no more than that many are ever in flight. Work is a queue:
-  1. one `/rest/api/search` request (`ORDER BY lastmodified ASC`, limit 1) gives the site's size (`totalSize`,
-     documented on Cloud's `/search`) and its oldest modification time;
+  1. two `/rest/api/search` requests side by side (`ORDER BY lastmodified ASC` and `DESC`, limit 1) give the
+     site's size (`totalSize`, documented on Cloud's `/search`) and its oldest and newest edits; the span
+     between them is cut into 8 equal-time windows (plus the open ends before and after it, normally empty);
   2. a window of `lastmodified` minutes is counted the same way; a window with more than the target (about
      1/32 of the site, between 250 and 2,000 items) is cut into equal-time parts that are counted again, so a
      month of heavy editing ends up in as many windows as a quiet year needs one; a small enough window
@@ -28,6 +29,8 @@ no more than that many are ever in flight. Work is a queue:
      each page of ids becomes body jobs on the queue: v2 `/pages?id=...` or `/blogposts?id=...` with
      `body-format=storage`, 250 ids a request. Ids v2 does not return (archived blog posts: v2 `/blogposts`
      knows no `archived` status) are asked of CQL `id IN (...)` with the body expand.
+CQL date literals are in the site's time zone and `/search` answers in UTC: the windows assume a UTC site (as
+the benchmark's is); on another zone they are shifted, and the open ends catch what the shift leaves out.
 The queue runs walks and body jobs as soon as they are known, while other windows are still being counted,
 so the workers stay busy until the last page, and the sequential tail is one window's walk (a few pages).
 """
@@ -165,46 +168,51 @@ class Floor:
             q += ' AND lastmodified < "%s"' % minute(hi)
         return q
 
-    def count(self, lo, hi, order=False):
-        body = self.client.get("/wiki/rest/api/search", {"cql": self.cql(lo, hi) + (" ORDER BY lastmodified ASC" if order else ""),
-                                                        "limit": 1})
+    def count(self, lo, hi, order=None):
+        cql = self.cql(lo, hi) + (" ORDER BY lastmodified %s" % order if order else "")
+        body = self.client.get("/wiki/rest/api/search", {"cql": cql, "limit": 1})
         return body.get("totalSize", 0), body.get("results", [])
 
     def start(self):
-        """The whole site's size and its oldest edit; the first cut is 8 equal-time windows from there to now."""
-        total, first = self.count(None, None, order=True)
+        """The whole site's size, its oldest and its newest edit, asked side by side (two requests in flight);
+        the first cut is 8 equal-time windows between the two edits, the outer two open-ended."""
+        self.edges = {}
+        self.queue.put(COUNT, self.edge, "ASC")
+        self.queue.put(COUNT, self.edge, "DESC")
+
+    def edge(self, order):
+        total, first = self.count(None, None, order=order)
+        with self.out_lock:
+            self.edges[order] = (total, first)
+            if len(self.edges) < 2:
+                return
+        total = max(t for t, _ in self.edges.values())
         if not total:
             return
         self.target = min(2000, max(250, total // 32))
-        oldest = datetime.datetime.fromisoformat(first[0]["lastModified"].replace("Z", "+00:00")).replace(tzinfo=None, second=0, microsecond=0)
-        now = datetime.datetime.utcnow().replace(second=0, microsecond=0) + datetime.timedelta(minutes=2)
-        self.split(oldest, now, 8, open_ends=True)
+        oldest, newest = (datetime.datetime.fromisoformat(self.edges[o][1][0]["lastModified"].replace("Z", "+00:00"))
+                          .replace(tzinfo=None, second=0, microsecond=0) for o in ("ASC", "DESC"))
+        end = newest + datetime.timedelta(minutes=1)
+        self.split(oldest, end, 8)
+        # and what lies outside the first look (edited while this runs): normally empty, one request each
+        self.queue.put(WALK, self.walk, None, oldest)
+        self.queue.put(WALK, self.walk, end, None)
 
-    def split(self, lo, hi, parts, open_ends=False):
+    def split(self, lo, hi, parts):
         step = (hi - lo) / parts
-        edges = [lo + step * i for i in range(parts)] + [hi]
-        edges = [e.replace(second=0, microsecond=0) for e in edges]
-        for i in range(parts):
-            a, b = edges[i], edges[i + 1]
-            if open_ends and i == 0:
-                a = None  # everything up to the first edge, whatever the clock said
-            if open_ends and i == parts - 1:
-                b = None  # and everything after the last one, edits made while this runs included
-            if a is None or b is None or b > a:
+        edges = [(lo + step * i).replace(second=0, microsecond=0) for i in range(parts)] + [hi]
+        for a, b in zip(edges, edges[1:]):
+            if b > a:
                 self.queue.put(COUNT, self.count_window, a, b)
 
     def count_window(self, lo, hi):
         n, _ = self.count(lo, hi)
         if not n:
             return
-        if n <= self.target or (lo and hi and hi - lo <= datetime.timedelta(minutes=1)):
+        if n <= self.target or hi - lo <= datetime.timedelta(minutes=1):
             self.windows += 1
             self.queue.put(WALK, self.walk, lo, hi)
             return
-        if lo is None or hi is None:
-            # an open end: its items are all before the oldest edge or after now; cut at the minute boundary
-            lo = lo or datetime.datetime(1970, 1, 1)
-            hi = hi or datetime.datetime.utcnow().replace(second=0, microsecond=0) + datetime.timedelta(minutes=2)
         self.split(lo, hi, min(16, math.ceil(n / self.target)))
 
     def walk(self, lo, hi):
