@@ -124,6 +124,8 @@ def minute(d: datetime.datetime) -> str:
 
 
 class Floor:
+    """The jobs: the first look at the site, counting and cutting windows, walking them, fetching bodies by id."""
+
     def __init__(self, client, in_flight, bodies, sink):
         self.client, self.bodies, self.sink = client, bodies, sink
         self.queue = WorkQueue(in_flight)
@@ -175,7 +177,7 @@ class Floor:
 
     def start(self):
         """The whole site's size, its oldest and its newest edit, asked side by side (two requests in flight);
-        the first cut is 8 equal-time windows between the two edits, the outer two open-ended."""
+        the first cut is 8 equal-time windows between the two edits, plus the open ends before and after."""
         self.edges = {}
         self.queue.put(COUNT, self.edge, "ASC")
         self.queue.put(COUNT, self.edge, "DESC")
@@ -210,7 +212,8 @@ class Floor:
         if not n:
             return
         if n <= self.target or hi - lo <= datetime.timedelta(minutes=1):
-            self.windows += 1
+            with self.out_lock:
+                self.windows += 1
             self.queue.put(WALK, self.walk, lo, hi)
             return
         self.split(lo, hi, min(16, math.ceil(n / self.target)))
@@ -255,8 +258,9 @@ class Floor:
                     self.emit(c, (r.get("body") or {}).get("storage") or {})
             nxt = (body.get("_links") or {}).get("next")
             url, params = (nxt, None) if nxt else (None, None)
-        if wanted:  # what v2 does not serve (archived blog posts): CQL by id, with the body
-            rest = self.client.get("/wiki/rest/api/content/search", {"cql": self.cql(ids=list(wanted)), "expand": BODY_EXPAND, "limit": 50})
+        missing = list(wanted)  # what v2 does not serve (archived blog posts): CQL by id, with the body, 50 a request
+        for i in range(0, len(missing), 50):
+            rest = self.client.get("/wiki/rest/api/content/search", {"cql": self.cql(ids=missing[i:i + 50]), "expand": BODY_EXPAND, "limit": 50})
             for c in rest.get("results", []):
                 if wanted.pop(c["id"], None) is not None:
                     self.emit(c, ((c.get("body") or {}).get("storage") or {}))
