@@ -10,9 +10,10 @@ import matplotlib.pyplot as plt  # noqa: E402
 results, out = json.load(open(sys.argv[1])), sys.argv[2]
 LINES = [("connector_full", "this connector, full sync", "o-"), ("connector_incremental", "this connector, incremental (1% changed)", "o--"),
          ("connector_full_no_markdown", "what-if: connector without Markdown conversion", "o-."),
+         ("floor", "floor: count-balanced windows, 8 in flight", "*:"),
          ("ideal", "ideal client, one walk per space x type", "s:"),
          ("ideal_split", "ideal client, 12 windows per walk, 20 at a time", "D:"), ("airbyte_0_2_16", "official airbyte-source-confluence 0.2.16", "^-"),
-         ("langchain", "LangChain ConfluenceLoader", "v-")]
+         ("llamaindex", "LlamaIndex ConfluenceReader", "<-"), ("langchain", "LangChain ConfluenceLoader", "v-")]
 fig, ax = plt.subplots(figsize=(8, 5.2))
 shapes = list(dict.fromkeys(s.get("shape", "uniform") for s in results["sizes"]))
 for shape in shapes:
@@ -25,7 +26,7 @@ for shape in shapes:
         if pts:
             line, = ax.plot([p[0] for p in pts], [p[1] for p in pts], style, label=label + suffix, **hollow)
             # A peer not run at the larger sizes: linear extrapolation from its largest measured size, dotted.
-            if key in ("airbyte_0_2_16", "langchain"):
+            if key in ("airbyte_0_2_16", "llamaindex", "langchain"):
                 n, t = max(pts)
                 more = [s["pages"] for s in runs if s["pages"] > n and key not in s]
                 if more:

@@ -6,8 +6,9 @@ then runs one after another, each as its own child process:
      i.e. a full read that also leaves a state), then 1% of the pages are edited and it syncs again from
      that state;
   2. the official `airbyte-source-confluence==0.2.16` (its own venv under bench/.venvs/);
-  3. LangChain's `ConfluenceLoader` (langchain-community 0.4.2 + atlassian-python-api 4.x, its own venv);
-  4. the ideal client (bench/ideal.py): the fewest requests, every walk at once: the floor.
+  3. LangChain's `ConfluenceLoader` and LlamaIndex's `ConfluenceReader` (each in its own venv);
+  4. the floor (bench/floor.py): the fastest client for the same records with at most 8 requests in flight,
+     and the ideal client (bench/ideal.py): the fewest requests, every walk at once.
 Per run: wall time, requests (the emulator's own count, reset before each run), records, peak RSS of the
 child (ru_maxrss from os.wait4). Writes bench/results.json, bench/RESULTS.md and bench/time_vs_size.png.
 """
@@ -39,6 +40,8 @@ MAIN_BIN = Path(sys.executable).parent
 LATENCY_MS, PER_ITEM_MS, PER_BODY_ITEM_MS = 120.0, 0.3, 1.2
 SEED = 7
 IDEAL_WINDOWS, IDEAL_CONCURRENCY = 12, 20
+# The floor (bench/floor.py): the in-flight budget the goals hold the connector to, and how it fetches bodies.
+FLOOR_IN_FLIGHT, FLOOR_BODIES = 8, "cql"
 NUM_WORKERS = int(os.environ.get("BENCH_NUM_WORKERS", "12"))
 
 # airbyte-cdk 0.80 (what airbyte-source-confluence 0.2.16 resolves to) does not import on Python 3.11+
@@ -47,6 +50,9 @@ PEER_PYTHONS = {"airbyte": ["python3.10", "python3.9"]}
 PEERS = {
     "airbyte": ["airbyte-source-confluence==0.2.16"],
     "langchain": ["langchain-community==0.4.2", "atlassian-python-api==4.0.7", "beautifulsoup4", "lxml"],
+    # llama-index-readers-confluence 0.8.0 wants atlassian-python-api <5 (the same 4.0.7 as LangChain's) and
+    # llama-index-core <0.15; its OCR extras (pytesseract, pdf2image) install but only run for attachments.
+    "llamaindex": ["llama-index-readers-confluence==0.8.0", "llama-index-core==0.14.25", "atlassian-python-api==4.0.7"],
     "plot": ["matplotlib==3.11.2"],
 }
 
@@ -92,7 +98,8 @@ class EmulatorProcess:
                "--pages", str(pages), "--site-shape", shape, "--tls", "--time-zone", "UTC", "--clock-start", "now", "--real-time", "--latency-ms", str(LATENCY_MS),
                "--latency-per-item-ms", str(PER_ITEM_MS), "--latency-per-body-item-ms", str(PER_BODY_ITEM_MS)]
         t0 = time.perf_counter()
-        self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)
+        # this tree's emulator, whatever the venv's editable install points at
+        self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True, env=dict(os.environ, PYTHONPATH=str(ROOT)))
         line = self.proc.stdout.readline()
         if not line:
             raise RuntimeError("the emulator did not start")
@@ -120,18 +127,24 @@ RECORD_STREAM = re.compile(rb'"stream": ?"([^"]+)"')
 MESSAGE_TYPE = re.compile(rb'^\{"type": ?"([A-Z_]+)"')
 
 
-def measure(name, cmd, emu, env_extra=None, timeout=None, keep_state=False):
-    """Run one client as a child; count RECORD lines by stream (or read its JSON summary line)."""
+def measure(name, cmd, emu, env_extra=None, timeout=None, keep_state=False, first_request=False):
+    """Run one client as a child; count RECORD lines by stream (or read its JSON summary line).
+
+    With first_request, also the seconds from starting the child to its first request, from the emulator's
+    request log (which stamps each request with this machine's clock): the client's start-up."""
     emu.admin("POST", "/requests/reset")
     env = dict(os.environ)
     # Trust the emulator's CA (REQUESTS_CA_BUNDLE beats a Session's verify in requests).
     env.update({"REQUESTS_CA_BUNDLE": emu.ca, "SSL_CERT_FILE": emu.ca, "CURL_CA_BUNDLE": emu.ca, "BENCH_CA_BUNDLE": emu.ca,
                 "PYTHONUNBUFFERED": "1"})
+    # No PYTHONPATH inherited from the harness: the official connector's package is also named source_confluence,
+    # and this tree's would shadow it. Clients of this tree get it through env_extra.
+    env.pop("PYTHONPATH", None)
     env.update(env_extra or {})
     # peers/trust/sitecustomize.py makes certifi (hence requests, even through Session.send) trust the emulator's CA.
     env["PYTHONPATH"] = os.pathsep.join(p for p in (str(BENCH / "peers" / "trust"), env.get("PYTHONPATH")) if p)
     log("%s: %s" % (name, " ".join(str(c) for c in cmd[:3])))
-    t0 = time.perf_counter()
+    t0, started_at = time.perf_counter(), time.time()
     proc = subprocess.Popen([str(c) for c in cmd], stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, cwd=str(WORK))
     records, states, summary, errors = {}, {}, None, []
     err_tail = []
@@ -183,6 +196,9 @@ def measure(name, cmd, emu, env_extra=None, timeout=None, keep_state=False):
         "peak_in_flight": stats.get("peak_in_flight"),
         "exit_code": proc.returncode, "timed_out": timed_out[0], "errors": errors[:3],
     }
+    if first_request:
+        stamps = [r["time"] for r in emu.admin("GET", "/requests")["requests"] if "time" in r]
+        result["first_request_s"] = round(min(stamps) - started_at, 2) if stamps else None
     if proc.returncode != 0 or errors:
         result["stderr_tail"] = b"".join(err_tail[-15:]).decode("utf-8", "replace")[-3000:]
     log("%s: %.1fs, %d requests, %s records, %.0f MB peak%s" % (
@@ -236,6 +252,39 @@ def edit_one_percent(emu):
     return len(chosen)
 
 
+def warm_up(emu):
+    """Render every body once before the first measured client, with the latency model off, and measure nothing.
+
+    The emulator renders a body the first time it is asked for and keeps it; a real site has its bodies stored.
+    Without this the first client measured (this connector) would pay the rendering for every later one. The
+    pass is the floor client (bench/floor.py). The emulator also caches encoded records by expand, which the
+    connector's expand does not share, and the edits after the connector's full sync drop that cache whole, so
+    the floor and the ideal client read as cold as the connector does."""
+    saved = emu.admin("GET", "/faults")
+    emu.admin("PUT", "/faults", {"latency_ms": 0, "latency_per_item_ms": 0, "latency_per_body_item_ms": 0})
+    try:
+        t0 = time.perf_counter()
+        done = subprocess.run([str(c) for c in floor_command(emu)], capture_output=True, cwd=str(ROOT), env=floor_env(emu))
+        if done.returncode:  # its summary line names what failed; the command line is not logged
+            raise RuntimeError("the warm-up failed: %s" % done.stdout.decode("utf-8", "replace")[-500:])
+        log("warm-up: every body rendered in %.1fs (not measured)" % (time.perf_counter() - t0))
+    finally:
+        emu.admin("PUT", "/faults", dict(saved, _replace=True))
+
+
+def floor_command(emu, bodies=FLOOR_BODIES):
+    return [MAIN_BIN / "python", "-m", "bench.floor", "--base-url", emu.info["base_url"], "--ca", emu.ca,
+            "--in-flight", str(FLOOR_IN_FLIGHT), "--bodies", bodies]
+
+
+def floor_env(emu, base=None):
+    """The floor's credentials go in its environment, not on its command line."""
+    cred = emu.info["credentials"]["api_token"]
+    env = dict(os.environ if base is None else base)
+    env.update({"BENCH_EMAIL": cred["email"], "BENCH_TOKEN": cred["api_token"], "REQUESTS_CA_BUNDLE": emu.ca, "PYTHONPATH": str(ROOT)})
+    return env
+
+
 def run_size(pages, shape, args, bins):
     out = {"pages": pages, "shape": shape}
     log("=== %s site of %d pages: starting the emulator" % (shape, pages))
@@ -248,16 +297,25 @@ def run_size(pages, shape, args, bins):
         cfg, cat = connector_files(emu, tag)
         conn = [MAIN_BIN / "source-confluence", "read", "--config", cfg, "--catalog", cat]
         out["connector_code"] = code_version()
-        out["connector_full"], states = measure("connector full", conn, emu, timeout=args.timeout, keep_state=True)
+        warm_up(emu)
+        this_tree = {"PYTHONPATH": str(ROOT)}  # the connector measured is this tree's, whatever the venv installed
+        out["connector_full"], states = measure("connector full", conn, emu, env_extra=this_tree, timeout=args.timeout,
+                                                keep_state=True, first_request=True)
         state_path = write_json(WORK / ("connector-state-%s.json" % tag), list(states.values()))
         out["changed_pages"] = edit_one_percent(emu)
-        out["connector_incremental"], _ = measure("connector incremental", conn + ["--state", state_path], emu, timeout=args.timeout)
+        out["connector_incremental"], _ = measure("connector incremental", conn + ["--state", state_path], emu,
+                                                  env_extra=this_tree, timeout=args.timeout, first_request=True)
         if args.connector_only:
             return out
+        # The floor runs before the ideal client, whose walks share its expand (the emulator caches encoded
+        # records by expand until the next edit): so it reads as cold as the connector's full sync did.
+        out["floor"], _ = measure("floor, %d in flight" % FLOOR_IN_FLIGHT, floor_command(emu), emu,
+                                  env_extra=floor_env(emu, {}), timeout=args.timeout)
 
         # What-if: the same connector without the per-record Markdown conversion (see connector_without_markdown.py).
         nomd = [MAIN_BIN / "python", BENCH / "connector_without_markdown.py", "read", "--config", cfg, "--catalog", cat]
-        out["connector_full_no_markdown"], _ = measure("connector full, no markdown (what-if)", nomd, emu, timeout=args.timeout)
+        out["connector_full_no_markdown"], _ = measure("connector full, no markdown (what-if)", nomd, emu, env_extra=this_tree,
+                                                       timeout=args.timeout)
 
         cred = emu.info["credentials"]["api_token"]
         ideal = [MAIN_BIN / "python", "-m", "bench.ideal", "--base-url", emu.info["base_url"], "--email", cred["email"],
@@ -281,6 +339,10 @@ def run_size(pages, shape, args, bins):
             out["airbyte_0_2_16"], _ = measure("official airbyte-source-confluence 0.2.16",
                                                [bins["airbyte"] / "source-confluence", "read", "--config", ab_cfg, "--catalog", ab_cat],
                                                emu, timeout=args.peer_timeout)
+        if pages <= args.peers_max_size and bins.get("llamaindex"):
+            li_cfg = write_json(WORK / ("llamaindex-config-%s.json" % tag), {"base_url": emu.info["base_url"], **cred})
+            out["llamaindex"], _ = measure("LlamaIndex ConfluenceReader", [bins["llamaindex"] / "python", BENCH / "peers" / "llamaindex_load.py", li_cfg],
+                                           emu, timeout=args.peer_timeout)
         if pages <= args.peers_max_size:
             lc_cfg = write_json(WORK / ("langchain-config-%s.json" % tag), {"base_url": emu.info["base_url"], **cred})
             out["langchain"], _ = measure("langchain ConfluenceLoader", [bins["langchain"] / "python", BENCH / "peers" / "langchain_load.py", lc_cfg],
@@ -310,8 +372,9 @@ def main(argv=None):
     Path(args.out).mkdir(parents=True, exist_ok=True)
     bins = {} if args.connector_only else {name: ensure_venv(name) for name in PEERS}
     started = datetime.datetime.utcnow()
+    spec_s = connector_spec_seconds()
     results = {"started": started.isoformat(timespec="seconds") + "Z", "machine": machine(), "num_workers": NUM_WORKERS,
-               "latency": {"per_request_ms": LATENCY_MS, "per_item_ms": PER_ITEM_MS, "per_body_item_ms": PER_ITEM_MS + PER_BODY_ITEM_MS},
+               "connector_spec_s": spec_s, "latency": {"per_request_ms": LATENCY_MS, "per_item_ms": PER_ITEM_MS, "per_body_item_ms": PER_ITEM_MS + PER_BODY_ITEM_MS},
                "sizes": []}
     out_dir = Path(args.out)
     if args.connector_only:
@@ -327,6 +390,20 @@ def main(argv=None):
     from bench import report
     report.write(results, out_dir, bins["plot"])
     log("wrote %s" % (out_dir / "RESULTS.md"))
+
+
+def connector_spec_seconds(runs=3):
+    """This connector's start-up without a site: the best of a few `source-confluence spec` runs (imports, the
+    manifest, the protocol's output), in seconds."""
+    best = None
+    for _ in range(runs):
+        t0 = time.perf_counter()
+        subprocess.run([str(MAIN_BIN / "source-confluence"), "spec"], capture_output=True, cwd=str(ROOT), check=True,
+                       env=dict(os.environ, PYTHONPATH=str(ROOT)))
+        took = time.perf_counter() - t0
+        best = took if best is None else min(best, took)
+    log("source-confluence spec: %.2fs (best of %d)" % (best, runs))
+    return round(best, 2)
 
 
 def code_version():

@@ -120,7 +120,9 @@ def content_list(ctx, type_, space_ids=None, extra_filter=None):
     title = ctx.args.get("title")
     fmt = enum_param(ctx, "body-format", LIST_BODY_FORMATS)
     spaces_by_key = {s.key: str(s.id) for s in site.spaces.values()}
-    items = [c for c in site.content.values() if c.type == type_ and c.status in sts and (not ids or c.id in ids)
+    # with ids, from the ids (as Confluence answers from its index), not by scanning the site
+    pool = [site.content[i] for i in ids if i in site.content] if ids else site.content.values()
+    items = [c for c in pool if c.type == type_ and c.status in sts and (not ids or c.id in ids)
              and (not sids or spaces_by_key.get(c.space_key) in sids) and (title is None or c.title == title)
              and (extra_filter is None or extra_filter(c)) and visible(ctx, c)]
     return paged(ctx, items, lambda c: page_v2(ctx, c, fmt), sort, body=bool(fmt))

@@ -51,6 +51,18 @@ def test_v2_pages_walk_each_once(cloud, limit):
     assert sorted(got) == sorted(want) and len(got) == len(set(got))
 
 
+def test_v2_pages_by_id_answers_those_ids_only(cloud):
+    cl = Client(cloud)
+    site = cloud.site
+    pages = [c.id for c in site.content.values() if c.type == "page" and c.status == "current"][:5]
+    blogpost = next(c.id for c in site.content.values() if c.type == "blogpost")
+    asked = pages + [blogpost, "999999999"]  # a blog post's id and an unknown id are not pages: left out
+    got = walk_v2(cl, cl.v2 + "/pages?limit=2&body-format=storage&id=" + ",".join(asked))
+    assert sorted(got) == sorted(pages)
+    body = cl.get(cl.v2 + "/pages", params={"id": pages[0], "body-format": "storage"}).json()
+    assert body["results"][0]["body"]["storage"]["value"] == site.storage(site.content[pages[0]])
+
+
 @pytest.mark.parametrize("limit", [3, 25])
 def test_v1_cloud_search_cursor_walk(cloud, limit):
     cl = Client(cloud)
