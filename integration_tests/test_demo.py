@@ -84,7 +84,7 @@ def test_demo_names_the_catalogs_streams_for_an_unknown_one(tmp_path: Path) -> N
     assert completed.returncode == 2
     assert "Unknown stream(s): page_verions." in completed.stderr
     listed = completed.stderr.split("The streams are: ", 1)[1].strip().rstrip(".").split(", ")
-    assert len(listed) == 14 and {"users", "page_versions", "attachment_files"} <= set(listed)
+    assert len(listed) == 15 and {"users", "page_versions", "attachment_files", "content_tree"} <= set(listed)
 
 
 def test_demo_exits_zero_and_prints_the_summary(demo_run) -> None:

@@ -15,14 +15,16 @@ from integration_tests.cli import catalog_for, run_cli
 from integration_tests.emulator_configs import connector_config
 
 AUTH = {"cloud": "api_token", "data_center": "personal_access_token"}
-STREAMS = ["space", "pages", "blog_posts", "comments", "attachments", "page_versions", "content_restrictions",
-           "content_inventory", "group", "group_members", "space_permissions", "users", "audit"]
+STREAMS = ["space", "pages", "blog_posts", "comments", "attachments", "attachment_files", "page_versions",
+           "content_restrictions", "content_inventory", "content_tree", "group", "group_members", "space_permissions",
+           "users", "audit"]
 PURGED = 6
 
 
-def sync(emulator, streams, **overrides):
+def sync(emulator, streams, staging=None, **overrides):
     config = connector_config(emulator.info, AUTH[emulator.info["profile"]], **overrides)
-    result = run_cli("read", config, catalog_for(streams), timeout=900)
+    environment = {"AIRBYTE_STAGING_DIRECTORY": str(staging)} if staging else None
+    result = run_cli("read", config, catalog_for(streams), timeout=900, extra_env=environment)
     assert result.returncode == 0 and not result.errors, result.describe()
     return result
 
@@ -38,13 +40,13 @@ def no_duplicates(result, stream, key):
 
 
 @pytest.mark.parametrize("profile", ["cloud", "data_center"])
-def test_content_purged_during_a_sync_costs_only_those_items(profile):
+def test_content_purged_during_a_sync_costs_only_those_items(profile, tmp_path):
     faults = {"purge_after_listing": {"count": PURGED}}
     with Emulator(profile=profile, seed=41, pages=40, time_zone="UTC", faults=faults) as emulator:
         before = emulator.admin.site()
         victims = set(before["listing_purges"]["waiting"])
         assert len(victims) == PURGED
-        result = sync(emulator, STREAMS)
+        result = sync(emulator, STREAMS, staging=tmp_path)
         after = emulator.admin.site()
         assert set(after["listing_purges"]["purged"]) == victims  # every victim was listed, then purged
 
@@ -73,6 +75,11 @@ def test_content_purged_during_a_sync_costs_only_those_items(profile):
         assert "http://" not in " ".join(warnings) and not any("Traceback" in w for w in result.logs())
         assert len(result.records("group_members")) == sum(len(g["members"]) for g in after["groups"])
         assert result.records("space_permissions")
+        # The files of attachments on purged pages cannot be downloaded any more: only those are left out.
+        attachments = {r["id"]: r["containerId"] for r in result.records("attachments")}
+        assert {r["id"] for r in result.records("attachment_files")} == {a for a, c in attachments.items() if c not in victims}
+        if any(c in victims for c in attachments.values()):
+            assert any("attachment" in w.lower() for w in warnings)
 
         # The index forgets them once the clock moves: the next sync's inventory no longer lists them.
         emulator.admin.advance_clock(60)
@@ -82,10 +89,10 @@ def test_content_purged_during_a_sync_costs_only_those_items(profile):
         assert inventory == set(after["page_ids"]) | set(after["blogpost_ids"])
 
 
-def test_data_center_before_9_1_skips_space_permissions_only():
+def test_data_center_before_9_1_skips_space_permissions_only(tmp_path):
     with Emulator(profile="data_center", seed=42, pages=40, time_zone="Asia/Singapore", dc_version="8.5") as emulator:
         emulator.admin.reset_requests()
-        result = sync(emulator, STREAMS)
+        result = sync(emulator, STREAMS, staging=tmp_path)
         truth = emulator.admin.site()
         assert result.records("space_permissions") == []
         warnings = result.logs("WARN")

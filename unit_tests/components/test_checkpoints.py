@@ -17,7 +17,7 @@ from airbyte_cdk.sources.types import Record, StreamSlice
 
 from source_confluence.components.checkpoints import PageCheckpointingCursor, checkpoint_every_page, page_done
 from unit_tests.config_builder import ConfigBuilder
-from unit_tests.conftest import get_source, read_streams, state_for
+from unit_tests.conftest import get_source, is_content_tree_probe, read_streams, state_for
 from unit_tests.request_builder import ConfluenceUrls, query_of
 from unit_tests.response_builder import content, list_page
 
@@ -32,7 +32,9 @@ def pages_of_results(http, *pages_of_times: List[str]) -> None:
         results = [content(f"{number}{index}", when=when) for index, when in enumerate(times)]
         next_link = f"/rest/api/content/search?cursor=P{number + 1}&limit=250" if number < len(pages_of_times) else None
         responses.append({"json": list_page(results, next_link=next_link, base=f"{SITE}/wiki")})
-    http.get(ConfluenceUrls.cloud_site().content_search, responses)
+    # The content-tree probe (is the site holding folders?) asks the same endpoint once: it must not take a page.
+    http.get(ConfluenceUrls.cloud_site().content_search, responses, additional_matcher=lambda r: not is_content_tree_probe(r))
+    http.get(ConfluenceUrls.cloud_site().content_search, json=list_page([]), additional_matcher=is_content_tree_probe)
 
 
 def messages(output) -> List[Tuple[str, str]]:
