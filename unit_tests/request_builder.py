@@ -4,7 +4,7 @@ import base64
 from typing import Dict, List, Optional
 from urllib.parse import parse_qs, urlsplit
 
-from source_confluence.components.tree import TREE_PROBE_CQL
+from source_confluence.components.access.ancestors import TREE_PROBE_CQL
 from unit_tests.config_builder import CLOUD_ID, DC_BASE, GATEWAY, SITE
 
 
