@@ -63,7 +63,7 @@ def bearer(token: str) -> str:
 
 
 def is_content_tree_probe(request) -> bool:
-    """The one CQL request a Cloud sync of pages makes to learn whether the site has folders (components/tree.py)."""
+    """The one CQL request a Cloud sync of pages makes to learn whether the site has folders (components/access/ancestors.py)."""
     return "content/search" in request.url and (query_of(request.url).get("cql") or [""])[0] == TREE_PROBE_CQL
 
 
