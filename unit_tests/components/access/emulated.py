@@ -20,7 +20,8 @@ MANIFEST = Path(__file__).resolve().parents[3] / "source_confluence" / "manifest
 def transformation_component():
     """The CustomTransformation exactly as the manifest declares it on the content streams."""
     manifest = yaml.safe_load(MANIFEST.read_text())
-    return next(t for t in manifest["definitions"]["content_stream"]["transformations"] if t["class_name"].endswith("EffectiveReadAccess"))
+    assert {"$ref": "#/definitions/effective_read_access"} in manifest["definitions"]["content_stream"]["transformations"]
+    return {"$ref": "#/definitions/effective_read_access"}
 
 
 def build_transformation(config):
