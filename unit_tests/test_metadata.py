@@ -108,7 +108,8 @@ def test_docs_page_covers_every_config_field_stream_and_section() -> None:
         fields.add(option["properties"]["auth_type"]["const"])
     missing = sorted(name for name in fields if f"`{name}`" not in docs and f"`credentials.{name}`" not in docs)
     assert not missing, f"docs/confluence.md does not mention these config fields: {missing}"
-    streams = {ref.split("/")[-1] for ref in manifest["streams"] if isinstance(ref, str)}
+    entries = [ref for entry in manifest["streams"] for ref in (entry["streams"] if isinstance(entry, dict) else [entry])]
+    streams = {ref.split("/")[-1] for ref in entries}
     names = {manifest["definitions"][ref]["name"] for ref in streams if "name" in manifest["definitions"].get(ref, {})}
     for name in names:
         assert f"| `{name}` |" in docs, f"stream {name} is missing from the streams table"

@@ -166,6 +166,9 @@ class ConfluenceRecoveryHandler(ErrorHandler):
     max_retries_value: Union[str, int] = 8
     minimum_page_size: Union[str, int] = 10
     page_size_parameter: str = "limit"
+    # False where a 2xx body is a file, not an API answer (attachment downloads): a .json attachment
+    # that does not parse is the file as uploaded, not a body cut short.
+    retry_unparseable_json: bool = True
 
     def __post_init__(self, parameters: Mapping[str, Any]) -> None:
         self._max_retries = int(_number(self.max_retries_value, 8))
@@ -198,7 +201,7 @@ class ConfluenceRecoveryHandler(ErrorHandler):
                 failure_type=FailureType.transient_error,
                 error_message="Confluence rejected the OAuth access token (HTTP 401); refreshing it once and retrying.",
             )
-        if 200 <= status < 300 and "json" in (response.headers.get("Content-Type") or "").lower():
+        if self.retry_unparseable_json and 200 <= status < 300 and "json" in (response.headers.get("Content-Type") or "").lower():
             try:
                 json_body(response)
             except ValueError:
@@ -237,12 +240,13 @@ class ConfluenceErrorHandler(DefaultErrorHandler):
     """
 
     minimum_page_size: Union[str, int] = 10
+    retry_unparseable_json: bool = True
 
     def __post_init__(self, parameters: Mapping[str, Any]) -> None:
         super().__post_init__(parameters)
         self._recovery = ConfluenceRecoveryHandler(
             config=self.config, parameters=parameters, max_retries_value=self.max_retries or 8,
-            minimum_page_size=self.minimum_page_size,
+            minimum_page_size=self.minimum_page_size, retry_unparseable_json=bool(self.retry_unparseable_json),
         )
 
     def interpret_response(

@@ -11,6 +11,7 @@ from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
 from source_confluence.components.backoff import (
     ConfluenceBackoffStrategy,
+    ConfluenceErrorHandler,
     ConfluenceRecoveryHandler,
     parse_retry_after,
 )
@@ -82,3 +83,13 @@ def test_a_2xx_with_a_broken_json_body_is_retried():
     broken = response(200, headers={"Content-Type": "application/json"}, body=b'{"results": [{"id"')
     assert handler().interpret_response(broken).response_action == ResponseAction.RETRY
     assert handler().interpret_response(response(200, headers={"Content-Type": "application/json"})) is None
+
+
+def test_a_downloaded_file_that_is_broken_json_is_the_file_not_a_body_cut_short():
+    # attachment_download_requester: the shared error handler with retry_unparseable_json: false
+    broken = response(200, headers={"Content-Type": "application/json"}, body=b'{"a .json attachment"')
+    recovery = ConfluenceRecoveryHandler(config={}, parameters={}, retry_unparseable_json=False)
+    assert recovery.interpret_response(broken) is None
+    downloads = ConfluenceErrorHandler(config={}, parameters={}, retry_unparseable_json=False)
+    assert downloads.interpret_response(broken).response_action == ResponseAction.SUCCESS
+    assert ConfluenceErrorHandler(config={}, parameters={}).interpret_response(broken).response_action == ResponseAction.RETRY

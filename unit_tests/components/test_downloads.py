@@ -244,3 +244,17 @@ def test_a_file_that_cannot_be_downloaded_drops_its_record_with_a_warning(reques
         assert uploader_requester.send_request(stream_slice=slice_).content == data
     assert requests_mock.call_count == calls
     assert PREFETCHED.take(base % "att1") is None
+
+
+def test_an_oauth_token_expired_server_side_is_refreshed_for_a_download(requests_mock, capsys):
+    """The download requester uses the shared error handler: a 401 with OAuth 2.0 refreshes the token once and
+    retries, as every other request does, instead of failing the sync as wrong credentials."""
+    config = config_for("oauth2")
+    url = download_url(config)
+    requests_mock.post(config["oauth_token_url"], json={"access_token": "oauth-access-2", "refresh_token": "rt-2", "expires_in": 3600})
+    requests_mock.get(url, [{"status_code": 401, "json": {"message": "expired"}}, {"status_code": 200, "content": b"the bytes"}])
+    assert downloader(config).download(url).content == b"the bytes"
+    downloads = [r for r in requests_mock.request_history if r.method == "GET"]
+    refreshes = [r for r in requests_mock.request_history if r.method == "POST"]
+    assert len(downloads) == 2 and len(refreshes) == 1  # the retry re-sends the same request, now signed anew
+    assert downloads[-1].headers["Authorization"] == "Bearer oauth-access-2"

@@ -1,115 +1,11 @@
-"""components/tree.py: typed ancestry from v2 parent links, the tree selection, and the Data Center refusal."""
-
-import json
-from typing import Any, Dict, List, Mapping, Optional
+"""components/tree.py: tree nodes, the tree selection, and the Data Center refusal (typed ancestry: access/test_ancestors.py)."""
 
 import pytest
-import requests
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
 from source_confluence.components import tree
-from source_confluence.components.access import ANCESTRY_UNKNOWN, EffectiveReadAccess
 from source_confluence.components.records import normalise_tree_node
-
-
-class FakeRequester:
-    """Answers ``send_request`` from a table of path -> JSON (or status code), and records what was asked."""
-
-    def __init__(self, answers: Mapping[str, Any]) -> None:
-        self.answers = dict(answers)
-        self.calls: List[Dict[str, Any]] = []
-
-    def send_request(self, path: str, request_params: Optional[Mapping[str, Any]] = None, **_: Any) -> requests.Response:
-        params = dict(request_params or {})
-        self.calls.append({"path": path, **params})
-        answer = self.answers[path](params) if callable(self.answers.get(path)) else self.answers.get(path, 404)
-        response = requests.Response()
-        response.status_code = answer if isinstance(answer, int) else 200
-        response._content = json.dumps({} if isinstance(answer, int) else answer).encode()
-        response.headers["Content-Type"] = "application/json"
-        response.request = requests.Request("GET", "https://acme.test/wiki/api/v2/" + path).prepare()
-        return response
-
-
-# A site: home page 1 > folder 10 (restricted) > page 2 > page 3; home page 1 > page 4; folder 11 in folder 10.
-V2_PAGES = {
-    "1": {"id": "1", "title": "Home", "parentId": None},
-    "2": {"id": "2", "title": "In folder", "parentId": "10", "parentType": "folder"},
-    "3": {"id": "3", "title": "Deep", "parentId": "2", "parentType": "page"},
-    "4": {"id": "4", "title": "Plain", "parentId": "1", "parentType": "page"},
-}
-
-
-def v2_pages(params):
-    return {"results": [V2_PAGES[i] for i in params["id"].split(",") if i in V2_PAGES], "_links": {}}
-
-
-def v2_site(**extra):
-    return FakeRequester({"pages": v2_pages, "folders/10": {"id": "10", "title": "Team", "parentId": "1", "parentType": "page"},
-                          **extra})
-
-
-def v1_site(has_nodes=True):
-    return FakeRequester({"content/search": {"results": [{"id": "10", "type": "folder"}] if has_nodes else []}})
-
-
-def page(page_id, *ancestors):
-    return {"id": page_id, "type": "page", "ancestors": [{"id": a, "type": "page", "title": "t%s" % a} for a in ancestors]}
-
-
-class TestCompleteAncestors:
-    def test_v1_ancestry_without_folders_becomes_the_typed_chain_from_v2(self):
-        v1, v2 = v1_site(), v2_site()
-        records = [page("3", "1", "2"), page("4", "1")]  # v1 left folder 10 out of page 3's ancestry
-        tree.complete_ancestors({}, tree.TreeLookup(v1, v2, tree.TreeCache()), records)
-        assert [(a["id"], a["type"], a["title"]) for a in records[0]["ancestors"]] == [
-            ("1", "page", "Home"), ("10", "folder", "Team"), ("2", "page", "In folder")]
-        assert [(a["id"], a["type"]) for a in records[1]["ancestors"]] == [("1", "page")]
-        # one bulk request for every page and its page ancestors, the folder once
-        assert [c["path"] for c in v2.calls] == ["pages", "folders/10"]
-        assert sorted(v2.calls[0]["id"].split(",")) == ["1", "2", "3", "4"]
-
-    def test_ids_go_250_a_request(self):
-        v2 = FakeRequester({"pages": lambda params: {"results": [{"id": i, "parentId": None} for i in params["id"].split(",")]}})
-        records = [page(str(n)) for n in range(1, 602)]
-        tree.complete_ancestors({}, tree.TreeLookup(v1_site(), v2, tree.TreeCache()), records)
-        assert [len(c["id"].split(",")) for c in v2.calls] == [250, 250, 101]
-        assert all(ANCESTRY_UNKNOWN not in r for r in records)
-
-    def test_a_site_without_folders_asks_nothing_of_v2(self):
-        v1, v2 = v1_site(has_nodes=False), v2_site()
-        records = [page("3", "1", "2")]
-        cache = tree.TreeCache()
-        tree.complete_ancestors({}, tree.TreeLookup(v1, v2, cache), records)
-        tree.complete_ancestors({}, tree.TreeLookup(v1, v2, cache), [page("4", "1")])
-        assert v2.calls == [] and len(v1.calls) == 1  # the probe, once a sync
-        assert [a["id"] for a in records[0]["ancestors"]] == ["1", "2"]
-
-    def test_data_center_is_left_alone(self):
-        v1, v2 = v1_site(), v2_site()
-        tree.complete_ancestors({"deployment": "data_center"}, tree.TreeLookup(v1, v2, tree.TreeCache()), [page("3", "1", "2")])
-        assert v1.calls == [] and v2.calls == []
-
-    def test_a_folder_v2_will_not_show_makes_the_ancestry_unknown_not_shorter(self):
-        v2 = FakeRequester({"pages": v2_pages, "folders/10": 403})
-        records = [page("3", "1", "2")]
-        tree.complete_ancestors({}, tree.TreeLookup(v1_site(), v2, tree.TreeCache()), records)
-        assert "HTTP 403" in records[0][ANCESTRY_UNKNOWN]
-        assert [a["id"] for a in records[0]["ancestors"]] == ["1", "2"]
-
-    def test_a_loop_in_parent_links_is_unknown(self):
-        v2 = FakeRequester({"pages": lambda params: {"results": [{"id": "5", "parentId": "6", "parentType": "page"},
-                                                                  {"id": "6", "parentId": "5", "parentType": "page"}]}})
-        records = [page("5", "6")]
-        tree.complete_ancestors({}, tree.TreeLookup(v1_site(), v2, tree.TreeCache()), records)
-        assert "do not end" in records[0][ANCESTRY_UNKNOWN]
-
-
-def test_an_unknown_ancestry_gives_unknown_access_and_leaves_no_marker():
-    record = {"id": "3", "spaceKey": "ENG", "readRestriction": None, ANCESTRY_UNKNOWN: "its place in the content tree could not be read"}
-    EffectiveReadAccess(config={}, parameters={}).transform(record)
-    assert record["effective_read_access"]["unknown"] is True and record["effective_read_access"]["users"] is None
-    assert ANCESTRY_UNKNOWN not in record
+from unit_tests.components.fake_requester import FakeRequester
 
 
 class TestNormaliseTreeNode:

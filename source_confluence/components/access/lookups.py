@@ -1,0 +1,303 @@
+"""The look-ups effective access needs, with one cache per sync shared by every stream and partition.
+
+Space permissions once per space, group members once per group, the group directory (Cloud names groups
+by id in space permissions) once per sync, and the read restrictions of ancestors in CQL batches of
+``BATCH_SIZE``. They go through requesters the manifest declares (auth, retries, error handler), so a
+failure is kept as ``AccessUnknown`` and the record says ``unknown``, never a guess. The typed-ancestor
+chain of Cloud pages (folders included) is the other look-up, in ``ancestors.py``.
+
+Why these walk lists themselves instead of reading the manifest's ``group``, ``group_members`` and
+``space_permissions`` streams: those streams may not be selected, run in another order, and would hand
+over every record of the site; access needs a few keyed answers, cached, and asked side by side.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from concurrent.futures import Future, ThreadPoolExecutor, wait
+from typing import Any, Callable, Dict, FrozenSet, Iterable, List, Mapping, Optional, Sequence, Tuple
+from urllib.parse import quote
+
+from airbyte_cdk.sources.declarative.requesters.requester import Requester
+
+from source_confluence.components.access.rule import (
+    READ_RESTRICTION_EXPAND,
+    AccessUnknown,
+    Principals,
+    read_restriction_from_v1,
+    restriction_principals,
+    space_view_from_dc,
+    space_view_from_v1_expand,
+    space_view_from_v2,
+    user_id,
+)
+from source_confluence.components.backoff import query_int
+from source_confluence.components.pagination import next_link_token
+from source_confluence.components.response_json import json_body
+from source_confluence.components.slicing import workers
+from source_confluence.components.sync_cache import per_sync
+
+LOGGER = logging.getLogger("airbyte")
+
+# Ancestor ids per CQL request: content/search answers up to 200 results with a non-body expand, so a
+# batch is one request; 200 ids keep the URL near 2 KB.
+BATCH_SIZE = 200
+CQL_STATUSES = '"current", "archived", "trashed", "draft"'
+# The look-ups a page of results needs (its ancestors, its spaces' permissions, their groups' members,
+# the names it mentions) are independent round trips: asked one after the other, they were most of
+# a small incremental sync (bench/NOTES.md). They run side by side in a pool per sync, no larger than
+# `num_workers`, the concurrency the user chose. A task never submits to the pool itself: it does its
+# requests in its own thread, and at most waits for a look-up another running thread is doing, so the
+# pool cannot fill with tasks waiting for queued ones.
+LOOKUP_THREADS = 8
+
+
+def lookup_pool(config: Mapping[str, Any]) -> ThreadPoolExecutor:
+    return per_sync(config, "lookup_pool", lambda: ThreadPoolExecutor(max_workers=min(LOOKUP_THREADS, workers(config)),
+                                                                     thread_name_prefix="confluence-lookup"))
+
+
+def in_background(config: Mapping[str, Any], call: Callable[[], Any]) -> "Future[Any]":
+    """Start one look-up that does not submit others (see above); the caller waits on the future."""
+    return lookup_pool(config).submit(call)
+
+
+def side_by_side(config: Mapping[str, Any], calls: Iterable[Callable[[], Any]]) -> None:
+    """Run the calls in the look-up pool and wait for all; a failure is left for the caller to meet again.
+
+    Every look-up keeps its result, failures included (``_Once``, ``AccessCache.restrictions``), so the
+    record that needs it later reports the same failure the prefetch met.
+    """
+    futures = [in_background(config, call) for call in calls]
+    wait(futures)
+    for future in futures:
+        error = future.exception()
+        if error is not None and not isinstance(error, AccessUnknown):
+            LOGGER.debug("A look-up ahead of a page of results failed: %s", type(error).__name__)
+
+
+class _Once:
+    """Compute a value once per key, even when several threads ask at the same time; failures are kept too."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._entries: Dict[Any, Tuple[threading.Event, List[Any]]] = {}
+
+    def asked(self, key: Any) -> bool:
+        """Whether the key was computed, or is being computed, already."""
+        with self._lock:
+            return key in self._entries
+
+    def get(self, key: Any, compute: Callable[[], Any]) -> Any:
+        with self._lock:
+            entry = self._entries.get(key)
+            owner = entry is None
+            if owner:
+                entry = self._entries[key] = (threading.Event(), [])
+        event, slot = entry
+        if owner:
+            try:
+                slot.append(("ok", compute()))
+            except AccessUnknown as error:
+                slot.append(("unknown", error))
+            except Exception as error:  # the connector's error handler gave up: never guess
+                slot.append(("unknown", AccessUnknown("%s: %s" % (type(error).__name__, error))))
+            finally:
+                event.set()
+        else:
+            event.wait()
+        kind, value = slot[0]
+        if kind == "unknown":
+            raise value
+        return value
+
+
+class AccessCache:
+    """Everything looked up for effective access during one sync."""
+
+    def __init__(self) -> None:
+        self.once = _Once()
+        self.lock = threading.Lock()
+        self.restrictions: Dict[str, Any] = {}  # content id -> Principals | None | AccessUnknown
+        self.pending: Dict[str, threading.Event] = {}  # content id -> set when its look-up has finished
+        self.warned: set = set()
+        self.results: Dict[Any, Dict[str, Any]] = {}
+        self.page_sizes: Dict[str, int] = {}  # kind of list -> the page size that answered after 504s
+        # The look-ups of the sync's EffectiveReadAccess, for the prefetch ahead of each page of results.
+        self.lookup: Optional["AccessLookup"] = None
+
+    def warn_once(self, key: Any, message: str) -> None:
+        with self.lock:
+            if key in self.warned:
+                return
+            self.warned.add(key)
+        LOGGER.warning(message)
+
+
+def cache_for(config: Mapping[str, Any]) -> AccessCache:
+    """One access cache per sync (see ``sync_cache``)."""
+    return per_sync(config, "effective_read_access", AccessCache)
+
+
+class AccessLookup:
+    """The requests: space permissions once per space, members once per group, restrictions in batches."""
+
+    def __init__(
+        self,
+        requester: Requester,
+        v2_requester: Optional[Requester],
+        data_center: bool,
+        cache: AccessCache,
+        space_permissions_requester: Optional[Requester] = None,
+    ) -> None:
+        self.requester = requester
+        self.v2_requester = v2_requester
+        # Data Center's space permissions: its own error handling (see the manifest), else the main one.
+        self.space_permissions_requester = space_permissions_requester or requester
+        self.data_center = data_center
+        self.cache = cache
+
+    # ---- HTTP
+    @staticmethod
+    def _get(requester: Requester, path: str, params: Optional[Mapping[str, Any]] = None) -> Any:
+        response = requester.send_request(path=path, request_params=dict(params or {}))
+        if response is None:
+            raise AccessUnknown("no response for %s" % path)
+        if response.status_code >= 400:
+            raise AccessUnknown("HTTP %s for %s" % (response.status_code, path))
+        try:
+            return json_body(response), response
+        except ValueError:
+            raise AccessUnknown("no JSON body for %s" % path)
+
+    def _walk(self, requester: Requester, path: str, params: Mapping[str, Any], kind: str) -> List[Mapping[str, Any]]:
+        """Every result of a list, following ``_links.next`` (re-based on the requester's own url_base).
+
+        A page size Confluence answered 504 for, and the error handler halved, is remembered for the
+        sync per kind of list: the next walk starts with the size that worked instead of timing out
+        again (each halving costs a retry and its wait).
+        """
+        params = dict(params)
+        if kind in self.cache.page_sizes and "limit" in params:
+            params["limit"] = min(int(params["limit"]), self.cache.page_sizes[kind])
+        out: List[Mapping[str, Any]] = []
+        seen = set()
+        body, response = self._get(requester, path, params)
+        while True:
+            self._learn_page_size(kind, response, params.get("limit"))
+            if not isinstance(body, Mapping):
+                raise AccessUnknown("unexpected body for %s" % path)
+            results = body.get("results") or []
+            out.extend(results)
+            token = next_link_token(body, response.request.url if response.request is not None else "")
+            if not token or token in seen or not results:
+                return out
+            seen.add(token)
+            body, response = self._get(requester, token)
+
+    def _learn_page_size(self, kind: str, response: Any, asked: Optional[Any]) -> None:
+        sent = query_int(getattr(response.request, "url", None) or "", "limit") if response.request is not None else None
+        if sent is not None and asked is not None and sent < int(asked):
+            with self.cache.lock:
+                self.cache.page_sizes[kind] = min(sent, self.cache.page_sizes.get(kind, sent))
+
+    # ---- groups
+    def group_directory(self) -> Dict[str, Dict[str, str]]:
+        """Cloud: group id <-> name, from one walk of ``/group``."""
+
+        def load() -> Dict[str, Dict[str, str]]:
+            by_id, by_name = {}, {}
+            for group in self._walk(self.requester, "group", {"limit": 200}, "group directory"):
+                if group.get("id") and group.get("name"):
+                    by_id[group["id"]] = group["name"]
+                    by_name[group["name"]] = group["id"]
+            return {"by_id": by_id, "by_name": by_name}
+
+        return self.cache.once.get(("directory",), load)
+
+    def group_name(self, group_id: str) -> str:
+        return self.group_directory()["by_id"].get(group_id, group_id)
+
+    def members(self, group: str) -> FrozenSet[str]:
+        def load() -> FrozenSet[str]:
+            if self.data_center:
+                path = "group/%s/member" % quote(group, safe="")
+            else:
+                group_id = self.group_directory()["by_name"].get(group, group)
+                path = "group/%s/membersByGroupId" % quote(group_id, safe="")
+            return frozenset(filter(None, (user_id(u) for u in self._walk(self.requester, path, {"limit": 200}, "group members"))))
+
+        return self.cache.once.get(("members", group), load)
+
+    # ---- spaces
+    def space_view(self, space_key: str, space_id: Optional[str]) -> Principals:
+        def load() -> Principals:
+            if self.data_center:
+                try:
+                    body, _ = self._get(self.space_permissions_requester, "space/%s/permissions" % quote(space_key, safe=""))
+                    if isinstance(body, list):
+                        return space_view_from_dc(body)
+                except AccessUnknown:
+                    pass
+                # Data Center before 9.1 (or an answer the connector does not understand): the space's expand.
+                # Its own error handling too: a space deleted since it was listed is `unknown`, not a failed sync.
+                body, _ = self._get(self.space_permissions_requester, "space/%s" % quote(space_key, safe=""), {"expand": "permissions"})
+                return space_view_from_v1_expand(body)
+            if self.v2_requester is None or not space_id:
+                raise AccessUnknown("Cloud space permissions need the v2 API and the space id")
+            results = self._walk(self.v2_requester, "spaces/%s/permissions" % quote(str(space_id), safe=""), {"limit": 250}, "space permissions")
+            return space_view_from_v2(results, self.group_name)
+
+        return self.cache.once.get(("space", space_key), load)
+
+    # ---- ancestors' restrictions
+    def _store_restrictions(self, results: Iterable[Mapping[str, Any]]) -> None:
+        with self.cache.lock:
+            for raw in results:
+                if raw.get("id") is None:
+                    continue
+                try:
+                    self.cache.restrictions[str(raw["id"])] = restriction_principals(read_restriction_from_v1(raw))
+                except AccessUnknown as error:
+                    self.cache.restrictions[str(raw["id"])] = error
+
+    def _search(self, cql: str) -> List[Mapping[str, Any]]:
+        return self._walk(self.requester, "content/search", {"cql": cql, "expand": READ_RESTRICTION_EXPAND, "limit": 200}, "ancestors")
+
+    def restrictions(self, ids: Sequence[str]) -> List[Optional[Principals]]:
+        """The read restriction of each id (an ancestor chain), fetching what the cache lacks in batches.
+
+        Ids from any space share a batch. No lock is held during a request: an id another thread is
+        already fetching is waited for, not fetched twice, so workers reading the same space do not
+        queue behind one another.
+        """
+        with self.cache.lock:
+            mine = [i for i in dict.fromkeys(ids) if i not in self.cache.restrictions and i not in self.cache.pending]
+            theirs = {self.cache.pending[i] for i in ids if i in self.cache.pending}
+            done = threading.Event()
+            for i in mine:
+                self.cache.pending[i] = done
+        failure: Optional[AccessUnknown] = None
+        try:
+            for start in range(0, len(mine), BATCH_SIZE):
+                batch = mine[start : start + BATCH_SIZE]
+                self._store_restrictions(self._search("id IN (%s) AND status IN (%s)" % (",".join(batch), CQL_STATUSES)))
+        except AccessUnknown as error:
+            failure = error
+        except Exception as error:  # the error handler gave up: kept as unknown (as _Once does), never guessed
+            failure = AccessUnknown("%s: %s" % (type(error).__name__, error))
+        finally:
+            with self.cache.lock:
+                for i in mine:  # not returned: drafts, trashed ancestors the search hides, no permission
+                    self.cache.restrictions.setdefault(i, failure or AccessUnknown("ancestor %s was not returned" % i))
+                    self.cache.pending.pop(i, None)
+            done.set()
+        for event in theirs:
+            event.wait()
+        with self.cache.lock:
+            values = [self.cache.restrictions[i] for i in ids]
+        for value in values:
+            if isinstance(value, AccessUnknown):
+                raise value
+        return values
