@@ -37,6 +37,7 @@ from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 from source_confluence.components.config_spec import config_problems, drop_null_optional_fields, fill_defaults, spec_default
 from source_confluence.components.endpoints import api_roots, rest_api_root_and_auth
 from source_confluence.components.slicing import discover_oldest_modification, slice_plan
+from source_confluence.components.sync_context import SYNC_ID_KEY, new_sync_id
 from source_confluence.components.visible_spaces import visible_space_keys
 
 logger = logging.getLogger("airbyte")
@@ -195,6 +196,8 @@ class NormaliseConfig(ConfigTransformation):
     """Fill defaults, clean URLs, resolve the Cloud id and the CQL time window."""
 
     def transform(self, config: MutableMapping[str, Any]) -> None:
+        # This source's sync: its own caches and counts, even if the config given carried an id (sync_context.py).
+        config[SYNC_ID_KEY] = new_sync_id()
         drop_null_optional_fields(config)
         if config.get("deployment") is None and isinstance(config.get("base_url"), str):
             config["deployment"] = "cloud" if ".atlassian.net" in config["base_url"] else "data_center"
