@@ -111,6 +111,17 @@ def probe_reachable(url: str, field: str) -> None:
     )
 
 
+def probe_configured_urls(config: Mapping[str, Any]) -> None:
+    """Name an unreachable URL in seconds, instead of after minutes of HTTP retries (run.py, before a command)."""
+    if not isinstance(config.get("base_url"), str):
+        return  # the official connector's config: migrated, then checked by the requests themselves
+    probe_reachable(normalise_url(config["base_url"], "base_url"), "base_url")
+    credentials = config.get("credentials")
+    if isinstance(credentials, Mapping) and credentials.get("auth_type") in GATEWAY_AUTH_TYPES:
+        gateway = config.get("api_gateway_url") or DEFAULT_API_GATEWAY_URL
+        probe_reachable(normalise_url(gateway, "api_gateway_url"), "api_gateway_url")
+
+
 def normalise_url(value: Any, field: str) -> str:
     url = str(value or "").strip().rstrip("/")
     parts = urlsplit(url)
