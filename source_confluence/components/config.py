@@ -72,9 +72,6 @@ def _uses_proxy(url: str) -> bool:
         return True
 
 
-_REACHABLE: set = set()
-
-
 def probe_reachable(url: str, field: str) -> None:
     """Fail fast, naming the URL, when nothing listens there or its host does not resolve.
 
@@ -87,13 +84,12 @@ def probe_reachable(url: str, field: str) -> None:
     """
     parts = urlsplit(url)
     host, port = parts.hostname or "", parts.port or (443 if parts.scheme == "https" else 80)
-    if (host, port) in _REACHABLE or _uses_proxy(url):
+    if _uses_proxy(url):
         return
     reason = "unknown error"
     for attempt in range(PROBE_ATTEMPTS):
         try:
             with socket.create_connection((host, port), timeout=PROBE_TIMEOUT_SECONDS):
-                _REACHABLE.add((host, port))
                 return
         except socket.gaierror:
             reason = f"the host name {host!r} does not resolve"
