@@ -30,7 +30,9 @@ Why Python, and how it is wired through public interfaces only: the manifest's
   ``stream_slices``; the stretches read are its own, kept with the public state converter.
 - ``PageCheckpointingFactory`` is a ``ModelToComponentFactory`` whose public
   ``create_concurrent_cursor_from_datetime_based_cursor`` wraps the CDK's cursor in it;
-  ``SourceConfluence.streams`` builds the ordered content streams with it.
+  ``SourceConfluence.streams`` builds the ordered content streams again with it. Its request budget
+  is a second instance of the manifest's ``api_budget``: the content streams and the other streams
+  are each held to it (the CDK keeps its own factory's budget private).
 - The pagination strategy, called after a page's records are queued and observed, tells the sync
   (``SyncContext.page_done``) which window a page of which stream ended in.
 - A state is handed to the sync (``SyncContext.hold``) with the number of the stream's records it
