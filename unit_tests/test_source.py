@@ -76,3 +76,22 @@ def test_progress_line_cut_short_says_how_many_entries_it_left_out():
     assert "stream_with_a_rather_long_name_199 200" in line
     shown = line.count("stream_with_a_rather_long_name_")
     assert f"+{200 - shown} more" in line
+
+
+def test_a_held_state_goes_out_right_after_the_records_it_covers_and_before_what_follows():
+    from airbyte_cdk.models import AirbyteLogMessage, Level
+
+    from source_confluence.source import with_held_messages
+
+    sync = SyncContext()
+    state = AirbyteMessage(type=Type.LOG, log=AirbyteLogMessage(level=Level.INFO, message="state after 2 pages records"))
+    done = AirbyteMessage(type=Type.LOG, log=AirbyteLogMessage(level=Level.INFO, message="stream complete"))
+
+    def cdk_messages():
+        yield record("pages")
+        sync.hold(state, "pages", after_records=2)  # a worker thread saved the state of two records
+        yield record("pages")
+        yield done
+
+    out = list(with_held_messages(cdk_messages(), sync))
+    assert out == [record("pages"), record("pages"), state, done]
