@@ -4,11 +4,11 @@ transformations, output) is the real connector. It isolates what the conversion 
 making it optional or moving it off the read path would gain. Used by bench/run.py only."""
 import sys
 
+import source_confluence.components.markdown_pool as markdown_pool
 import source_confluence.components.records as records
-import source_confluence.components.results as results
 
 # Both places that convert: a page of results at once (the extractor) and a lone record (the fallback).
-results.convert_all = lambda jobs: [None] * len(jobs)
+markdown_pool.MarkdownPool.convert_all = lambda self, jobs: [None] * len(jobs)
 records.storage_to_markdown = lambda *args, **kwargs: None
 
 from source_confluence.run import run  # noqa: E402

@@ -1,10 +1,13 @@
 """The source class Airbyte's tooling imports: the YAML manifest, a state per page of results for the
-content streams (components/checkpoints.py), and progress lines for long syncs."""
+content streams (components/checkpoints.py), and progress lines for long syncs.
+
+Each read has one ``SyncContext`` (components/sync_context.py): the source lets the content streams'
+states out once their records are out, counts progress and skips from it, and closes it at the end."""
 
 import logging
 import time
 from collections import Counter
-from typing import Any, Iterator, List, Mapping, Optional
+from typing import Any, Dict, Iterator, List, Mapping, Optional
 
 from airbyte_cdk.models import (
     AirbyteCatalog,
@@ -18,14 +21,12 @@ from airbyte_cdk.models import (
     Status,
     Type,
 )
+from airbyte_cdk.sources.connector_state_manager import ConnectorStateManager
 from airbyte_cdk.sources.declarative.yaml_declarative_source import YamlDeclarativeSource
 
-from source_confluence.components.checkpoints import checkpoint_every_page
-from source_confluence.components.pagination import pages_read
-from source_confluence.components.skips import SKIPS, skip_warnings, skipped_since
-
-# Streams read from CQL `ORDER BY lastmodified ASC`: a page of results done is a state (components/checkpoints.py).
-ORDERED_INCREMENTAL_STREAMS = ("pages", "blog_posts", "comments", "attachments")
+from source_confluence.components.checkpoints import PageCheckpointingFactory, checkpointing_streams
+from source_confluence.components.skips import skip_warnings
+from source_confluence.components.sync_context import SyncContext
 
 PROGRESS_EVERY_SECONDS = 30.0
 # A log line a person can read, whatever the size of the site.
@@ -49,6 +50,9 @@ class SourceConfluence(YamlDeclarativeSource):
             config_path=config_path,
         )
         self._built_with_config = bool(config)
+        # What the streams are built from, kept for the content streams built again (``streams``).
+        self._catalog_given = catalog
+        self._state_given = state
 
     def _for(
         self,
@@ -98,11 +102,19 @@ class SourceConfluence(YamlDeclarativeSource):
         return [key for key in wanted if key not in seen]
 
     def streams(self, config: Mapping[str, Any]) -> List[Any]:
-        streams = super().streams(config)
-        for stream in streams:
-            if stream.name in ORDERED_INCREMENTAL_STREAMS:
-                checkpoint_every_page(stream.cursor, config)
-        return streams
+        """The CDK's streams, with the ordered content streams built again so that their cursor
+        checkpoints every page (``PageCheckpointingFactory``). ``config`` is the normalised config the
+        CDK passes here."""
+        built = super().streams(config)
+        factory = PageCheckpointingFactory(
+            SyncContext.of(config),
+            connector_state_manager=ConnectorStateManager(self._state_given),
+            configured_catalog=self._catalog_given,
+        )
+        budget = self.resolved_manifest.get("api_budget")
+        if budget:
+            factory.set_api_budget(budget, config)
+        return checkpointing_streams(built, self.resolved_manifest.get("streams") or [], factory, config)
 
     def discover(self, logger: logging.Logger, config: Mapping[str, Any]) -> AirbyteCatalog:
         source = self._for(config)
@@ -116,39 +128,61 @@ class SourceConfluence(YamlDeclarativeSource):
         state: Optional[List[AirbyteStateMessage]] = None,
     ) -> Iterator[AirbyteMessage]:
         source = self._for(config, catalog, state)
-        skipped_before = SKIPS.snapshot()
-        messages = super().read(logger, config, catalog, state) if source is self else source.read(logger, config, catalog, state)
-        if source is not self:  # that source says what it skipped
-            yield from with_progress(messages)
+        if source is not self:  # that source does all of the below for its own sync
+            yield from source.read(logger, config, catalog, state)
             return
+        sync = SyncContext.of(config)
+        skipped_before = sync.skips.snapshot()
         records: Counter = Counter()
         try:
-            for message in with_progress(messages):
+            for message in with_progress(with_held_messages(super().read(logger, config, catalog, state), sync), sync):
                 if message.type == Type.RECORD and message.record is not None:
                     records[message.record.stream] += 1
                 yield message
         except Exception:
-            yield from skip_messages(skipped_before, records, config)
+            yield from skip_messages(sync, skipped_before, records, config)
             raise
-        yield from skip_messages(skipped_before, records, config)
+        finally:
+            sync.close()
+        yield from skip_messages(sync, skipped_before, records, config)
 
 
-def skip_messages(skipped_before: Counter, records: Counter, config: Mapping[str, Any]) -> Iterator[AirbyteMessage]:
+def with_held_messages(messages: Iterator[AirbyteMessage], sync: SyncContext) -> Iterator[AirbyteMessage]:
+    """The CDK's messages, and those the sync holds (the content streams' states) as soon as the records
+    they cover are out: before the next message of the CDK, so a stream's final state precedes its
+    completion status."""
+    records_out: Counter = Counter()
+    for message in messages:
+        yield from sync.release(records_out)
+        yield message
+        if message.type == Type.RECORD and message.record is not None:
+            records_out[message.record.stream] += 1
+            yield from sync.release(records_out)
+    yield from sync.release(records_out)
+
+
+def skip_messages(sync: SyncContext, skipped_before: Counter, records: Counter, config: Mapping[str, Any]) -> Iterator[AirbyteMessage]:
     """After the CDK's messages: one warning per stream that skipped items about which Confluence answered
     403/404/410 or a lasting 5xx (components/skips.py)."""
     data_center = config.get("deployment") == "data_center"
-    for line in skip_warnings(skipped_since(skipped_before), records, data_center):
+    for line in skip_warnings(sync.skips.since(skipped_before), records, data_center, sync.skips.items):
         yield AirbyteMessage(type=Type.LOG, log=AirbyteLogMessage(level=Level.WARN, message=line))
 
 
-def with_progress(messages: Iterator[AirbyteMessage], every_seconds: float = PROGRESS_EVERY_SECONDS) -> Iterator[AirbyteMessage]:
+def with_progress(
+    messages: Iterator[AirbyteMessage], sync: SyncContext, every_seconds: float = PROGRESS_EVERY_SECONDS
+) -> Iterator[AirbyteMessage]:
     """Pass messages through, adding a log line with records per stream and result pages so far.
 
     Stream status traces already tell the platform which stream runs; these lines tell a person
     watching a sync of 100,000 pages that it is moving, and how fast.
     """
     records: Counter = Counter()
-    pages_before = pages_read()
+    pages_before = sync.result_pages()
+
+    def pages_since() -> Dict[str, int]:
+        return {endpoint: count - pages_before.get(endpoint, 0) for endpoint, count in sync.result_pages().items()}
+
     last_report = time.monotonic()
     for message in messages:
         yield message
@@ -157,18 +191,17 @@ def with_progress(messages: Iterator[AirbyteMessage], every_seconds: float = PRO
         now = time.monotonic()
         if records and now - last_report >= every_seconds:
             last_report = now
-            yield progress_message(records, pages_before)
+            yield progress_message(records, pages_since())
     if records:
-        yield progress_message(records, pages_before, final=True)
+        yield progress_message(records, pages_since(), final=True)
 
 
-def progress_message(records: Counter, pages_before: Mapping[str, int], final: bool = False) -> AirbyteMessage:
+def progress_message(records: Mapping[str, int], pages: Mapping[str, int], final: bool = False) -> AirbyteMessage:
     """One line of at most ``PROGRESS_LINE_MAX_CHARS``: records per stream, result pages per endpoint template.
 
     Endpoints are counted by template (``pages/{id}/versions``), so the line does not grow with the site;
     the largest counts come first, and what does not fit is summed up as ``+N more``.
     """
-    pages = {endpoint: count - pages_before.get(endpoint, 0) for endpoint, count in pages_read().items()}
     prefix = "Read in total" if final else "Progress"
     head = f"{prefix}: records by stream: "
     middle = "; result pages by endpoint: "

@@ -5,7 +5,8 @@ from collections import Counter
 import requests
 from airbyte_cdk.models import AirbyteMessage, AirbyteRecordMessage, Type
 
-from source_confluence.components.pagination import NextLinkPagination, pages_read
+from source_confluence.components.pagination import NextLinkPagination
+from source_confluence.components.sync_context import SyncContext
 from source_confluence.source import PROGRESS_LINE_MAX_CHARS, progress_message, with_progress
 
 
@@ -19,13 +20,13 @@ def logs(messages):
 
 def test_progress_passes_every_message_through_and_ends_with_the_counts_per_stream():
     source_messages = [record("pages"), record("pages"), record("space")]
-    out = list(with_progress(iter(source_messages), every_seconds=3600))
+    out = list(with_progress(iter(source_messages), SyncContext(), every_seconds=3600))
     assert [m for m in out if m.type == Type.RECORD] == source_messages
     assert logs(out) == ["Read in total: records by stream: pages 2, space 1; result pages by endpoint: none"]
 
 
 def test_progress_reports_while_reading_when_the_interval_has_passed():
-    out = list(with_progress(iter([record("pages"), record("pages")]), every_seconds=0))
+    out = list(with_progress(iter([record("pages"), record("pages")]), SyncContext(), every_seconds=0))
     progress = [line for line in logs(out) if line.startswith("Progress")]
     assert progress == [
         "Progress: records by stream: pages 1; result pages by endpoint: none",
@@ -34,7 +35,7 @@ def test_progress_reports_while_reading_when_the_interval_has_passed():
 
 
 def test_no_progress_line_for_a_read_without_records():
-    assert logs(with_progress(iter([]))) == []
+    assert logs(with_progress(iter([]), SyncContext())) == []
 
 
 def test_progress_line_stays_under_1_kb_on_a_20000_page_read_with_page_versions():
@@ -46,8 +47,8 @@ def test_progress_line_stays_under_1_kb_on_a_20000_page_read_with_page_versions(
         response.request = requests.Request("GET", url).prepare()
         return response
 
-    pages_before = pages_read()
-    paginator = NextLinkPagination(config={}, parameters={})
+    config: dict = {}
+    paginator = NextLinkPagination(config=config, parameters={})
     site = "https://acme.atlassian.net/wiki"
     for page_id in range(20_000):
         paginator.next_page_token(listed(f"{site}/api/v2/pages/{1_000_000 + page_id}/versions?limit=250"), 0, None, None)
@@ -59,7 +60,7 @@ def test_progress_line_stays_under_1_kb_on_a_20000_page_read_with_page_versions(
                "content_inventory", "page_versions", "space", "group", "group_members", "users", "space_permissions", "audit"]
     records = Counter({stream: 1_234_567 + index for index, stream in enumerate(streams)})
 
-    line = progress_message(records, pages_before, final=True).log.message
+    line = progress_message(records, SyncContext.of(config).result_pages(), final=True).log.message
     assert len(line.encode()) < 1024, len(line.encode())
     assert "pages/{id}/versions 20,000" in line
     assert "group/{id}/membersByGroupId 300" in line
@@ -75,3 +76,22 @@ def test_progress_line_cut_short_says_how_many_entries_it_left_out():
     assert "stream_with_a_rather_long_name_199 200" in line
     shown = line.count("stream_with_a_rather_long_name_")
     assert f"+{200 - shown} more" in line
+
+
+def test_a_held_state_goes_out_right_after_the_records_it_covers_and_before_what_follows():
+    from airbyte_cdk.models import AirbyteLogMessage, Level
+
+    from source_confluence.source import with_held_messages
+
+    sync = SyncContext()
+    state = AirbyteMessage(type=Type.LOG, log=AirbyteLogMessage(level=Level.INFO, message="state after 2 pages records"))
+    done = AirbyteMessage(type=Type.LOG, log=AirbyteLogMessage(level=Level.INFO, message="stream complete"))
+
+    def cdk_messages():
+        yield record("pages")
+        sync.hold(state, "pages", after_records=2)  # a worker thread saved the state of two records
+        yield record("pages")
+        yield done
+
+    out = list(with_held_messages(cdk_messages(), sync))
+    assert out == [record("pages"), record("pages"), state, done]

@@ -5,80 +5,146 @@ streams is a whole time window: on a first sync a twentieth of the site, on a la
 changed since the last one. A sync killed half way through a window would read all of it again.
 
 The CQL listing is ordered by `lastmodified` ascending, so once the records of a page of results are
-out, the window is done up to the last one's cursor value. This cursor then adds that stretch of
-time to its state and emits it. The state is the CDK's `date-range` form: the list of stretches
-already read, not one cursor value, so the windows read side by side all keep their progress, and
-a resumed sync reads the gaps between them and what follows the last one (minus the lookback).
-The state also keeps `lastModifiedAt`, the value up to which everything is read, as 0.2.0 wrote it;
-a state from 0.2.0 (only that value) is read as one stretch ending there.
+out, the window is done up to the last one's cursor value. ``PageCheckpointingCursor`` then adds that
+stretch of time to its state and emits it. The state is the CDK's `date-range` form: the list of
+stretches already read, not one cursor value, so the windows read side by side all keep their
+progress, and a resumed sync reads the gaps between them and what follows the last one (minus the
+lookback). The state also keeps `lastModifiedAt`, the value up to which everything is read, as 0.2.0
+wrote it; a state from 0.2.0 (only that value) is read as one stretch ending there.
 
 A stretch ends just before its last record's value: records with that same value on the next page
 are read again by a resumed sync, never lost. The last stretch ends at its newest record (see
-``state``). If a listing ever comes back out of order, the cursor
-stops doing this for the rest of the sync and the CDK's per-window state remains.
-
-Why Python: the manifest's `DatetimeBasedCursor` has no such option and airbyte-cdk 7.39 accepts no
-custom cursor in `incremental_sync`. The source gives the content streams' cursors this class once
-the CDK has built them (``SourceConfluence.streams``), and the pagination strategy, which the CDK
-calls in the reading thread after a page's records have been queued and observed, says when a page
-ends (``page_done``).
+``state``). If a listing ever comes back out of order, the cursor stops doing this for the rest of
+the sync and only finished windows are saved.
 
 The same cursor also reads the older content of spaces its state does not know yet (see
 ``space_catch_up``): extra slices narrowed to one space (``stream_partition.space_key`` in the
-manifest's CQL), and the state's ``spaces`` list. Upstream hooks that would remove the class swap:
-a custom cursor in ``incremental_sync``, or a state-persisted extra-slices hook on ``ConcurrentCursor``.
+manifest's CQL), and the state's ``spaces`` list.
+
+Why Python, and how it is wired through public interfaces only: the manifest's
+`DatetimeBasedCursor` has no such option and airbyte-cdk 7.39 accepts no custom cursor in
+``incremental_sync``, nor a component factory from a declarative source. So:
+
+- ``PageCheckpointingCursor`` implements the CDK's public concurrent ``Cursor``. The windows are the
+  CDK's: it asks a ``ConcurrentCursor`` (built by the CDK from the manifest, silenced) for its
+  ``stream_slices``; the stretches read are its own, kept with the public state converter.
+- ``PageCheckpointingFactory`` is a ``ModelToComponentFactory`` whose public
+  ``create_concurrent_cursor_from_datetime_based_cursor`` wraps the CDK's cursor in it;
+  ``SourceConfluence.streams`` builds the ordered content streams again with it. Its request budget
+  is a second instance of the manifest's ``api_budget``: the content streams and the other streams
+  are each held to it (the CDK keeps its own factory's budget private).
+- The pagination strategy, called after a page's records are queued and observed, tells the sync
+  (``SyncContext.page_done``) which window a page of which stream ended in.
+- A state is handed to the sync (``SyncContext.hold``) with the number of the stream's records it
+  covers; ``SourceConfluence.read`` lets it out once that many records of the stream are out.
+
+Upstream changes that would remove this: a custom cursor in ``incremental_sync`` (or a
+``component_factory`` argument on ``ConcurrentDeclarativeSource``), and a hook on ``ConcurrentCursor``
+to checkpoint inside a partition and to add state-persisted extra slices.
 """
 
+import copy
 import threading
 from datetime import timedelta
-from typing import Any, Iterable, MutableMapping, Optional, Sequence
+from typing import Any, Iterable, List, Mapping, MutableMapping, Optional, Sequence, Tuple
 
-from airbyte_cdk.sources.streams.concurrent.cursor import ConcurrentCursor
+from airbyte_cdk.models import AirbyteMessage
+from airbyte_cdk.sources.connector_state_manager import ConnectorStateManager
+from airbyte_cdk.sources.declarative.interpolation import InterpolatedString
+from airbyte_cdk.sources.declarative.models.declarative_component_schema import (
+    DatetimeBasedCursor as DatetimeBasedCursorModel,
+)
+from airbyte_cdk.sources.declarative.models.declarative_component_schema import (
+    DeclarativeStream as DeclarativeStreamModel,
+)
+from airbyte_cdk.sources.declarative.parsers.model_to_component_factory import ModelToComponentFactory
+from airbyte_cdk.sources.message import InMemoryMessageRepository, NoopMessageRepository
+from airbyte_cdk.sources.streams.concurrent.cursor import ConcurrentCursor, Cursor, CursorField
+from airbyte_cdk.sources.streams.concurrent.partitions.partition import Partition
 from airbyte_cdk.sources.streams.concurrent.state_converters.abstract_stream_state_converter import (
     ConcurrencyCompatibleStateType,
 )
+from airbyte_cdk.sources.streams.concurrent.state_converters.datetime_stream_state_converter import (
+    CustomFormatConcurrentStreamStateConverter,
+)
 from airbyte_cdk.sources.types import Record, StreamSlice
+from isodate import parse_duration
 
 from source_confluence.components.endpoints import parse_instant
 from source_confluence.components.space_catch_up import STATE_KEY, SpaceCatchUp, remembered_spaces, windows_not_read
+from source_confluence.components.sync_context import SyncContext
+
+# Streams read from CQL `ORDER BY lastmodified ASC`: a page of results done is a state.
+ORDERED_INCREMENTAL_STREAMS = ("pages", "blog_posts", "comments", "attachments")
 
 # The slice partition field that narrows the manifest's CQL to one space.
 SPACE_PARTITION_FIELD = "space_key"
 
-# The cursor and window of the records this thread observed since the last page ended.
-_unfinished_page = threading.local()
 
+class PageCheckpointingCursor(Cursor):
+    """The CDK's windows, a state after every page of results in them, and the new spaces' catch-up."""
 
-class PageCheckpointingCursor(ConcurrentCursor):
-    """A ``ConcurrentCursor`` that also emits state when a page of an ordered listing is done.
+    def __init__(
+        self,
+        stream_name: str,
+        windows: ConcurrentCursor,
+        stream_state: Mapping[str, Any],
+        converter: CustomFormatConcurrentStreamStateConverter,
+        slice_boundary_fields: Tuple[str, str],
+        cursor_granularity: Optional[timedelta],
+        sync: SyncContext,
+        catch_up: Optional[SpaceCatchUp] = None,
+    ) -> None:
+        """``windows`` cuts the slices (its state, lookback and step are the manifest's); ``stream_state``
+        is the state it was built from, which this cursor keeps growing."""
+        self.stream_name = stream_name
+        self.windows = windows
+        self.converter = converter
+        self.start_field, self.end_field = slice_boundary_fields
+        self.granularity = cursor_granularity
+        self.sync = sync
+        self.catch_up = catch_up
+        self.read_so_far = self._stretches_from(copy.deepcopy(dict(stream_state)))
+        self.newest_per_window: MutableMapping[Any, Any] = {}
+        self.in_order = True
+        self.observed = 0
+        self.last_emitted: Optional[Mapping[str, Any]] = None
+        self.lock = threading.Lock()
+        self.states = ConnectorStateManager()  # this stream's only: builds the state messages
 
-    An existing cursor takes this class (see ``checkpoint_every_page``) with the state the CDK built
-    for it; its only attribute of its own is the space catch-up, set by ``catch_up_new_spaces``.
-    """
+    def _stretches_from(self, stream_state: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
+        """The state as the CDK's cursor reads it: a date range, or 0.2.0's single value as one stretch."""
+        if self.converter.is_state_message_compatible(stream_state):
+            return self.converter.deserialize(stream_state)
+        # The manifest's start: what a cursor without state starts from.
+        start = self.windows.copy_without_state().start
+        return self.converter.convert_from_sequential_state(self.windows.cursor_field, stream_state, start)[1]
 
-    def catch_up_new_spaces(self, visible: Optional[Sequence[str]], content_start: Optional[str]) -> None:
-        """Before the sync: compare the visible spaces with the state's list (``space_catch_up``)."""
-        self._space_catch_up = SpaceCatchUp(remembered_spaces(self._concurrent_state), visible, parse_instant(content_start))
+    @property
+    def cursor_field(self) -> CursorField:
+        return self.windows.cursor_field
 
     def stream_slices(self) -> Iterable[StreamSlice]:
         """The CDK's windows, then each new space alone over the time those windows leave out."""
-        normal = list(super().stream_slices())
+        normal = list(self.windows.stream_slices())
         yield from normal
-        catch_up: Optional[SpaceCatchUp] = getattr(self, "_space_catch_up", None)
-        if catch_up is None or not catch_up.new or catch_up.since is None or not self._slice_boundary_fields:
+        catch_up = self.catch_up
+        if catch_up is None or not catch_up.new or catch_up.since is None:
             return
-        converter = self._connector_state_converter
-        start_field, end_field = self._slice_boundary_fields
-        read = [(converter.parse_value(window[start_field]), converter.parse_value(window[end_field])) for window in normal]
-        missing = windows_not_read(read, catch_up.since, self._cursor_granularity or timedelta(0))
+        parse = self.converter.parse_value
+        read = [(parse(window[self.start_field]), parse(window[self.end_field])) for window in normal]
+        missing = windows_not_read(read, catch_up.since, self.granularity or timedelta(0))
         for space_key in catch_up.new:
             catch_up.cut_into(space_key, len(missing))
         for space_key in catch_up.new:
             for lower, upper in missing:
                 yield StreamSlice(
                     partition={SPACE_PARTITION_FIELD: space_key},
-                    cursor_slice={start_field: converter.output_format(lower), end_field: converter.output_format(upper)},
+                    cursor_slice={self.start_field: self.converter.output_format(lower), self.end_field: self.converter.output_format(upper)},
                 )
+
+    def should_be_synced(self, record: Record) -> bool:
+        return self.windows.should_be_synced(record)
 
     @property
     def state(self) -> MutableMapping[str, Any]:
@@ -89,8 +155,8 @@ class PageCheckpointingCursor(ConcurrentCursor):
         starts there (minus the lookback), so an edit Confluence indexed after this sync asked for its
         minute is still found, as with 0.2.0's single cursor value.
         """
-        converter = self._connector_state_converter
-        state = converter.serialize(self._concurrent_state, ConcurrencyCompatibleStateType.date_range)
+        converter = self.converter
+        state = converter.serialize(self.read_so_far, ConcurrencyCompatibleStateType.date_range)
         stretches = sorted(state["slices"], key=lambda stretch: converter.parse_value(stretch[converter.START_KEY]))
         if stretches:
             first, last = stretches[0], stretches[-1]
@@ -99,65 +165,153 @@ class PageCheckpointingCursor(ConcurrentCursor):
                 last[converter.END_KEY] = newest
             state[self.cursor_field.cursor_field_key] = first.get(converter.MOST_RECENT_RECORD_KEY) or first[converter.START_KEY]
         state["slices"] = stretches
-        catch_up: Optional[SpaceCatchUp] = getattr(self, "_space_catch_up", None)
-        spaces = catch_up.recorded() if catch_up is not None else self._concurrent_state.get(STATE_KEY)
+        spaces = self.catch_up.recorded() if self.catch_up is not None else remembered_spaces(self.read_so_far)
         if spaces is not None:
-            state[STATE_KEY] = spaces
+            state[STATE_KEY] = sorted(spaces)
         return state
 
     def observe(self, record: Record) -> None:
-        super().observe(record)
-        _unfinished_page.cursor = self
-        _unfinished_page.window = record.associated_slice
+        try:
+            value = self.converter.parse_value(self.cursor_field.extract_value(record))
+        except ValueError:
+            value = None
+        with self.lock:
+            self.observed += 1
+            if value is None:
+                return
+            newest = self.newest_per_window.get(record.associated_slice)
+            if newest is None or newest < value:
+                self.newest_per_window[record.associated_slice] = value
+            elif newest > value:
+                self.in_order = False
 
-    def close_partition(self, partition: Any) -> None:
-        if getattr(_unfinished_page, "cursor", None) is self:
-            _unfinished_page.cursor = None  # the window's own state covers it
-        super().close_partition(partition)
-        space_key = (getattr(partition.to_slice(), "partition", None) or {}).get(SPACE_PARTITION_FIELD)
-        catch_up: Optional[SpaceCatchUp] = getattr(self, "_space_catch_up", None)
-        if space_key and catch_up is not None and catch_up.window_done(space_key):
-            with self._lock:
-                self._emit_state_message()  # the state now knows the space
+    def close_partition(self, partition: Partition) -> None:
+        window = partition.to_slice()
+        with self.lock:
+            space_key = (getattr(window, "partition", None) or {}).get(SPACE_PARTITION_FIELD)
+            if space_key and self.catch_up is not None:
+                self.catch_up.window_done(space_key)  # the state now knows the space if that was its last window
+            self._add_stretch(
+                self.converter.parse_value(window[self.start_field]),
+                self.converter.parse_value(window[self.end_field]),
+                self.newest_per_window.get(window),
+            )
+            self._emit()
 
-    def checkpoint_window_progress(self, window: Any) -> None:
+    def checkpoint_window(self, window: Any) -> None:
         """Record that the window is read up to its newest record so far, and emit the state if it grew."""
-        if not self._is_ascending_order or not self._slice_boundary_fields or self._cursor_granularity is None:
+        if self.granularity is None or not window:
             return
-        newest = self._most_recent_cursor_value_per_partition.get(window)
-        if newest is None:
-            return
-        converter = self._connector_state_converter
-        start = converter.parse_value(window[self._slice_boundary_fields[self._START_BOUNDARY]])
-        done_until = newest - self._cursor_granularity  # the next page may hold more records at `newest`
-        if done_until < start:
-            return
-        with self._lock:
-            slices = self._concurrent_state.setdefault("slices", [])
-            slices.append({converter.START_KEY: start, converter.END_KEY: done_until, converter.MOST_RECENT_RECORD_KEY: done_until})
-            self._merge_partitions()
-            if self.state != self._connector_state_manager.get_stream_state(self._stream_name, self._stream_namespace):
-                self._emit_state_message()
+        with self.lock:
+            newest = self.newest_per_window.get(window)
+            if not self.in_order or newest is None:
+                return
+            start = self.converter.parse_value(window[self.start_field])
+            done_until = newest - self.granularity  # the next page may hold more records at `newest`
+            if done_until < start:
+                return
+            self._add_stretch(start, done_until, done_until)
+            if self.state != self.last_emitted:
+                self._emit()
+
+    def ensure_at_least_one_state_emitted(self) -> None:
+        with self.lock:
+            self._emit()
+
+    def _add_stretch(self, start: Any, end: Any, newest: Any) -> None:
+        converter = self.converter
+        stretches: List[MutableMapping[str, Any]] = self.read_so_far.setdefault("slices", [])
+        stretches.append({converter.START_KEY: start, converter.END_KEY: end, converter.MOST_RECENT_RECORD_KEY: newest})
+        self.read_so_far["slices"] = converter.merge_intervals(stretches)
+
+    def _emit(self) -> None:
+        """Hand the state to the sync, to go out once the records this cursor observed are out."""
+        state = self.state
+        self.last_emitted = state
+        self.states.update_state_for_stream(self.stream_name, None, state)
+        self.sync.hold(self.states.create_state_message(self.stream_name, None), self.stream_name, self.observed)
 
 
-def page_done() -> None:
-    """Called by the pagination strategy after a page's records: checkpoint the window they came from."""
-    cursor: Optional[PageCheckpointingCursor] = getattr(_unfinished_page, "cursor", None)
-    if cursor is None:
-        return
-    _unfinished_page.cursor = None
-    cursor.checkpoint_window_progress(_unfinished_page.window)
+class HeldMessages(InMemoryMessageRepository):
+    """The messages of the streams built by ``PageCheckpointingFactory`` (logs, mostly), handed to the
+    sync, which lets them out with the CDK's own (``SourceConfluence.read``)."""
+
+    def __init__(self, sync: SyncContext) -> None:
+        super().__init__()
+        self.sync = sync
+
+    def emit_message(self, message: AirbyteMessage) -> None:
+        self.sync.hold(message)
 
 
-def checkpoint_every_page(cursor: Any, config: Optional[Any] = None) -> bool:
-    """Give a CDK-built ``ConcurrentCursor`` this behaviour; False (unchanged) for any other cursor.
+class PageCheckpointingFactory(ModelToComponentFactory):
+    """The CDK's component factory, but the content streams' cursors checkpoint every page."""
 
-    With the normalised config, the cursor also catches up the spaces its state does not know.
-    """
-    if type(cursor) is not ConcurrentCursor:
-        return False
-    cursor.__class__ = PageCheckpointingCursor
+    def __init__(self, sync: SyncContext, **kwargs: Any) -> None:
+        super().__init__(message_repository=HeldMessages(sync), **kwargs)
+        self.sync = sync
+
+    def create_concurrent_cursor_from_datetime_based_cursor(  # type: ignore[override]
+        self,
+        model_type: Any,
+        component_definition: Mapping[str, Any],
+        stream_name: str,
+        stream_namespace: Optional[str],
+        stream_state: MutableMapping[str, Any],
+        config: Mapping[str, Any],
+        message_repository: Any = None,
+        runtime_lookback_window: Optional[timedelta] = None,
+        **kwargs: Any,
+    ) -> Cursor:
+        windows = super().create_concurrent_cursor_from_datetime_based_cursor(
+            model_type,
+            component_definition,
+            stream_name,
+            stream_namespace,
+            copy.deepcopy(stream_state),
+            config,
+            message_repository=NoopMessageRepository(),  # it only cuts the windows: its state never goes out
+            runtime_lookback_window=runtime_lookback_window,
+            **kwargs,
+        )
+        if stream_name not in ORDERED_INCREMENTAL_STREAMS:
+            return windows
+        model = DatetimeBasedCursorModel.parse_obj(component_definition)
+        parameters = model.parameters or {}
+        granularity = parse_duration(model.cursor_granularity) if model.cursor_granularity else None
+        converter = CustomFormatConcurrentStreamStateConverter(
+            datetime_format=model.datetime_format,
+            input_datetime_formats=model.cursor_datetime_formats,
+            is_sequential_state=True,
+            cursor_granularity=granularity,
+        )
+        boundaries = (
+            InterpolatedString.create(model.partition_field_start or "start_time", parameters=parameters).eval(config=config),
+            InterpolatedString.create(model.partition_field_end or "end_time", parameters=parameters).eval(config=config),
+        )
+        cursor = PageCheckpointingCursor(
+            stream_name, windows, stream_state, converter, boundaries, granularity, self.sync, catch_up_for(config, stream_state)
+        )
+        self.sync.checkpoint_pages_of(stream_name, cursor)
+        return cursor
+
+
+def catch_up_for(config: Mapping[str, Any], stream_state: Mapping[str, Any]) -> Optional[SpaceCatchUp]:
+    """With the normalised config, the spaces the state does not know are caught up (``space_catch_up``)."""
     derived = (config or {}).get("_derived") or {}
-    if "visible_space_keys" in derived:  # filled by NormaliseConfig (components/visible_spaces.py)
-        cursor.catch_up_new_spaces(derived["visible_space_keys"], derived.get("content_start"))
-    return True
+    if "visible_space_keys" not in derived:  # filled by NormaliseConfig (components/visible_spaces.py)
+        return None
+    return SpaceCatchUp(remembered_spaces(stream_state), derived["visible_space_keys"], parse_instant(derived.get("content_start")))
+
+
+def checkpointing_streams(
+    built: Sequence[Any], definitions: Sequence[Mapping[str, Any]], factory: PageCheckpointingFactory, config: Mapping[str, Any]
+) -> List[Any]:
+    """``built`` with each ordered content stream built again by ``factory`` from its manifest definition."""
+    by_name = {d.get("name"): d for d in definitions if isinstance(d, Mapping) and d.get("type") == "DeclarativeStream"}
+    return [
+        factory.create_component(DeclarativeStreamModel, copy.deepcopy(dict(by_name[stream.name])), config)
+        if stream.name in ORDERED_INCREMENTAL_STREAMS and stream.name in by_name
+        else stream
+        for stream in built
+    ]

@@ -37,6 +37,7 @@ from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 from source_confluence.components.config_spec import config_problems, drop_null_optional_fields, fill_defaults, spec_default
 from source_confluence.components.endpoints import api_roots, rest_api_root_and_auth
 from source_confluence.components.slicing import discover_oldest_modification, slice_plan
+from source_confluence.components.sync_context import SYNC_ID_KEY, new_sync_id
 from source_confluence.components.visible_spaces import visible_space_keys
 
 logger = logging.getLogger("airbyte")
@@ -71,9 +72,6 @@ def _uses_proxy(url: str) -> bool:
         return True
 
 
-_REACHABLE: set = set()
-
-
 def probe_reachable(url: str, field: str) -> None:
     """Fail fast, naming the URL, when nothing listens there or its host does not resolve.
 
@@ -86,13 +84,12 @@ def probe_reachable(url: str, field: str) -> None:
     """
     parts = urlsplit(url)
     host, port = parts.hostname or "", parts.port or (443 if parts.scheme == "https" else 80)
-    if (host, port) in _REACHABLE or _uses_proxy(url):
+    if _uses_proxy(url):
         return
     reason = "unknown error"
     for attempt in range(PROBE_ATTEMPTS):
         try:
             with socket.create_connection((host, port), timeout=PROBE_TIMEOUT_SECONDS):
-                _REACHABLE.add((host, port))
                 return
         except socket.gaierror:
             reason = f"the host name {host!r} does not resolve"
@@ -108,6 +105,17 @@ def probe_reachable(url: str, field: str) -> None:
         f"Confluence at {url} is unreachable ({reason}). Check '{field}' (scheme, host and port) and that the server "
         "is up and reachable from where Airbyte runs."
     )
+
+
+def probe_configured_urls(config: Mapping[str, Any]) -> None:
+    """Name an unreachable URL in seconds, instead of after minutes of HTTP retries (run.py, before a command)."""
+    if not isinstance(config.get("base_url"), str):
+        return  # the official connector's config: migrated, then checked by the requests themselves
+    probe_reachable(normalise_url(config["base_url"], "base_url"), "base_url")
+    credentials = config.get("credentials")
+    if isinstance(credentials, Mapping) and credentials.get("auth_type") in GATEWAY_AUTH_TYPES:
+        gateway = config.get("api_gateway_url") or DEFAULT_API_GATEWAY_URL
+        probe_reachable(normalise_url(gateway, "api_gateway_url"), "api_gateway_url")
 
 
 def normalise_url(value: Any, field: str) -> str:
@@ -195,6 +203,8 @@ class NormaliseConfig(ConfigTransformation):
     """Fill defaults, clean URLs, resolve the Cloud id and the CQL time window."""
 
     def transform(self, config: MutableMapping[str, Any]) -> None:
+        # This source's sync: its own caches and counts, even if the config given carried an id (sync_context.py).
+        config[SYNC_ID_KEY] = new_sync_id()
         drop_null_optional_fields(config)
         if config.get("deployment") is None and isinstance(config.get("base_url"), str):
             config["deployment"] = "cloud" if ".atlassian.net" in config["base_url"] else "data_center"

@@ -23,11 +23,6 @@ LOGGER = logging.getLogger("airbyte")
 # (storage, base_url, space_key, user names)
 Job = Tuple[str, str, Optional[str], Mapping[str, str]]
 
-_pool: Optional[ProcessPoolExecutor] = None
-_pool_lock = threading.Lock()
-_pool_failed = False
-
-
 def convert(job: Job) -> str:
     storage, base_url, space_key, user_names = job
     return storage_to_markdown(storage, base_url=base_url, space_key=space_key, user_names=user_names)
@@ -45,7 +40,7 @@ def _cgroup_cpus() -> Optional[float]:
     return None if quota == "max" else int(quota) / int(period)
 
 
-@functools.lru_cache(maxsize=1)  # read once: it was asked for every page of results
+@functools.lru_cache(maxsize=1)  # the machine's CPUs, read once: it was asked for every page of results
 def _worker_count() -> int:
     try:
         cpus = float(len(os.sched_getaffinity(0)))
@@ -57,44 +52,55 @@ def _worker_count() -> int:
     return max(1, min(MAX_WORKERS, int(cpus)))
 
 
-def _get_pool() -> Optional[ProcessPoolExecutor]:
-    global _pool, _pool_failed
-    with _pool_lock:
-        if _pool is None and not _pool_failed and _worker_count() > 1:
-            try:
-                # forkserver: never fork the connector's own threads and locks into a child.
-                _pool = ProcessPoolExecutor(max_workers=_worker_count(), mp_context=multiprocessing.get_context("forkserver"))
-                atexit.register(_pool.shutdown, wait=True, cancel_futures=True)
-            except (OSError, ValueError) as error:
-                LOGGER.warning("Converting bodies in one process (%s).", type(error).__name__)
-                _pool_failed = True
-        return _pool
-
-
 # Bodies converted in the thread before the pool starts. Starting it (a forkserver and a process per
 # core, each importing lxml) costs more than an incremental sync's few hundred bodies at ~0.6 ms each.
 POOL_AFTER_BODIES = 1000
-_converted_inline = 0
 
 
-def _pool_worth_it(count: int) -> bool:
-    global _converted_inline
-    with _pool_lock:
-        if _converted_inline < POOL_AFTER_BODIES:
-            _converted_inline += count
-            return False
-    return count > 1
+class MarkdownPool:
+    """One sync's pool (held by its ``SyncContext``): started once the sync has shown it has many
+    bodies, closed when the sync ends, given up for the rest of the sync if it breaks."""
 
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._pool: Optional[ProcessPoolExecutor] = None
+        self.failed = False
+        self.converted_inline = 0
 
-def convert_all(jobs: Sequence[Job]) -> List[str]:
-    """Markdown for each job, in order; parallel once a sync has shown it has many bodies, when there is
-    more than one job and more than one CPU."""
-    global _pool_failed
-    pool = _get_pool() if _pool_worth_it(len(jobs)) else None
-    if pool is not None:
-        try:
-            return list(pool.map(convert, jobs, chunksize=max(1, len(jobs) // (2 * _worker_count()))))
-        except Exception as error:  # a broken pool must not cost the page: convert here instead
-            LOGGER.warning("Markdown pool failed (%s); converting in one process from now on.", type(error).__name__)
-            _pool_failed = True
-    return [convert(job) for job in jobs]
+    def _started_pool(self) -> Optional[ProcessPoolExecutor]:
+        with self._lock:
+            if self._pool is None and not self.failed and _worker_count() > 1:
+                try:
+                    # forkserver: never fork the connector's own threads and locks into a child.
+                    self._pool = ProcessPoolExecutor(max_workers=_worker_count(), mp_context=multiprocessing.get_context("forkserver"))
+                    atexit.register(self._pool.shutdown, wait=True, cancel_futures=True)
+                except (OSError, ValueError) as error:
+                    LOGGER.warning("Converting bodies in one process (%s).", type(error).__name__)
+                    self.failed = True
+            return self._pool
+
+    def _worth_a_pool(self, count: int) -> bool:
+        with self._lock:
+            if self.converted_inline < POOL_AFTER_BODIES:
+                self.converted_inline += count
+                return False
+        return count > 1
+
+    def convert_all(self, jobs: Sequence[Job]) -> List[str]:
+        """Markdown for each job, in order; parallel once the sync has shown it has many bodies, when there
+        is more than one job and more than one CPU."""
+        pool = self._started_pool() if self._worth_a_pool(len(jobs)) else None
+        if pool is not None:
+            try:
+                return list(pool.map(convert, jobs, chunksize=max(1, len(jobs) // (2 * _worker_count()))))
+            except Exception as error:  # a broken pool must not cost the page: convert here instead
+                LOGGER.warning("Markdown pool failed (%s); converting in one process from now on.", type(error).__name__)
+                self.failed = True
+        return [convert(job) for job in jobs]
+
+    def close(self) -> None:
+        with self._lock:
+            pool, self._pool = self._pool, None
+        if pool is not None:
+            atexit.unregister(pool.shutdown)
+            pool.shutdown(wait=True, cancel_futures=True)

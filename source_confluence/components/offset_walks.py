@@ -14,7 +14,7 @@ So each next page starts one result early, at the last result of the page before
 - It is not there: something before it left the results, so the results that moved up are in front
   of this page. The page before this one is read again, and what in it was not emitted yet goes
   out ahead of this page's results, so the records stay in ``lastmodified`` order and the
-  checkpoint after this page (``checkpoints.page_done``) still covers only what was emitted.
+  checkpoint after this page (``SyncContext.page_done``) still covers only what was emitted.
 
 The cost is one repeated result a page; the extra request is paid only when something moved.
 Cloud pages search results with a cursor, which carries the position: its walks are left alone.

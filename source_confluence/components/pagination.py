@@ -12,10 +12,8 @@ Data Center's offset-paged search, the next page starts one result early, so tha
 moved up while the walk was read are noticed (``offset_walks``).
 """
 
-import threading
-from collections import Counter
 from dataclasses import InitVar, dataclass
-from typing import Any, Dict, Mapping, Optional
+from typing import Any, Mapping, Optional
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
 import requests
@@ -26,14 +24,10 @@ from airbyte_cdk.sources.declarative.requesters.paginators.strategies.pagination
 from airbyte_cdk.sources.types import Config, Record
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
-from source_confluence.components.checkpoints import page_done
 from source_confluence.components.endpoints import endpoint_path
 from source_confluence.components.offset_walks import offset_walks_of
 from source_confluence.components.response_json import json_body
-
-# Result pages read per endpoint template in this process, for the progress lines of long syncs.
-_pages_read: Counter = Counter()
-_pages_lock = threading.Lock()
+from source_confluence.components.sync_context import SyncContext
 
 # Path segments an identifier follows (a page id, a space key, a group id or name) when more path comes after it.
 _ID_HOLDERS = frozenset({
@@ -54,17 +48,6 @@ def endpoint_template(endpoint: str) -> str:
         if segments[index].isdigit() or (segments[index - 1] in _ID_HOLDERS and not last):
             segments[index] = "{id}"
     return "/".join(segments)
-
-
-def count_result_page(endpoint: Optional[str]) -> None:
-    with _pages_lock:
-        _pages_read[endpoint_template(endpoint) if endpoint else "other"] += 1
-
-
-def pages_read() -> Dict[str, int]:
-    """Result pages read so far, by endpoint template (``content/search``, ``pages/{id}/versions``, ...)."""
-    with _pages_lock:
-        return dict(_pages_read)
 
 
 def next_link_token(body: Mapping[str, Any], request_url: str) -> Optional[str]:
@@ -138,10 +121,12 @@ class NextLinkPagination(PaginationStrategy):
         page_size_override: Optional[int] = None,
         stream_slice: Optional[Any] = None,
     ) -> Optional[Any]:
-        # The CDK calls this once the page's records are queued: a state can now cover them.
-        page_done()
+        sync = SyncContext.of(self.config)
+        # The CDK calls this once the page's records are queued and observed: a state can now cover them.
+        if last_record is not None:
+            sync.page_done(last_record.stream_name, last_record.associated_slice)
         endpoint = endpoint_path(urlsplit(response.request.url).path) if response.request and response.request.url else None
-        count_result_page(endpoint)
+        sync.count_result_page(endpoint_template(endpoint) if endpoint else "other")
         try:
             body = json_body(response)
         except ValueError:

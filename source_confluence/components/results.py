@@ -20,7 +20,7 @@ from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 from source_confluence.components.access.ancestors import complete_ancestors, tree_lookup_for
 from source_confluence.components.access.lookups import in_background
 from source_confluence.components.access.transformation import prefetch_access
-from source_confluence.components.markdown_pool import convert_all
+from source_confluence.components.sync_context import SyncContext
 from source_confluence.components.offset_walks import offset_walks_of
 from source_confluence.components.response_json import json_body
 from source_confluence.components.people import user_names_for
@@ -102,7 +102,7 @@ class BodyResultsExtractor(ResultsExtractor):
     """The same records, each with its Markdown body already converted.
 
     Converting a whole page of results at once lets the bodies go to every core
-    (``markdown_pool``), lets @mentions be resolved for the page in one look-up, and lets the
+    (the sync's ``markdown_pool``), lets @mentions be resolved for the page in one look-up, and lets the
     look-ups their effective access needs be made for the page, side by side (``access``).
     The Markdown rides along as ``_bodyMarkdown`` for ``NormaliseContent``/``NormaliseComment``.
     """
@@ -133,6 +133,6 @@ class BodyResultsExtractor(ResultsExtractor):
             (body_value_of(record), site_url, (record.get("space") or {}).get("key"), {k: v for k, v in names.items()})
             for record in with_body
         ]
-        for record, markdown in zip(with_body, convert_all(jobs)):
+        for record, markdown in zip(with_body, SyncContext.of(self.config).markdown.convert_all(jobs)):
             record[PRECOMPUTED_MARKDOWN] = markdown
         yield from records

@@ -3,15 +3,13 @@
 ``ItemErrorHandler`` serves the requests made about one item a listing named (a page's versions, a
 group's members, a space's permissions). Its manifest filters IGNORE 403/404/410: the item is skipped,
 the listing's own record of it is kept. A 5xx that still fails after the retries is skipped too. Each
-skip is counted in ``SKIPS`` (stream -> reason -> count), and ``SourceConfluence.read`` turns the counts
-into one warning per stream at the end of the read (``skip_warnings``).
+skip is counted in the sync's skip ledger (``SyncContext.skips``: stream -> reason -> count), and
+``SourceConfluence.read`` turns the counts into one warning per stream at the end of the read
+(``skip_warnings``).
 
 Why Python: the CDK logs an IGNORE'd response at INFO, once per request, with its URL, and keeps no
 count; a sync of 3,000 pages needs one line that says how many were skipped and why. And the CDK ends
 the stream when a 5xx outlasts the retries; only the error handler sees the attempt that is the last.
-
-The ledger is process-wide, read as a difference between the start and the end of a read (as the
-progress line reads ``pages_read``): components never see the config object ``read`` is given.
 """
 
 import threading
@@ -24,6 +22,7 @@ from airbyte_cdk.models import FailureType
 from airbyte_cdk.sources.streams.http.error_handlers.response_models import ErrorResolution, ResponseAction
 
 from source_confluence.components.backoff import ConfluenceErrorHandler
+from source_confluence.components.sync_context import SyncContext
 
 NOT_FOUND = "not_found"
 FORBIDDEN = "forbidden"
@@ -37,25 +36,6 @@ REASON_TEXT = {
     GONE: "gone (HTTP 410)",
     SERVER_ERROR: "failing with a server error (HTTP 5xx) after every retry",
 }
-
-
-class SkipLedger:
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._counts: Counter = Counter()
-        self.items: dict = {}  # stream -> what one of its items is ("page", "group", "space")
-
-    def add(self, stream: str, reason: str, item: str = "item") -> None:
-        with self._lock:
-            self._counts[(stream, reason)] += 1
-            self.items[stream] = item
-
-    def snapshot(self) -> Counter:
-        with self._lock:
-            return Counter(self._counts)
-
-
-SKIPS = SkipLedger()
 
 
 @dataclass
@@ -82,7 +62,7 @@ class ItemErrorHandler(ConfluenceErrorHandler):
             return resolution
         status = response_or_exception.status_code
         if resolution.response_action == ResponseAction.IGNORE:
-            SKIPS.add(self.stream_name, REASON_BY_STATUS.get(status, SERVER_ERROR if status >= 500 else "HTTP %s" % status),
+            SyncContext.of(self.config).skips.add(self.stream_name, REASON_BY_STATUS.get(status, SERVER_ERROR if status >= 500 else "HTTP %s" % status),
                       self.item_name)
             return resolution
         key = "%s %s" % (getattr(response_or_exception.request, "method", ""), getattr(response_or_exception.request, "url", ""))
@@ -96,7 +76,7 @@ class ItemErrorHandler(ConfluenceErrorHandler):
                 self._server_errors.popitem(last=False)
         if failures > (self.max_retries or 0):  # the CDK would give up on this attempt and end the stream
             self._server_errors.pop(key, None)
-            SKIPS.add(self.stream_name, SERVER_ERROR, self.item_name)
+            SyncContext.of(self.config).skips.add(self.stream_name, SERVER_ERROR, self.item_name)
             return ErrorResolution(
                 response_action=ResponseAction.IGNORE,
                 failure_type=FailureType.transient_error,
@@ -105,8 +85,12 @@ class ItemErrorHandler(ConfluenceErrorHandler):
         return resolution
 
 
-def skip_warnings(skipped: Mapping[Any, int], records_by_stream: Mapping[str, int], data_center: bool) -> List[str]:
-    """One warning per stream with skipped items: how many, and why (no URL, no id, no secret)."""
+def skip_warnings(
+    skipped: Mapping[Any, int], records_by_stream: Mapping[str, int], data_center: bool, items: Optional[Mapping[str, str]] = None
+) -> List[str]:
+    """One warning per stream with skipped items: how many, and why (no URL, no id, no secret).
+
+    ``skipped`` counts per (stream, reason); ``items`` says what one item of a stream is ("page")."""
     by_stream: dict = {}
     for (stream, reason), count in skipped.items():
         if count > 0:
@@ -114,7 +98,7 @@ def skip_warnings(skipped: Mapping[Any, int], records_by_stream: Mapping[str, in
     lines = []
     for stream in sorted(by_stream):
         reasons = by_stream[stream]
-        item = SKIPS.items.get(stream, "item")
+        item = (items or {}).get(stream, "item")
         total = sum(reasons.values())
         if stream == "space_permissions" and data_center and set(reasons) == {NOT_FOUND} and not records_by_stream.get(stream):
             lines.append(
@@ -138,10 +122,3 @@ def skip_warnings(skipped: Mapping[Any, int], records_by_stream: Mapping[str, in
 
 def _reasons(reasons: Mapping[str, int]) -> str:
     return ", ".join(f"{count} {REASON_TEXT.get(reason, reason)}" for reason, count in sorted(reasons.items()))
-
-
-def skipped_since(before: Mapping[Any, int]) -> Counter:
-    now = SKIPS.snapshot()
-    now.subtract(before)
-    return +now
-

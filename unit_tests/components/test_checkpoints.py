@@ -1,5 +1,6 @@
 """A state after every page of results of the ordered CQL listing, inside one `lastmodified` window."""
 
+import json
 import re
 from datetime import datetime, timedelta, timezone
 from types import SimpleNamespace
@@ -8,14 +9,15 @@ from typing import List, Tuple
 import freezegun
 from airbyte_cdk.models import SyncMode, Type
 from airbyte_cdk.sources.connector_state_manager import ConnectorStateManager
-from airbyte_cdk.sources.message import InMemoryMessageRepository
-from airbyte_cdk.sources.streams.concurrent.cursor import ConcurrentCursor, CursorField, FinalStateCursor
+from airbyte_cdk.sources.message import NoopMessageRepository
+from airbyte_cdk.sources.streams.concurrent.cursor import ConcurrentCursor, CursorField
 from airbyte_cdk.sources.streams.concurrent.state_converters.datetime_stream_state_converter import (
     CustomFormatConcurrentStreamStateConverter,
 )
 from airbyte_cdk.sources.types import Record, StreamSlice
 
-from source_confluence.components.checkpoints import PageCheckpointingCursor, checkpoint_every_page, page_done
+from source_confluence.components.checkpoints import PageCheckpointingCursor, catch_up_for
+from source_confluence.components.sync_context import SyncContext
 from unit_tests.config_builder import ConfigBuilder
 from unit_tests.conftest import get_source, is_content_tree_probe, read_streams, state_for
 from unit_tests.request_builder import ConfluenceUrls, query_of
@@ -53,6 +55,30 @@ def stretches(output) -> List[Tuple[str, str]]:
     state = output.most_recent_state.stream_state.__dict__
     assert state["state_type"] == "date-range"
     return [(stretch["start"], stretch["end"]) for stretch in state["slices"]]
+
+
+def checkpointing_cursor(stream_state, config=None):
+    """The cursor as the factory builds it for ``pages``: around the CDK's cursor, which cuts the windows."""
+    def converter():
+        return CustomFormatConcurrentStreamStateConverter(datetime_format="%Y-%m-%dT%H:%M:%S.%fZ", cursor_granularity=timedelta(microseconds=1))
+
+    windows = ConcurrentCursor(
+        "pages", None, json.loads(json.dumps(stream_state)), NoopMessageRepository(), ConnectorStateManager(), converter(),
+        CursorField("lastModifiedAt"), ("start_time", "end_time"), datetime(2024, 1, 1, tzinfo=timezone.utc),
+        lambda: datetime(2024, 3, 1, tzinfo=timezone.utc), slice_range=timedelta(days=31), cursor_granularity=timedelta(microseconds=1),
+    )
+    sync = SyncContext()
+    cursor = PageCheckpointingCursor(
+        "pages", windows, stream_state, converter(), ("start_time", "end_time"), timedelta(microseconds=1), sync,
+        catch_up_for(config or {}, stream_state),
+    )
+    sync.checkpoint_pages_of("pages", cursor)
+    return cursor, sync
+
+
+def states_out(sync):
+    """The states the sync lets out once every record is out."""
+    return [m.state.stream.stream_state.__dict__ for m in sync.release({"pages": 10**9}) if m.type == Type.STATE]
 
 
 @freezegun.freeze_time(NOW)
@@ -139,33 +165,23 @@ class TestWindowsReadSideBySide:
     SECOND = StreamSlice(partition={}, cursor_slice={"start_time": "2024-02-01T00:00:00.000000Z", "end_time": "2024-02-29T23:59:59.999999Z"})
 
     def cursor(self):
-        repository = InMemoryMessageRepository()
-        converter = CustomFormatConcurrentStreamStateConverter(
-            datetime_format="%Y-%m-%dT%H:%M:%S.%fZ", cursor_granularity=timedelta(microseconds=1)
-        )
-        cursor = ConcurrentCursor(
-            "pages", None, {}, repository, ConnectorStateManager(), converter, CursorField("lastModifiedAt"),
-            ("start_time", "end_time"), datetime(2024, 1, 1, tzinfo=timezone.utc), lambda: datetime(2024, 3, 1, tzinfo=timezone.utc),
-            slice_range=timedelta(days=31), cursor_granularity=timedelta(microseconds=1),
-        )
-        assert checkpoint_every_page(cursor)
-        return cursor, repository
+        return checkpointing_cursor({})
 
     @staticmethod
     def read_page(cursor, window, *times):
         for when in times:
             cursor.observe(Record(data={"lastModifiedAt": when}, stream_name="pages", associated_slice=window))
-        page_done()
+        cursor.sync.page_done("pages", window)  # as the pagination strategy says it
 
     @staticmethod
-    def last_state(repository):
-        states = [m.state.stream.stream_state.__dict__ for m in repository.consume_queue() if m.type == Type.STATE]
+    def last_state(sync):
+        states = states_out(sync)
         return states[-1] if states else None
 
     def test_a_later_window_keeps_its_progress_while_the_first_is_still_read(self):
-        cursor, repository = self.cursor()
+        cursor, sync = self.cursor()
         self.read_page(cursor, self.SECOND, "2024-02-03T10:00:00.000000Z", "2024-02-05T10:00:00.000000Z")
-        state = self.last_state(repository)
+        state = self.last_state(sync)
         assert [(s["start"], s["end"]) for s in state["slices"]] == [
             ("2024-01-01T00:00:00.000000Z", "2024-01-01T00:00:00.000000Z"),  # nothing of January yet
             ("2024-02-01T00:00:00.000000Z", "2024-02-05T09:59:59.999999Z"),
@@ -174,32 +190,27 @@ class TestWindowsReadSideBySide:
 
         self.read_page(cursor, self.FIRST, "2024-01-10T10:00:00.000000Z")
         cursor.close_partition(SimpleNamespace(to_slice=lambda: self.FIRST))
-        state = self.last_state(repository)
+        state = self.last_state(sync)
         # January done: it joins February's stretch, and everything up to February 5 is read.
         assert [(s["start"], s["end"]) for s in state["slices"]] == [("2024-01-01T00:00:00.000000Z", "2024-02-05T09:59:59.999999Z")]
         assert state["lastModifiedAt"] == "2024-02-05T09:59:59.999999Z"
 
     def test_a_page_ending_on_the_first_instant_of_its_window_saves_nothing(self):
-        cursor, repository = self.cursor()
+        cursor, sync = self.cursor()
         self.read_page(cursor, self.SECOND, "2024-02-01T00:00:00.000000Z")
-        assert self.last_state(repository) is None
+        assert self.last_state(sync) is None
 
 
 class TestWhichCursorsCheckpointEveryPage:
-    def test_the_content_streams_get_it_and_the_others_keep_the_cdk_cursor(self):
-        config = ConfigBuilder().build()
-        cursors = {stream.name: stream.cursor for stream in get_source(config).streams(config)}
+    def test_the_content_streams_get_it_and_the_others_keep_the_cdk_cursor(self, http, tmp_path):
+        source = get_source(ConfigBuilder().build())
+        config = source.configure(ConfigBuilder().build(), str(tmp_path))  # the normalised config the CDK passes on
+        cursors = {stream.name: stream.cursor for stream in source.streams(config)}
         for name in ("pages", "blog_posts", "comments", "attachments"):
             assert type(cursors[name]) is PageCheckpointingCursor, name
         # page_versions is read per page, in no order a cursor could trust; space is full refresh.
-        assert not isinstance(cursors["page_versions"], PageCheckpointingCursor)
-        assert not isinstance(cursors["space"], PageCheckpointingCursor)
-
-    def test_only_a_plain_concurrent_cursor_is_changed(self):
-        final = FinalStateCursor("space", None, message_repository=None)
-        assert checkpoint_every_page(final) is False
-        assert type(final) is FinalStateCursor
-        assert PageCheckpointingCursor.__mro__[1] is ConcurrentCursor
+        assert type(cursors["page_versions"]) is not PageCheckpointingCursor
+        assert type(cursors["space"]) is not PageCheckpointingCursor
 
 
 class TestSpacesTheStateDoesNotKnow:
@@ -210,18 +221,8 @@ class TestSpacesTheStateDoesNotKnow:
 
     @staticmethod
     def cursor(stream_state, visible=("ENG", "HR")):
-        repository = InMemoryMessageRepository()
-        converter = CustomFormatConcurrentStreamStateConverter(
-            datetime_format="%Y-%m-%dT%H:%M:%S.%fZ", cursor_granularity=timedelta(microseconds=1)
-        )
-        cursor = ConcurrentCursor(
-            "pages", None, stream_state, repository, ConnectorStateManager(), converter, CursorField("lastModifiedAt"),
-            ("start_time", "end_time"), datetime(2024, 1, 1, tzinfo=timezone.utc), lambda: datetime(2024, 3, 1, tzinfo=timezone.utc),
-            slice_range=timedelta(days=31), cursor_granularity=timedelta(microseconds=1),
-        )
         config = {"_derived": {"visible_space_keys": list(visible) if visible is not None else None, "content_start": "2024-01-01T00:00:00Z"}}
-        assert checkpoint_every_page(cursor, config)
-        return cursor, repository
+        return checkpointing_cursor(stream_state, config)
 
     @staticmethod
     def date_range(*stretches, spaces=None):
@@ -247,7 +248,7 @@ class TestSpacesTheStateDoesNotKnow:
         assert cursor.state["spaces"] == ["ENG", "HR"]
 
     def test_a_new_space_is_read_alone_up_to_the_incremental_window_then_known(self):
-        cursor, repository = self.cursor(self.date_range({**self.FIRST_STRETCH, "end": "2024-02-20T00:00:00.000000Z"}, spaces=["ENG"]))
+        cursor, sync = self.cursor(self.date_range({**self.FIRST_STRETCH, "end": "2024-02-20T00:00:00.000000Z"}, spaces=["ENG"]))
         slices = list(cursor.stream_slices())
         assert self.windows(slices) == [
             (None, "2024-02-20T00:00:00.000000Z", "2024-03-01T00:00:00.000000Z"),
@@ -257,7 +258,7 @@ class TestSpacesTheStateDoesNotKnow:
         assert cursor.state["spaces"] == ["ENG"], "not known before its catch-up is done"
         self.close(cursor, slices[1])
         assert cursor.state["spaces"] == ["ENG", "HR"]
-        last = [m.state.stream.stream_state.__dict__ for m in repository.consume_queue() if m.type == Type.STATE][-1]
+        last = states_out(sync)[-1]
         assert last["spaces"] == ["ENG", "HR"]
         # The catch-up's window lies inside what was read already: the stretches do not change.
         assert [(s["start"], s["end"]) for s in last["slices"]] == [("2024-01-01T00:00:00.000000Z", "2024-03-01T00:00:00.000000Z")]
@@ -273,10 +274,10 @@ class TestSpacesTheStateDoesNotKnow:
         assert cursor.state["spaces"] == ["ENG"]
 
     def test_a_sync_killed_during_a_catch_up_catches_the_space_up_again_when_resumed(self):
-        cursor, repository = self.cursor(self.date_range({**self.FIRST_STRETCH, "end": "2024-02-20T00:00:00.000000Z"}, spaces=["ENG"]))
+        cursor, sync = self.cursor(self.date_range({**self.FIRST_STRETCH, "end": "2024-02-20T00:00:00.000000Z"}, spaces=["ENG"]))
         catch_up = list(cursor.stream_slices())[1]
         TestWindowsReadSideBySide.read_page(cursor, catch_up, "2024-01-05T10:00:00.000000Z", "2024-01-06T10:00:00.000000Z")
-        saved = [m.state.stream.stream_state.__dict__ for m in repository.consume_queue() if m.type == Type.STATE]
+        saved = states_out(sync)
         assert saved and saved[-1]["spaces"] == ["ENG"], "a page of the catch-up is saved, the space is not yet known"
 
         # Killed here. The resumed sync also has a gap to read: HR is caught up over both stretches.

@@ -15,10 +15,19 @@ def expected():
     return [storage_to_markdown(s, base_url=b, space_key=k, user_names=n) for s, b, k, n in BODIES]
 
 
-def test_parallel_conversion_returns_the_same_markdown_in_order(monkeypatch):
-    monkeypatch.setattr(markdown_pool, "_converted_inline", markdown_pool.POOL_AFTER_BODIES)  # past the warm-up
-    assert markdown_pool.convert_all(BODIES) == expected()
-    assert "@Ada Lovelace wrote this" in markdown_pool.convert_all(BODIES)[1]
+def past_the_warm_up() -> markdown_pool.MarkdownPool:
+    pool = markdown_pool.MarkdownPool()
+    pool.converted_inline = markdown_pool.POOL_AFTER_BODIES
+    return pool
+
+
+def test_parallel_conversion_returns_the_same_markdown_in_order():
+    pool = past_the_warm_up()
+    try:
+        assert pool.convert_all(BODIES) == expected()
+        assert "@Ada Lovelace wrote this" in pool.convert_all(BODIES)[1]
+    finally:
+        pool.close()
 
 
 def test_a_broken_pool_falls_back_to_converting_in_this_process(monkeypatch):
@@ -26,11 +35,11 @@ def test_a_broken_pool_falls_back_to_converting_in_this_process(monkeypatch):
         def map(self, *args, **kwargs):
             raise RuntimeError("worker died")
 
-    monkeypatch.setattr(markdown_pool, "_get_pool", lambda: BrokenPool())
-    monkeypatch.setattr(markdown_pool, "_pool_failed", False)
-    monkeypatch.setattr(markdown_pool, "_converted_inline", markdown_pool.POOL_AFTER_BODIES)
-    assert markdown_pool.convert_all(BODIES) == expected()
-    assert markdown_pool._pool_failed is True
+    pool = past_the_warm_up()
+    monkeypatch.setattr(pool, "_started_pool", lambda: BrokenPool())
+    assert pool.convert_all(BODIES) == expected()
+    assert pool.failed is True
+    assert markdown_pool.MarkdownPool().failed is False, "the next sync tries its own pool"
 
 
 def test_the_worker_count_follows_the_container_quota(monkeypatch):
@@ -48,7 +57,7 @@ def test_a_small_sync_converts_in_this_process_without_starting_the_pool(monkeyp
     def no_pool():
         raise AssertionError("the pool was started for a few bodies")
 
-    monkeypatch.setattr(markdown_pool, "_get_pool", no_pool)
-    monkeypatch.setattr(markdown_pool, "_converted_inline", 0)
+    pool = markdown_pool.MarkdownPool()
+    monkeypatch.setattr(pool, "_started_pool", no_pool)
     for _ in range(markdown_pool.POOL_AFTER_BODIES // len(BODIES)):
-        assert markdown_pool.convert_all(BODIES) == expected()
+        assert pool.convert_all(BODIES) == expected()

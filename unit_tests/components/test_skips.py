@@ -9,7 +9,8 @@ import freezegun
 import pytest
 import requests
 
-from source_confluence.components.skips import SKIPS, SERVER_ERROR, ItemErrorHandler, skip_warnings
+from source_confluence.components.skips import SERVER_ERROR, ItemErrorHandler, skip_warnings
+from source_confluence.components.sync_context import SyncContext
 from unit_tests.config_builder import ConfigBuilder
 from unit_tests.conftest import log_messages, read_streams, records_of
 from unit_tests.request_builder import ConfluenceUrls
@@ -125,19 +126,22 @@ class TestListingsStayConfigErrors:
 
 
 def test_the_handler_skips_a_5xx_only_on_the_last_allowed_attempt():
-    handler = ItemErrorHandler(config={}, parameters={}, max_retries=2, stream_name="page_versions", item_name="page")
+    config: dict = {}
+    handler = ItemErrorHandler(config=config, parameters={}, max_retries=2, stream_name="page_versions", item_name="page")
     request = requests.Request("GET", "https://acme.atlassian.net/wiki/api/v2/pages/1/versions").prepare()
     response = requests.Response()
     response.status_code, response.request = 503, request
-    before = SKIPS.snapshot()[("page_versions", SERVER_ERROR)]
     actions = [handler.interpret_response(response).response_action.name for _ in range(3)]
     assert actions == ["RETRY", "RETRY", "IGNORE"]
-    assert SKIPS.snapshot()[("page_versions", SERVER_ERROR)] == before + 1
+    assert SyncContext.of(config).skips.snapshot() == {("page_versions", SERVER_ERROR): 1}
+    assert SyncContext.of(config).skips.items == {"page_versions": "page"}
+    assert SyncContext.of({}).skips.snapshot() == {}, "another sync counts nothing of it"
 
 
 def test_warnings_carry_counts_and_reasons_only():
-    SKIPS.add("page_versions", "not_found", "page")
-    lines = skip_warnings({("page_versions", "not_found"): 5, ("page_versions", "server_error"): 1}, {"page_versions": 40}, False)
+    lines = skip_warnings(
+        {("page_versions", "not_found"): 5, ("page_versions", "server_error"): 1}, {"page_versions": 40}, False, {"page_versions": "page"}
+    )
     assert lines == [
         "Skipped 6 pages of stream page_versions: 5 not found (HTTP 404: deleted or purged after the listing named it), "
         "1 failing with a server error (HTTP 5xx) after every retry. The rest of the stream was read; the listing's own "

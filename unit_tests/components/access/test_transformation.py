@@ -10,6 +10,7 @@ from confluence_emulator import Emulator
 from source_confluence.components.access import lookups
 from source_confluence.components.access.rule import ANCESTRY_UNKNOWN
 from source_confluence.components.access.transformation import EffectiveReadAccess, prefetch_access
+from source_confluence.components.sync_context import SYNC_ID_KEY, new_sync_id
 from unit_tests.components.access.emulated import build_transformation, emulator_config, raw_contents, record_from, truth
 
 
@@ -207,7 +208,8 @@ def test_without_a_requester_everything_is_unknown():
 
 
 def test_restricted_ancestor_changes_are_seen_by_a_new_sync(emu):
-    """A new config object (a new sync) gets a new cache: restrictions set in between are honoured."""
+    """A new sync (a config with a sync id of its own, as NormaliseConfig gives each source) gets a new cache:
+    restrictions set in between are honoured."""
     config = emulator_config(emu)
     site = emu.site
     page = next(c for c in site.content.values() if c.type == "page" and c.status == "current" and len(site.ancestors(c)) >= 2
@@ -218,7 +220,7 @@ def test_restricted_ancestor_changes_are_seen_by_a_new_sync(emu):
     emu.admin.set_restrictions(grandparent.id, read={"users": ["admin"], "groups": ["hr"]})
     try:
         record = record_from(raw)
-        build_transformation(copy.deepcopy(config)).transform(record)
+        build_transformation({**copy.deepcopy(config), SYNC_ID_KEY: new_sync_id()}).transform(record)
         data_center = config["deployment"] == "data_center"
         assert record["effective_read_access"] == truth(emu, page.id, data_center)
         assert record["effective_read_access"]["restricted"] is True
