@@ -13,7 +13,7 @@ moved up while the walk was read are noticed (``offset_walks``).
 """
 
 from dataclasses import InitVar, dataclass
-from typing import Any, Mapping, Optional
+from typing import Any, Callable, List, Mapping, Optional, Tuple, Type
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
 import requests
@@ -81,6 +81,36 @@ def next_link_token(body: Mapping[str, Any], request_url: str) -> Optional[str]:
         # Data Center offsets: trust what came back, not what the server wrote in the link.
         query = [(k, str(start + len(results)) if k == "start" else v) for k, v in query]
     return f"{endpoint}?{urlencode(query)}" if query else endpoint
+
+
+def walk_list(
+    get: Callable[..., Tuple[Any, Any]],
+    path: str,
+    params: Mapping[str, Any],
+    unexpected: Type[Exception],
+    on_page: Optional[Callable[[Any], None]] = None,
+) -> List[Mapping[str, Any]]:
+    """Every result of a list the look-ups read, following ``_links.next`` (re-based on the requester's root).
+
+    ``get(path, params=None)`` returns ``(body, response)`` and raises its caller's own error; a body that is not
+    an object raises ``unexpected``. Stops on a link seen before or an empty page, so a server that repeats
+    itself cannot make a walk loop. ``on_page(response)`` sees each response (page-size learning).
+    """
+    out: List[Mapping[str, Any]] = []
+    seen = set()
+    body, response = get(path, params)
+    while True:
+        if on_page is not None:
+            on_page(response)
+        if not isinstance(body, Mapping):
+            raise unexpected("unexpected body for %s" % path)
+        results = body.get("results") or []
+        out.extend(results)
+        token = next_link_token(body, response.request.url if response.request is not None else "")
+        if not token or token in seen or not results:
+            return out
+        seen.add(token)
+        body, response = get(token)
 
 
 def _overlapped(token: str, body: Mapping[str, Any], config: Config) -> str:

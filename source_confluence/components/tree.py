@@ -25,7 +25,7 @@ from airbyte_cdk.sources.declarative.requesters.requester import Requester
 from airbyte_cdk.sources.declarative.transformations.config_transformations.config_transformation import ConfigTransformation
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
-from source_confluence.components.pagination import next_link_token
+from source_confluence.components.pagination import walk_list
 from source_confluence.components.response_json import json_body
 from source_confluence.components.slicing import InSliceWindow
 from source_confluence.components.sync_cache import per_sync
@@ -57,19 +57,7 @@ def get_json(requester: Requester, path: str, params: Optional[Mapping[str, Any]
 
 def walk_results(requester: Requester, path: str, params: Mapping[str, Any]) -> List[Mapping[str, Any]]:
     """Every result of a list, following ``_links.next`` re-based on the requester's url_base."""
-    out: List[Mapping[str, Any]] = []
-    seen = set()
-    body, response = get_json(requester, path, params)
-    while True:
-        if not isinstance(body, Mapping):
-            raise TreeUnknown("unexpected body for %s" % path)
-        results = body.get("results") or []
-        out.extend(results)
-        token = next_link_token(body, response.request.url if response.request is not None else "")
-        if not token or token in seen or not results:
-            return out
-        seen.add(token)
-        body, response = get_json(requester, token)
+    return walk_list(lambda target, query=None: get_json(requester, target, query), path, params, TreeUnknown)
 
 
 # ---------------------------------------------------------------------------------------------------

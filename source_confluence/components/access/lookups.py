@@ -33,7 +33,7 @@ from source_confluence.components.access.rule import (
     user_id,
 )
 from source_confluence.components.backoff import query_int
-from source_confluence.components.pagination import next_link_token
+from source_confluence.components.pagination import walk_list
 from source_confluence.components.response_json import json_body
 from source_confluence.components.slicing import workers
 from source_confluence.components.sync_cache import per_sync
@@ -181,20 +181,8 @@ class AccessLookup:
         params = dict(params)
         if kind in self.cache.page_sizes and "limit" in params:
             params["limit"] = min(int(params["limit"]), self.cache.page_sizes[kind])
-        out: List[Mapping[str, Any]] = []
-        seen = set()
-        body, response = self._get(requester, path, params)
-        while True:
-            self._learn_page_size(kind, response, params.get("limit"))
-            if not isinstance(body, Mapping):
-                raise AccessUnknown("unexpected body for %s" % path)
-            results = body.get("results") or []
-            out.extend(results)
-            token = next_link_token(body, response.request.url if response.request is not None else "")
-            if not token or token in seen or not results:
-                return out
-            seen.add(token)
-            body, response = self._get(requester, token)
+        return walk_list(lambda target, query=None: self._get(requester, target, query), path, params, AccessUnknown,
+                         on_page=lambda response: self._learn_page_size(kind, response, params.get("limit")))
 
     def _learn_page_size(self, kind: str, response: Any, asked: Optional[Any]) -> None:
         sent = query_int(getattr(response.request, "url", None) or "", "limit") if response.request is not None else None
