@@ -131,6 +131,31 @@ def id_candidates(query: Query) -> Optional[list]:
     return None
 
 
+def modified_minutes(query: Query, tz_name: str) -> Optional[tuple]:
+    """The (lowest, highest) epoch minute of `lastmodified` a query can match, when its top level requires
+    ``lastmodified >= / > / <= / <`` a literal date; either end None when unbounded, None when neither is.
+
+    Lets the caller take candidates from an index by modification time (as Confluence's search index
+    answers a date range) instead of testing every content; the query's predicate still decides.
+    """
+    clauses = query.where.items if isinstance(query.where, BoolOp) and query.where.op == "AND" else [query.where]
+    low = high = None
+    for clause in clauses:
+        if not (isinstance(clause, Clause) and clause.field == "lastmodified" and clause.values and clause.values[0][0] == "lit"):
+            continue
+        try:
+            minute, date_only = parse_date_literal(clause.values[0][1], tz_name)
+        except CQLError:
+            return None
+        if date_only:
+            continue  # a whole day in the site's zone: leave it to the predicate
+        if clause.op in (">=", ">"):
+            low = minute if low is None else max(low, minute)
+        elif clause.op in ("<=", "<"):
+            high = minute if high is None else min(high, minute)
+    return None if low is None and high is None else (low, high)
+
+
 class Parser:
     def __init__(self, q: str):
         self.q = q

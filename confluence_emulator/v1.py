@@ -225,6 +225,25 @@ def _listing_cache(ctx, key, compute):
     return hit
 
 
+def _modified_between(ctx, low_minute, high_minute):
+    """The content modified from ``low_minute`` to ``high_minute`` (epoch minutes, either None), from an index
+    by modification time kept until the site changes: a first sync's many `lastmodified` windows (and their
+    counts) each cost a search of the index, as on Confluence, not a scan of the site."""
+    import bisect
+
+    app, site = ctx.app, ctx.site
+    key = (getattr(app, "generation", 0), site.generation, len(site.content))
+    index = app.__dict__.get("_modified_index")
+    if index is None or index[0] != key:
+        ordered = sorted(site.content.values(), key=lambda c: c.modified)
+        index = (key, [c.modified for c in ordered], ordered)
+        app.__dict__["_modified_index"] = index
+    _, stamps, ordered = index
+    lo = 0 if low_minute is None else bisect.bisect_left(stamps, low_minute * 60000)
+    hi = len(ordered) if high_minute is None else bisect.bisect_right(stamps, (high_minute + 1) * 60000)
+    return ordered[lo:hi]
+
+
 def run_cql(ctx, cql_text, ctx_json=None, types=None):
     return _listing_cache(ctx, ("cql", cql_text, ctx_json, tuple(sorted(types)) if types else None),
                           lambda: _run_cql(ctx, cql_text, ctx_json, types))
@@ -253,7 +272,11 @@ def _run_cql(ctx, cql_text, ctx_json=None, types=None):
         sk = None
     names_status = q.names_field("status")
     ids = cqlmod.id_candidates(q)
-    candidates = site.content.values() if ids is None else [site.content[i] for i in ids if i in site.content]
+    if ids is not None:
+        candidates = [site.content[i] for i in ids if i in site.content]
+    else:
+        minutes = cqlmod.modified_minutes(q, site.time_zone)
+        candidates = site.content.values() if minutes is None else _modified_between(ctx, *minutes)
     try:
         out = [c for c in candidates if (names_status or c.status in default_status) and (sk is None or c.space_key == sk)
                and (types is None or c.type in types) and pred(c) and site.can_view(ctx.user, c, in_index=True)]

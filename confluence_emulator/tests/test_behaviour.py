@@ -464,3 +464,23 @@ def test_data_center_space_permissions_follow_a_grant():
         assert users == [dc.site.user_by_any("reader").user_key]
         dc.admin.revoke_space("HR", users=["reader"])
         assert not hr_visible()
+
+
+def test_a_lastmodified_range_answers_what_a_scan_of_the_site_answers_before_and_after_an_edit(fresh_cloud):
+    # The range is taken from an index by modification time; the answer must be the scan's, in the site's zone.
+    cl = Client(fresh_cloud)
+    emu = fresh_cloud
+    pages = sorted((c for c in emu.site.content.values() if c.type == "page" and c.status == "current"), key=lambda c: c.modified)
+    low, high = pages[len(pages) // 4], pages[3 * len(pages) // 4]
+    fmt = lambda c: datetime.fromtimestamp(c.modified / 1000, tz=cql.zone(emu.site.time_zone)).strftime("%Y-%m-%d %H:%M")
+
+    def search(cql_text):
+        body = cl.get(cl.v1 + "/search", params={"cql": cql_text, "limit": 1}).json()
+        return body["totalSize"]
+
+    ranged = 'type = page AND lastmodified >= "%s" AND lastmodified <= "%s"' % (fmt(low), fmt(high))
+    expected = sum(1 for c in pages if fmt(low) <= fmt(c) <= fmt(high))
+    assert search(ranged) == expected > 0
+    assert search('type = page AND lastmodified >= "%s"' % fmt(high)) == sum(1 for c in pages if fmt(c) >= fmt(high))
+    emu.admin.edit(low.id, body="<p>moved to now</p>", message="edit")
+    assert search(ranged) == expected - 1  # its lastmodified is now, outside the range

@@ -14,8 +14,9 @@ Each module holds one API quirk and says in its docstring why YAML was not enoug
 - ``access``: each record's effective read access.
 - ``attachments``, ``downloads``: attachment text and files.
 - ``backoff``, ``skips``: retries and waits, and what a 404 about one item costs (that item).
-- ``slicing``, ``visible_spaces``, ``space_catch_up``: the first sync's time windows, and the older
-  content of spaces a state does not know yet.
+- ``slicing``, ``work_windows``, ``visible_spaces``, ``space_catch_up``: the first sync's time windows (cut to
+  about equal work), and the older content of spaces a state does not know yet.
+- ``lookup_pool``: look-ups and counts side by side, inside the ``num_workers`` requests in flight.
 - ``checkpoints``: a state after every page of results of the ordered content streams, through a
   cursor of our own built by a component factory of our own (``SourceConfluence.streams``).
 - ``state``: the state file read at start-up, and the migration of 0.1.0's per-space state.

@@ -28,9 +28,13 @@ Why Python, and how it is wired through public interfaces only: the manifest's
 - ``PageCheckpointingCursor`` implements the CDK's public concurrent ``Cursor``. The windows are the
   CDK's: it asks a ``ConcurrentCursor`` (built by the CDK from the manifest, silenced) for its
   ``stream_slices``; the stretches read are its own, kept with the public state converter.
-- ``PageCheckpointingFactory`` is a ``ModelToComponentFactory`` whose public
-  ``create_concurrent_cursor_from_datetime_based_cursor`` wraps the CDK's cursor in it;
-  ``SourceConfluence.streams`` builds the ordered content streams again with it. Its request budget
+- The manifest names it: a stream whose ``$parameters`` hold ``checkpoint_cursor:
+  source_confluence.components.checkpoints.PageCheckpointingCursor`` gets it (pages, blog_posts,
+  comments, attachments). ``PageCheckpointingFactory`` is a ``ModelToComponentFactory`` whose public
+  ``create_concurrent_cursor_from_datetime_based_cursor`` wraps the CDK's cursor in it for those
+  streams; ``SourceConfluence.streams`` builds them again with it.
+- Its first sync's windows are cut to about equal work (``work_windows``), counted through a
+  requester built from the stream's own definition. Its request budget
   is a second instance of the manifest's ``api_budget``: the content streams and the other streams
   are each held to it (the CDK keeps its own factory's budget private).
 - The pagination strategy, called after a page's records are queued and observed, tells the sync
@@ -57,6 +61,7 @@ from airbyte_cdk.sources.declarative.models.declarative_component_schema import 
 from airbyte_cdk.sources.declarative.models.declarative_component_schema import (
     DeclarativeStream as DeclarativeStreamModel,
 )
+from airbyte_cdk.sources.declarative.models.declarative_component_schema import HttpRequester as HttpRequesterModel
 from airbyte_cdk.sources.declarative.parsers.model_to_component_factory import ModelToComponentFactory
 from airbyte_cdk.sources.message import InMemoryMessageRepository, NoopMessageRepository
 from airbyte_cdk.sources.streams.concurrent.cursor import ConcurrentCursor, Cursor, CursorField
@@ -73,9 +78,13 @@ from isodate import parse_duration
 from source_confluence.components.endpoints import parse_instant
 from source_confluence.components.space_catch_up import STATE_KEY, SpaceCatchUp, remembered_spaces, windows_not_read
 from source_confluence.components.sync_context import SyncContext
+from source_confluence.components.lookup_pool import base_slots, lookup_pool, workers
+from source_confluence.components.work_windows import WorkWindows, count_requester_definition, search_counter
 
-# Streams read from CQL `ORDER BY lastmodified ASC`: a page of results done is a state.
-ORDERED_INCREMENTAL_STREAMS = ("pages", "blog_posts", "comments", "attachments")
+# Streams read from CQL `ORDER BY lastmodified ASC` name this cursor in their manifest `$parameters`
+# (`checkpoint_cursor`): a page of results done is a state.
+CHECKPOINT_CURSOR_PARAMETER = "checkpoint_cursor"
+STREAMS_WITH_BODIES = ("pages", "blog_posts", "comments")
 
 # The slice partition field that narrows the manifest's CQL to one space.
 SPACE_PARTITION_FIELD = "space_key"
@@ -94,6 +103,7 @@ class PageCheckpointingCursor(Cursor):
         cursor_granularity: Optional[timedelta],
         sync: SyncContext,
         catch_up: Optional[SpaceCatchUp] = None,
+        work_windows: Optional[WorkWindows] = None,
     ) -> None:
         """``windows`` cuts the slices (its state, lookback and step are the manifest's); ``stream_state``
         is the state it was built from, which this cursor keeps growing."""
@@ -104,6 +114,7 @@ class PageCheckpointingCursor(Cursor):
         self.granularity = cursor_granularity
         self.sync = sync
         self.catch_up = catch_up
+        self.work_windows = work_windows
         self.read_so_far = self._stretches_from(copy.deepcopy(dict(stream_state)))
         self.newest_per_window: MutableMapping[Any, Any] = {}
         self.in_order = True
@@ -125,13 +136,19 @@ class PageCheckpointingCursor(Cursor):
         return self.windows.cursor_field
 
     def stream_slices(self) -> Iterable[StreamSlice]:
-        """The CDK's windows, then each new space alone over the time those windows leave out."""
+        """The CDK's windows (cut to about equal work when there are several, ``work_windows``), then each
+        new space alone over the time those windows leave out."""
         normal = list(self.windows.stream_slices())
-        yield from normal
+        parse, output = self.converter.parse_value, self.converter.output_format
+        if self.work_windows is None or not normal or any(window.partition for window in normal):
+            yield from normal
+        else:
+            bounds = [(parse(window[self.start_field]), parse(window[self.end_field])) for window in normal]
+            for start, end in self.work_windows.cut(bounds):
+                yield StreamSlice(partition={}, cursor_slice={self.start_field: output(start), self.end_field: output(end)})
         catch_up = self.catch_up
         if catch_up is None or not catch_up.new or catch_up.since is None:
             return
-        parse = self.converter.parse_value
         read = [(parse(window[self.start_field]), parse(window[self.end_field])) for window in normal]
         missing = windows_not_read(read, catch_up.since, self.granularity or timedelta(0))
         for space_key in catch_up.new:
@@ -250,6 +267,24 @@ class PageCheckpointingFactory(ModelToComponentFactory):
     def __init__(self, sync: SyncContext, **kwargs: Any) -> None:
         super().__init__(message_repository=HeldMessages(sync), **kwargs)
         self.sync = sync
+        # The manifest's definitions of the streams being built (``checkpointing_streams``), by name.
+        self.stream_definitions: Mapping[str, Mapping[str, Any]] = {}
+
+    def work_windows_for(
+        self, stream_name: str, config: Mapping[str, Any], boundaries: Tuple[str, str], output: Any, granularity: Optional[timedelta]
+    ) -> Optional[WorkWindows]:
+        """Counting with the stream's own query on `search` (``work_windows``), when there is more than one worker."""
+        definition = count_requester_definition(copy.deepcopy(self.stream_definitions.get(stream_name)))
+        num_workers = workers(config)
+        if definition is None or num_workers < 2:
+            return None
+        requester = self.create_component(HttpRequesterModel, definition, config, name=f"{stream_name}_window_counts")
+        # The streams with bodies start the Markdown pool's processes as soon as they know there are many.
+        on_total = self.sync.markdown.expect if stream_name in STREAMS_WITH_BODIES else None
+        return WorkWindows(
+            search_counter(requester, boundaries, output), lookup_pool(config), num_workers - base_slots(num_workers),
+            granularity or timedelta(0), on_total,
+        )
 
     def create_concurrent_cursor_from_datetime_based_cursor(  # type: ignore[override]
         self,
@@ -274,10 +309,10 @@ class PageCheckpointingFactory(ModelToComponentFactory):
             runtime_lookback_window=runtime_lookback_window,
             **kwargs,
         )
-        if stream_name not in ORDERED_INCREMENTAL_STREAMS:
-            return windows
         model = DatetimeBasedCursorModel.parse_obj(component_definition)
         parameters = model.parameters or {}
+        if not names_this_cursor(parameters):
+            return windows
         granularity = parse_duration(model.cursor_granularity) if model.cursor_granularity else None
         converter = CustomFormatConcurrentStreamStateConverter(
             datetime_format=model.datetime_format,
@@ -290,10 +325,23 @@ class PageCheckpointingFactory(ModelToComponentFactory):
             InterpolatedString.create(model.partition_field_end or "end_time", parameters=parameters).eval(config=config),
         )
         cursor = PageCheckpointingCursor(
-            stream_name, windows, stream_state, converter, boundaries, granularity, self.sync, catch_up_for(config, stream_state)
+            stream_name, windows, stream_state, converter, boundaries, granularity, self.sync, catch_up_for(config, stream_state),
+            self.work_windows_for(stream_name, config, boundaries, converter.output_format, granularity),
         )
         self.sync.checkpoint_pages_of(stream_name, cursor)
         return cursor
+
+
+def names_this_cursor(parameters: Mapping[str, Any]) -> bool:
+    """Whether a stream's ``$parameters`` ask for ``PageCheckpointingCursor``; a name of another class is a
+    mistake in the manifest, said at start-up rather than read without checkpoints."""
+    named = (parameters or {}).get(CHECKPOINT_CURSOR_PARAMETER)
+    if not named:
+        return False
+    this = f"{PageCheckpointingCursor.__module__}.{PageCheckpointingCursor.__qualname__}"
+    if named != this:
+        raise ValueError(f"manifest: {CHECKPOINT_CURSOR_PARAMETER} names {named!r}; the only cursor it can name is {this}.")
+    return True
 
 
 def catch_up_for(config: Mapping[str, Any], stream_state: Mapping[str, Any]) -> Optional[SpaceCatchUp]:
@@ -309,9 +357,10 @@ def checkpointing_streams(
 ) -> List[Any]:
     """``built`` with each ordered content stream built again by ``factory`` from its manifest definition."""
     by_name = {d.get("name"): d for d in definitions if isinstance(d, Mapping) and d.get("type") == "DeclarativeStream"}
+    factory.stream_definitions = by_name
     return [
         factory.create_component(DeclarativeStreamModel, copy.deepcopy(dict(by_name[stream.name])), config)
-        if stream.name in ORDERED_INCREMENTAL_STREAMS and stream.name in by_name
+        if stream.name in by_name and names_this_cursor(by_name[stream.name].get("$parameters") or {})
         else stream
         for stream in built
     ]

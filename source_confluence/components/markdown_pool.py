@@ -28,6 +28,10 @@ def convert(job: Job) -> str:
     return storage_to_markdown(storage, base_url=base_url, space_key=space_key, user_names=user_names)
 
 
+def _ready() -> None:
+    """Nothing: submitted once per worker process so that it starts before the first bodies arrive."""
+
+
 MAX_WORKERS = 4
 
 
@@ -71,13 +75,32 @@ class MarkdownPool:
         with self._lock:
             if self._pool is None and not self.failed and _worker_count() > 1:
                 try:
-                    # forkserver: never fork the connector's own threads and locks into a child.
-                    self._pool = ProcessPoolExecutor(max_workers=_worker_count(), mp_context=multiprocessing.get_context("forkserver"))
+                    # forkserver: never fork the connector's own threads and locks into a child. Its
+                    # server imports only this module (0.1 s): by default it would import `__main__`,
+                    # the connector with airbyte-cdk (1 s and more), while the sync's workers wait.
+                    context = multiprocessing.get_context("forkserver")
+                    context.set_forkserver_preload([__name__])
+                    self._pool = ProcessPoolExecutor(max_workers=_worker_count(), mp_context=context)
                     atexit.register(self._pool.shutdown, wait=True, cancel_futures=True)
                 except (OSError, ValueError) as error:
                     LOGGER.warning("Converting bodies in one process (%s).", type(error).__name__)
                     self.failed = True
             return self._pool
+
+    def expect(self, bodies: int) -> None:
+        """The sync will read about this many bodies: with enough of them, start the pool's processes now,
+        in the background, so that they are ready when the first page of results is (not after it)."""
+        if bodies < POOL_AFTER_BODIES:
+            return
+        with self._lock:
+            self.converted_inline = max(self.converted_inline, POOL_AFTER_BODIES)
+        pool = self._started_pool()
+        if pool is not None:
+            try:
+                for _ in range(_worker_count()):
+                    pool.submit(_ready)
+            except Exception as error:  # the first page of results meets the same failure and falls back
+                LOGGER.debug("Could not start the Markdown pool ahead: %s", type(error).__name__)
 
     def _worth_a_pool(self, count: int) -> bool:
         with self._lock:

@@ -19,6 +19,7 @@ from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
 from source_confluence.components.access.ancestors import complete_ancestors, tree_lookup_for
 from source_confluence.components.access.lookups import in_background
+from source_confluence.components.lookup_pool import lookup_pool
 from source_confluence.components.access.transformation import prefetch_access
 from source_confluence.components.sync_context import SyncContext
 from source_confluence.components.offset_walks import offset_walks_of
@@ -124,7 +125,7 @@ class BodyResultsExtractor(ResultsExtractor):
         if self.requester is not None and self.v2_requester is not None:
             complete_ancestors(self.config, tree_lookup_for(self.config, self.requester, self.v2_requester), records)
         prefetch_access(self.config, records)
-        names: Mapping[str, str] = names_looked_up.result() if names_looked_up is not None else {}
+        names: Mapping[str, str] = lookup_pool(self.config).result(names_looked_up) if names_looked_up is not None else {}
         if not with_body:
             yield from records
             return

@@ -24,8 +24,8 @@ from typing import Any, Iterable, Mapping, Optional
 import requests
 from airbyte_cdk.sources.declarative.extractors.record_filter import RecordFilter
 
-from source_confluence.components.config_spec import spec_default
 from source_confluence.components.endpoints import parse_instant, rest_api_root_and_auth
+from source_confluence.components.lookup_pool import workers
 
 logger = logging.getLogger("airbyte")
 
@@ -33,7 +33,6 @@ EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 LOOKUP_TIMEOUT_SECONDS = 30
 # Windows per first sync: twice the workers, so that a slow window does not leave the others idle.
 SLICES_PER_WORKER = 2
-DEFAULT_WORKERS = spec_default("num_workers")
 # Never cut finer than this: a young site would otherwise pay a request per nearly empty window.
 MINIMUM_STEP = timedelta(days=1)
 # Room below the oldest date seen: minute-precision CQL and a site zone the probe did not know.
@@ -48,10 +47,6 @@ def oldest_content_cql(config: Mapping[str, Any]) -> str:
         keys = ", ".join('"%s"' % key.replace('"', '\\"') for key in config["space_keys"])
         cql += f" AND space IN ({keys})"
     return cql + " ORDER BY lastmodified ASC"
-
-
-def workers(config: Mapping[str, Any]) -> int:
-    return int(config.get("num_workers") or DEFAULT_WORKERS)
 
 
 def discover_oldest_modification(config: Mapping[str, Any]) -> Optional[datetime]:

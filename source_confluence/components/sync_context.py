@@ -24,6 +24,7 @@ from typing import Any, Callable, Dict, List, Mapping, MutableMapping, Optional,
 
 from airbyte_cdk.models import AirbyteMessage
 
+from source_confluence.components.lookup_pool import LookupPool
 from source_confluence.components.markdown_pool import MarkdownPool
 
 T = TypeVar("T")
@@ -151,6 +152,11 @@ class SyncContext:
         return ready
 
     def close(self) -> None:
-        """The sync is over: stop the Markdown pool's processes."""
+        """The sync is over: stop the Markdown pool's processes and the look-up threads."""
         self.markdown.close()
+        with self._lock:
+            caches = list(self._caches.values())
+        for cache in caches:
+            if isinstance(cache, LookupPool):
+                cache.close()
 

@@ -93,7 +93,7 @@ class TestSpecChecks:
         config = ConfigBuilder().build()
         del config["num_workers"]
         normalise(config)
-        assert config["num_workers"] == 10 and config["lookback_window_minutes"] == 15 and config["include_archived"] is True
+        assert config["num_workers"] == 8 and config["lookback_window_minutes"] == 15 and config["include_archived"] is True
 
     def test_a_null_optional_field_counts_as_left_out(self, http):
         config = {**ConfigBuilder().build(), "start_date": None, "api_gateway_url": None, "labels": None}

@@ -226,7 +226,7 @@ def test_defaults_are_the_specs():
     fill_defaults(config)
     expected = {name: schema["default"] for name, schema in SPEC["properties"].items() if "default" in schema}
     assert config == {**expected, "include_archived": False}
-    assert config["num_workers"] == 10 and config["lookback_window_minutes"] == 15
+    assert config["num_workers"] == 8 and config["lookback_window_minutes"] == 15
 
 
 def test_the_spec_is_not_changed_by_the_checks():

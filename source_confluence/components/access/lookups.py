@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from concurrent.futures import Future, ThreadPoolExecutor, wait
+from concurrent.futures import Future
 from typing import Any, Callable, Dict, FrozenSet, Iterable, List, Mapping, Optional, Sequence, Tuple
 from urllib.parse import quote
 
@@ -35,7 +35,7 @@ from source_confluence.components.access.rule import (
 from source_confluence.components.backoff import query_int
 from source_confluence.components.pagination import walk_list
 from source_confluence.components.response_json import json_body
-from source_confluence.components.slicing import workers
+from source_confluence.components.lookup_pool import lookup_pool
 from source_confluence.components.sync_cache import per_sync
 
 LOGGER = logging.getLogger("airbyte")
@@ -44,34 +44,23 @@ LOGGER = logging.getLogger("airbyte")
 # batch is one request; 200 ids keep the URL near 2 KB.
 BATCH_SIZE = 200
 CQL_STATUSES = '"current", "archived", "trashed", "draft"'
-# The look-ups a page of results needs (its ancestors, its spaces' permissions, their groups' members,
-# the names it mentions) are independent round trips: asked one after the other, they were most of
-# a small incremental sync (bench/NOTES.md). They run side by side in a pool per sync, no larger than
-# `num_workers`, the concurrency the user chose. A task never submits to the pool itself: it does its
-# requests in its own thread, and at most waits for a look-up another running thread is doing, so the
-# pool cannot fill with tasks waiting for queued ones.
-LOOKUP_THREADS = 8
-
-
-def lookup_pool(config: Mapping[str, Any]) -> ThreadPoolExecutor:
-    return per_sync(config, "lookup_pool", lambda: ThreadPoolExecutor(max_workers=min(LOOKUP_THREADS, workers(config)),
-                                                                     thread_name_prefix="confluence-lookup"))
 
 
 def in_background(config: Mapping[str, Any], call: Callable[[], Any]) -> "Future[Any]":
-    """Start one look-up that does not submit others (see above); the caller waits on the future."""
+    """Start one look-up that does not submit others; wait for it with ``lookup_pool(config).result``."""
     return lookup_pool(config).submit(call)
 
 
 def side_by_side(config: Mapping[str, Any], calls: Iterable[Callable[[], Any]]) -> None:
-    """Run the calls in the look-up pool and wait for all; a failure is left for the caller to meet again.
+    """Run the calls in the sync's look-up pool (``components/lookup_pool.py``) and wait for all; a failure
+    is left for the caller to meet again.
 
-    Every look-up keeps its result, failures included (``_Once``, ``AccessCache.restrictions``), so the
-    record that needs it later reports the same failure the prefetch met.
+    The look-ups a page of results needs (its ancestors, its spaces' permissions, their groups' members,
+    the names it mentions) are independent round trips: asked one after the other, they were most of a
+    small incremental sync (bench/NOTES.md). Every look-up keeps its result, failures included (``_Once``,
+    ``AccessCache.restrictions``), so the record that needs it later reports the same failure.
     """
-    futures = [in_background(config, call) for call in calls]
-    wait(futures)
-    for future in futures:
+    for future in lookup_pool(config).side_by_side(calls):
         error = future.exception()
         if error is not None and not isinstance(error, AccessUnknown):
             LOGGER.debug("A look-up ahead of a page of results failed: %s", type(error).__name__)

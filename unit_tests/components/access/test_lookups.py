@@ -1,4 +1,4 @@
-"""access/lookups.py: failures kept, page sizes learned, the pool bounded, ids fetched once across threads."""
+"""access/lookups.py: failures kept, page sizes learned, ids fetched once across threads (the pool: test_lookup_pool.py)."""
 
 import threading
 
@@ -39,12 +39,6 @@ def test_a_page_size_refused_with_504_is_not_asked_again_in_the_same_sync():
         lookup.restrictions(ids[1:])
         assert emulator.admin.stats()["faults"]["gateway_timeout"] == timeouts
         assert all("limit=25" in r["query"] for r in emulator.admin.requests() if r["path"].endswith("/content/search") and r["status"] == 200)
-
-
-@pytest.mark.parametrize("num_workers, threads", [(1, 1), (3, 3), (40, lookups.LOOKUP_THREADS)])
-def test_look_ups_ahead_never_exceed_the_concurrency_the_user_chose(num_workers, threads):
-    pool = lookups.lookup_pool({"num_workers": num_workers})
-    assert pool._max_workers == threads
 
 
 def test_threads_asking_for_the_same_ancestors_fetch_them_once(emu):

@@ -1,0 +1,101 @@
+"""The sync's look-ups side by side, inside one budget of requests in flight: ``num_workers``.
+
+Atlassian's rate limits reward about 8 requests in flight per site, and the user sets the budget with
+``num_workers``. The CDK's workers read the streams; the look-ups (effective access, mention names, the
+counts that cut a first sync by work) run in this pool. Both must fit in the one budget, so:
+
+* the CDK gets ``num_workers - base_slots(num_workers)`` threads (``concurrency_level`` in the manifest);
+* the pool runs a look-up only while it holds a slot: it owns ``base_slots`` of them, and a CDK worker
+  that waits for look-ups (``side_by_side``, ``result``) lends its own slot for as long as it waits,
+  since it sends nothing meanwhile.
+
+So at most ``num_workers`` requests are in flight, and a worker waiting for its page's look-ups never
+leaves its slot idle. A look-up never waits on a queued one (``access/lookups.py`` ``_Once`` only makes a
+caller wait for a computation already running), so lending cannot deadlock.
+
+Why Python: the CDK's concurrency is one pool of stream workers and its ``api_budget`` limits calls per
+second, not calls in flight.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from typing import Any, Callable, Iterable, List, Mapping, Set, TypeVar
+
+from source_confluence.components.config_spec import spec_default
+
+LOGGER = logging.getLogger("airbyte")
+T = TypeVar("T")
+DEFAULT_WORKERS = spec_default("num_workers")
+
+
+def workers(config: Mapping[str, Any]) -> int:
+    """``num_workers``: the most requests this sync has in flight at once."""
+    return max(1, int(config.get("num_workers") or DEFAULT_WORKERS))
+
+
+def base_slots(num_workers: int) -> int:
+    """The slots the look-up pool owns: a quarter of the budget (none below 4, where look-ups only run
+    on lent slots). The CDK's stream workers get the rest (manifest ``concurrency_level``)."""
+    return num_workers // 4
+
+
+class LookupPool:
+    """Look-ups in threads of their own, each holding one of the budget's slots while it runs."""
+
+    def __init__(self, num_workers: int) -> None:
+        self._slots = threading.Semaphore(base_slots(num_workers))
+        self._executor = ThreadPoolExecutor(max_workers=num_workers, thread_name_prefix="confluence-lookup")
+
+    def submit(self, call: Callable[[], T]) -> "Future[T]":
+        """Start a look-up that does not itself wait on queued look-ups; wait for it with ``result``/``side_by_side``."""
+
+        def in_a_slot() -> T:
+            with self._slots:
+                return call()
+
+        return self._executor.submit(in_a_slot)
+
+    def side_by_side(self, calls: Iterable[Callable[[], Any]]) -> List["Future[Any]"]:
+        """Run the calls and wait for all, lending the caller's slot meanwhile; failures stay in the futures."""
+        futures = [self.submit(call) for call in calls]
+        self._wait(futures)
+        return futures
+
+    def result(self, future: "Future[T]") -> T:
+        """The look-up's result (or its exception), lending the caller's slot while it is not done."""
+        self._wait([future])
+        return future.result()
+
+    def first_done(self, futures: Iterable["Future[Any]"]) -> Set["Future[Any]"]:
+        """Wait until at least one of the futures is done (lending the caller's slot); the done ones."""
+        pending = list(futures)
+        done = {future for future in pending if future.done()}
+        if done or not pending:
+            return done
+        self._slots.release()
+        try:
+            return set(wait(pending, return_when=FIRST_COMPLETED).done)
+        finally:
+            self._slots.acquire()
+
+    def _wait(self, futures: List["Future[Any]"]) -> None:
+        if not futures or all(future.done() for future in futures):
+            return
+        self._slots.release()  # lent: this thread sends nothing while it waits
+        try:
+            wait(futures)
+        finally:
+            self._slots.acquire()  # back before this thread sends again
+
+    def close(self) -> None:
+        self._executor.shutdown(wait=False, cancel_futures=True)
+
+
+def lookup_pool(config: Mapping[str, Any]) -> LookupPool:
+    """The sync's pool (one per ``SyncContext``, closed with it)."""
+    from source_confluence.components.sync_cache import per_sync
+
+    return per_sync(config, "lookup_pool", lambda: LookupPool(workers(config)))

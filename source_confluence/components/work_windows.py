@@ -1,0 +1,190 @@
+"""Cut a sync of the CQL content streams by work, not by calendar.
+
+On a real site most edits are recent: cut into equal stretches of time, the newest window of a first
+sync held a quarter of the site and was walked page after page, alone, long after the others were done
+(issue #16: 9 s of a 16 s sync). So the windows the manifest's cursor cuts (equal in time) are counted,
+with the stream's own CQL query asked of `/rest/api/search`, whose `totalSize` Atlassian documents
+(`content/search` does not have it on Cloud), one request of one result each:
+
+* neighbouring windows that hold little are merged into one (an empty window still costs a request);
+* a window that holds more than the target is cut into as many equal stretches of time as it needs,
+  which are counted again, until each holds about the target or is one minute long (CQL's precision).
+
+The target is the stream's total divided by ``WINDOWS_PER_WORKER`` windows per stream worker, at least
+``MINIMUM_ITEMS`` (a few pages of 50: smaller windows cost more requests than they save). The counts run
+in the sync's look-up pool (within ``num_workers`` requests in flight), and windows are handed to the
+CDK as soon as they are settled, so reading starts while the busy stretches are still being cut.
+
+A count that fails or has no ``totalSize`` leaves its window as it is: slower, never wrong. Records
+are kept to their window by ``InSliceWindow`` whatever the cut, so the cut changes requests, not output.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import math
+from datetime import datetime, timedelta
+from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence, Tuple
+
+from airbyte_cdk.sources.declarative.requesters.requester import Requester
+from airbyte_cdk.sources.types import StreamSlice
+
+from source_confluence.components.lookup_pool import LookupPool
+from source_confluence.components.response_json import json_body
+
+LOGGER = logging.getLogger("airbyte")
+
+WINDOWS_PER_WORKER = 2
+MINIMUM_ITEMS = 250
+# A single window this long (a first sync without a known oldest edit, a sync after a pause) is counted too.
+COUNTED_SPAN = timedelta(days=1)
+# A window is cut into at most this many parts at a time; the parts are counted again.
+MAXIMUM_PARTS = 16
+# CQL dates have minute precision: a shorter window cannot be told apart from its neighbours.
+SHORTEST_WINDOW = timedelta(minutes=1)
+
+Window = Tuple[datetime, datetime]  # first and last instant, both inclusive
+
+
+def target_items(total: int, stream_workers: int) -> int:
+    return max(MINIMUM_ITEMS, math.ceil(total / max(1, WINDOWS_PER_WORKER * stream_workers)))
+
+
+def split(window: Window, parts: int, granularity: timedelta) -> List[Window]:
+    """``window`` cut into ``parts`` equal stretches (at whole minutes, each at least one minute)."""
+    start, end = window
+    parts = max(1, min(parts, int((end - start) / SHORTEST_WINDOW)))
+    step = (end - start) / parts
+    cuts = [start] + [_minute(start + step * index) for index in range(1, parts)]
+    cuts = sorted(set(cut for cut in cuts if start <= cut <= end))
+    bounds = [(cuts[index], cuts[index + 1] - granularity) for index in range(len(cuts) - 1)]
+    return bounds + [(cuts[-1], end)]
+
+
+def merge_small(
+    counted: Sequence[Tuple[Window, Optional[int]]], target: int, granularity: timedelta
+) -> Iterator[Tuple[Window, Optional[int]]]:
+    """Neighbouring windows joined while together they hold at most ``target``; unknown counts stay alone.
+
+    Only windows that touch are joined: a resumed sync's windows are the gaps between stretches its
+    state has read, and joining two gaps would read the stretch between them again.
+    """
+    run: Optional[Tuple[Window, int]] = None
+    for window, count in counted:
+        touches = run is not None and window[0] - run[0][1] <= granularity
+        if count is not None and run is not None and touches and run[1] + count <= target:
+            run = ((run[0][0], window[1]), run[1] + count)
+            continue
+        if run is not None:
+            yield run
+            run = None
+        if count is None or count > target:
+            yield window, count
+        else:
+            run = (window, count)
+    if run is not None:
+        yield run
+
+
+def _minute(instant: datetime) -> datetime:
+    return instant.replace(second=0, microsecond=0)
+
+
+class WorkWindows:
+    """Counts windows with ``count`` and cuts them to about equal work (see the module docstring)."""
+
+    def __init__(
+        self,
+        count: Callable[[Window], Optional[int]],
+        pool: LookupPool,
+        stream_workers: int,
+        granularity: timedelta,
+        on_total: Optional[Callable[[int], None]] = None,
+    ) -> None:
+        """``on_total`` hears how many items the windows hold in all, once the first counts are in."""
+        self.count = count
+        self.on_total = on_total
+        self.pool = pool
+        self.stream_workers = stream_workers
+        self.granularity = granularity
+        self.groups: Dict[int, List[Tuple[Window, Any]]] = {}
+        self.pending: Dict[Any, int] = {}  # a count not in yet -> its group
+        self._group_ids = itertools.count()
+
+    def cut(self, windows: Sequence[Window]) -> Iterator[Window]:
+        """The windows to read, covering exactly what ``windows`` cover, in settled order."""
+        if not windows or (len(windows) < 2 and windows[0][1] - windows[0][0] < COUNTED_SPAN):
+            yield from windows  # a later sync's short window: counting it would cost more than it saves
+            return
+        first = self._counted(windows)
+        total = sum(count for _, count in first if count is not None)
+        target = target_items(total, self.stream_workers)
+        if self.on_total is not None:
+            self.on_total(total)
+        LOGGER.info("%s items in %s windows; cutting them to about %s each.", total, len(windows), target)
+        yield from self._settle(first, target)
+        while self.pending:
+            for future in self.pool.first_done(list(self.pending)):
+                group = self.pending.pop(future)
+                parts = self.groups.get(group)
+                if parts is not None and all(counted.done() for _, counted in parts):
+                    del self.groups[group]
+                    yield from self._settle([(part, self._result(counted)) for part, counted in parts], target)
+
+    def _settle(self, counted: Sequence[Tuple[Window, Optional[int]]], target: int) -> Iterator[Window]:
+        """Small neighbours merged and handed out, big windows cut and their parts counted."""
+        for window, count in merge_small(counted, target, self.granularity):
+            if count is None or count <= target or window[1] - window[0] <= SHORTEST_WINDOW:
+                yield window
+            else:
+                self._count_parts(split(window, min(MAXIMUM_PARTS, math.ceil(count / target)), self.granularity))
+
+    def _counted(self, windows: Sequence[Window]) -> List[Tuple[Window, Optional[int]]]:
+        futures = self.pool.side_by_side([lambda window=window: self.count(window) for window in windows])
+        return [(window, self._result(future)) for window, future in zip(windows, futures)]
+
+    def _count_parts(self, parts: List[Window]) -> None:
+        """Count the parts of one window side by side; they settle together once the last count is in."""
+        group = next(self._group_ids)
+        futures = [(part, self.pool.submit(lambda part=part: self.count(part))) for part in parts]
+        self.groups[group] = futures
+        for _, future in futures:
+            self.pending[future] = group
+
+    @staticmethod
+    def _result(future: Any) -> Optional[int]:
+        try:
+            value = future.result()
+        except Exception as error:  # an optimisation only: the window is read uncut
+            LOGGER.debug("Counting a window failed: %s", type(error).__name__)
+            return None
+        return value if isinstance(value, int) else None
+
+
+def search_counter(requester: Requester, boundary_fields: Tuple[str, str], output: Callable[[datetime], Any]) -> Callable[[Window], Optional[int]]:
+    """Counts a window with ``requester`` (the stream's own, asking `search` for one result, see
+    ``count_requester_definition``): its ``totalSize``, or None when Confluence does not say."""
+    start_field, end_field = boundary_fields
+
+    def count(window: Window) -> Optional[int]:
+        window_slice = StreamSlice(partition={}, cursor_slice={start_field: output(window[0]), end_field: output(window[1])})
+        response = requester.send_request(stream_slice=window_slice)
+        body = json_body(response) if response is not None and response.ok else None
+        total = body.get("totalSize") if isinstance(body, dict) else None
+        return total if isinstance(total, int) and not isinstance(total, bool) and total >= 0 else None
+
+    return count
+
+
+def count_requester_definition(stream_definition: Any) -> Optional[Dict[str, Any]]:
+    """The stream's own requester, asking `search` for one result of the same CQL query: the same auth,
+    error handling, filters and windows, so the count is of exactly what the stream will read."""
+    requester = ((stream_definition or {}).get("retriever") or {}).get("requester")
+    cql = ((requester or {}).get("request_parameters") or {}).get("cql")
+    if not isinstance(requester, dict) or requester.get("type") != "HttpRequester" or not cql:
+        return None
+    definition = dict(requester)
+    definition["path"] = "search"
+    definition["request_parameters"] = {"cql": cql, "limit": "1"}
+    return definition

@@ -1,0 +1,98 @@
+"""lookup_pool.py: look-ups fit in the num_workers budget with the stream workers, and a waiting worker lends its slot."""
+
+import threading
+import time
+
+import pytest
+
+from source_confluence.components.lookup_pool import LookupPool, base_slots, workers
+
+
+class InFlight:
+    """Counts calls running at once; each call blocks until released."""
+
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.running = 0
+        self.peak = 0
+        self.release = threading.Event()
+
+    def call(self):
+        with self.lock:
+            self.running += 1
+            self.peak = max(self.peak, self.running)
+        self.release.wait(10)
+        with self.lock:
+            self.running -= 1
+        return "done"
+
+    def wait_for(self, running, seconds=5.0):
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            with self.lock:
+                if self.running == running:
+                    return True
+            time.sleep(0.01)
+        return False
+
+
+@pytest.mark.parametrize("num_workers, pool_slots", [(1, 0), (3, 0), (4, 1), (8, 2), (40, 10)])
+def test_the_pool_owns_a_quarter_of_the_budget_and_the_stream_workers_the_rest(num_workers, pool_slots):
+    assert base_slots(num_workers) == pool_slots
+    assert workers({"num_workers": num_workers}) == num_workers
+
+
+def test_without_a_waiting_worker_only_the_pools_own_slots_run():
+    pool, calls = LookupPool(8), InFlight()
+    futures = [pool.submit(calls.call) for _ in range(6)]
+    assert calls.wait_for(2)
+    time.sleep(0.1)
+    assert calls.running == 2  # the other four wait for a slot, not for a thread
+    calls.release.set()
+    assert [f.result(5) for f in futures] == ["done"] * 6
+    assert calls.peak == 2
+    pool.close()
+
+
+def test_a_worker_waiting_for_a_look_up_lends_its_slot_and_takes_it_back():
+    pool, calls = LookupPool(8), InFlight()
+    futures = [pool.submit(calls.call) for _ in range(4)]
+    assert calls.wait_for(2)
+    waiter = threading.Thread(target=lambda: pool.result(futures[-1]))
+    waiter.start()
+    assert calls.wait_for(3)  # the waiting worker's slot runs a third look-up
+    time.sleep(0.1)
+    assert calls.running == 3
+    calls.release.set()
+    waiter.join(5)
+    assert not waiter.is_alive()
+    # Every slot lent is back: two run at once again.
+    calls.release.clear()
+    more = [pool.submit(calls.call) for _ in range(3)]
+    assert calls.wait_for(2)
+    time.sleep(0.1)
+    assert calls.running == 2
+    calls.release.set()
+    assert [f.result(5) for f in more] == ["done"] * 3
+    pool.close()
+
+
+def test_with_one_worker_the_look_ups_run_one_at_a_time_on_the_callers_lent_slot():
+    pool = LookupPool(1)
+    calls = InFlight()
+    calls.release.set()
+    futures = pool.side_by_side([calls.call for _ in range(5)])
+    assert [f.result() for f in futures] == ["done"] * 5
+    assert calls.peak == 1
+
+
+def test_first_done_returns_what_finished_while_the_rest_run_on():
+    pool = LookupPool(8)
+    gate = threading.Event()
+    quick = pool.submit(lambda: 1)
+    slow = pool.submit(lambda: gate.wait(5))
+    done = pool.first_done([quick, slow])
+    assert quick in done and slow not in done
+    gate.set()
+    assert slow.result(5) is True
+    pool.close()

@@ -1,0 +1,128 @@
+"""work_windows.py: windows cut to about equal work from counts, covering exactly the same time."""
+
+import threading
+from datetime import datetime, timedelta, timezone
+
+from source_confluence.components.lookup_pool import LookupPool
+from source_confluence.components.work_windows import (
+    MINIMUM_ITEMS,
+    WorkWindows,
+    count_requester_definition,
+    merge_small,
+    split,
+    target_items,
+)
+
+T0 = datetime(2026, 1, 1, tzinfo=timezone.utc)
+US = timedelta(microseconds=1)
+
+
+def at(minutes):
+    return T0 + timedelta(minutes=minutes)
+
+
+def equal_windows(parts, minutes_each):
+    return [(at(i * minutes_each), at((i + 1) * minutes_each) - US) for i in range(parts - 1)] + [
+        (at((parts - 1) * minutes_each), at(parts * minutes_each))
+    ]
+
+
+def covers_exactly(windows, start, end):
+    ordered = sorted(windows)
+    assert ordered[0][0] == start and ordered[-1][1] == end
+    for (_, end_a), (start_b, _) in zip(ordered, ordered[1:]):
+        assert start_b - end_a == US  # no gap, no overlap
+    return True
+
+
+def test_split_cuts_at_whole_minutes_without_gap_or_overlap():
+    parts = split((at(0), at(60)), 4, US)
+    assert [p[0] for p in parts] == [at(0), at(15), at(30), at(45)]
+    assert covers_exactly(parts, at(0), at(60))
+
+
+def test_split_never_makes_a_window_shorter_than_a_minute():
+    parts = split((at(0), at(3) - US), 10, US)
+    assert len(parts) <= 3 and covers_exactly(parts, at(0), at(3) - US)
+
+
+def test_small_neighbours_merge_up_to_the_target_and_unknown_counts_stay_alone():
+    windows = equal_windows(5, 10)
+    merged = list(merge_small(list(zip(windows, [10, 20, None, 300, 5])), 100, US))
+    assert [count for _, count in merged] == [30, None, 300, 5]
+    assert merged[0][0] == (windows[0][0], windows[1][1])
+
+
+def test_windows_with_a_stretch_read_between_them_are_never_merged():
+    # A resumed sync: its windows are the gaps its state left; the stretch between them is read already.
+    gaps = [(at(0), at(10) - US), (at(20), at(30))]
+    merged = list(merge_small(list(zip(gaps, [10, 10])), 100, US))
+    assert [window for window, _ in merged] == gaps
+
+
+def test_the_target_is_a_share_of_the_total_per_worker_but_never_tiny():
+    assert target_items(24_000, 6) == 2000
+    assert target_items(300, 6) == MINIMUM_ITEMS
+
+
+class Site:
+    """Items at given minutes; counts a window like `search` would, and how many counts were asked."""
+
+    def __init__(self, minutes):
+        self.minutes = minutes
+        self.counts = 0
+        self.lock = threading.Lock()
+
+    def count(self, window):
+        with self.lock:
+            self.counts += 1
+        return sum(1 for m in self.minutes if window[0] <= at(m) <= window[1])
+
+
+def test_a_recent_burst_is_cut_until_no_window_holds_much_more_than_the_target():
+    # A year of minutes, a few old edits and 3,000 in the last two days: equal-time windows put
+    # nearly everything in the newest.
+    year = 365 * 24 * 60
+    minutes = [i * 1000 for i in range(100)] + [year - 2 * 24 * 60 + i for i in range(0, 2 * 24 * 60, 1)][:3000]
+    site = Site(minutes)
+    windows = equal_windows(16, year // 16)
+    cut = list(WorkWindows(site.count, LookupPool(8), 6, US).cut(windows))
+    assert covers_exactly(cut, windows[0][0], windows[-1][1])
+    target = target_items(len(minutes), 6)
+    sizes = [site.count(w) for w in cut]
+    assert sum(sizes) == len(minutes)
+    assert max(sizes) <= 2 * target  # no sequential tail
+    assert len(cut) < 3 * len(minutes) / target  # and not cut needlessly fine
+
+
+def test_a_window_that_cannot_be_counted_is_read_whole():
+    windows = equal_windows(4, 60)
+    cut = list(WorkWindows(lambda window: None, LookupPool(8), 6, US).cut(windows))
+    assert cut == windows
+
+
+def test_one_short_window_is_not_counted():
+    site = Site([1, 2, 3])
+    windows = equal_windows(1, 60)
+    assert list(WorkWindows(site.count, LookupPool(8), 6, US).cut(windows)) == windows
+    assert site.counts == 0
+
+
+def test_one_long_window_is_counted_and_cut():
+    # A first sync that could not find the oldest edit reads from 1970: one window, mostly empty.
+    site = Site([10_000_000 + i for i in range(1000)])
+    windows = [(at(0), at(10_001_000))]
+    cut = list(WorkWindows(site.count, LookupPool(8), 2, US).cut(windows))
+    assert covers_exactly(cut, windows[0][0], windows[0][1])
+    assert len(cut) > 1 and max(site.count(w) for w in cut) <= 2 * target_items(1000, 2)
+
+
+def test_the_count_asks_search_with_the_streams_own_query_for_one_result():
+    stream = {"retriever": {"requester": {"type": "HttpRequester", "path": "content/search", "authenticator": {"type": "X"},
+                                          "request_parameters": {"cql": "type IN (page) {{ stream_interval }}", "expand": "body.storage", "limit": "250"}}}}
+    definition = count_requester_definition(stream)
+    assert definition["path"] == "search"
+    assert definition["request_parameters"] == {"cql": "type IN (page) {{ stream_interval }}", "limit": "1"}
+    assert definition["authenticator"] == {"type": "X"}
+    assert stream["retriever"]["requester"]["path"] == "content/search"  # the stream's own is left alone
+    assert count_requester_definition({"retriever": {"requester": {"type": "CustomRequester"}}}) is None
