@@ -131,8 +131,8 @@ def _emulator_now(emulator: Emulator) -> datetime:
 CASES: List[Case] = [
     Case("num_workers_not_a_number", '`num_workers: "ten"`',
          lambda env: {"config": env.cloud_config(num_workers="ten")},
-         check="'num_workers' (Concurrent workers) must be a whole number from 1 to 40, e.g. 10; got 'ten'.",
-         read="'num_workers' (Concurrent workers) must be a whole number from 1 to 40, e.g. 10; got 'ten'."),
+         check="'num_workers' (Concurrent workers) must be a whole number from 1 to 40, e.g. 8; got 'ten'.",
+         read="'num_workers' (Concurrent workers) must be a whole number from 1 to 40, e.g. 8; got 'ten'."),
     Case("start_date_not_a_date", '`start_date: "yesterday"`',
          lambda env: {"config": env.cloud_config(start_date="yesterday")},
          check="'start_date' (Start date) must be a date and time (ISO 8601), written exactly like 2024-01-01T00:00:00Z; got 'yesterday'.",
