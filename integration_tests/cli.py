@@ -45,6 +45,7 @@ class ForkingLauncher:
         self.lock = threading.Lock()
         self.ids = itertools.count(1)
         self.runs: Dict[int, _Run] = {}
+        self.forked_runs = 0
         threading.Thread(target=self._read_reports, name="forked-cli-reports", daemon=True).start()
 
     def _read_reports(self) -> None:
@@ -63,12 +64,13 @@ class ForkingLauncher:
                 run.started.set()
                 run.ended.set()
 
-    def run(self, args: List[str], stdout_path: str, stderr_path: str, timeout: float) -> int:
+    def run(self, args: List[str], env: Mapping[str, str], stdout_path: str, stderr_path: str, timeout: float) -> int:
         run = _Run()
         with self.lock:
             run_id = next(self.ids)
+            self.forked_runs += 1
             self.runs[run_id] = run
-            request = {"id": run_id, "args": args, "env": self.env, "cwd": str(ROOT), "stdout": stdout_path, "stderr": stderr_path}
+            request = {"id": run_id, "args": args, "env": dict(env), "cwd": str(ROOT), "stdout": stdout_path, "stderr": stderr_path}
             self.process.stdin.write((json.dumps(request) + "\n").encode())
             self.process.stdin.flush()
         try:
@@ -102,16 +104,28 @@ def _connector_env(extra_env: Optional[Mapping[str, str]] = None) -> Dict[str, s
     return env
 
 
+# pytest sets this one around each test; nothing the connector imports reads it.
+_PER_TEST_VARIABLES = ("PYTEST_CURRENT_TEST",)
+
+
+def _without_per_test(env: Mapping[str, str]) -> Dict[str, str]:
+    return {key: value for key, value in env.items() if key not in _PER_TEST_VARIABLES}
+
+
+# Taken when the tests are collected, before any test changes os.environ.
+_LAUNCHER_ENV = _without_per_test(_connector_env())
+
+
 def _forking_launcher(env: Mapping[str, str]) -> Optional[ForkingLauncher]:
-    """The launcher, when this run's environment is the one it started with (imports may read the environment)."""
+    """The launcher, when this run's environment is the one it starts with (imports may read the environment)."""
     global _launcher
-    if os.environ.get("CONFLUENCE_TESTS_FORK", "1") == "0" or not hasattr(os, "fork"):
+    if os.environ.get("CONFLUENCE_TESTS_FORK", "1") == "0" or not hasattr(os, "fork") or _without_per_test(env) != _LAUNCHER_ENV:
         return None
     with _launcher_lock:
         if _launcher is None or _launcher.process.poll() is not None:
-            _launcher = ForkingLauncher(_connector_env())
+            _launcher = ForkingLauncher(_LAUNCHER_ENV)
             atexit.register(_launcher.close)
-        return _launcher if _launcher.env == dict(env) else None
+        return _launcher
 
 
 @dataclass
@@ -203,7 +217,7 @@ def run_cli(
             returncode, stdout, stderr = completed.returncode, completed.stdout, completed.stderr
         else:
             stdout_path, stderr_path = os.path.join(directory, "stdout"), os.path.join(directory, "stderr")
-            returncode = launcher.run(args[3:], stdout_path, stderr_path, timeout)
+            returncode = launcher.run(args[3:], env, stdout_path, stderr_path, timeout)
             stdout, stderr = Path(stdout_path).read_bytes(), Path(stderr_path).read_bytes()
     result = CliResult(command=args[3:], returncode=returncode, stdout=stdout, stderr=stderr)
     for line in stdout.splitlines():
