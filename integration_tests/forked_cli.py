@@ -1,7 +1,7 @@
 """Connector runs forked from one process that has already imported the connector (test speed only).
 
 Importing airbyte-cdk costs about 2 s of CPU in every new Python process (most of it building the
-protocol serializers); the integration tests start the connector some 150 times. ``python -m
+protocol serializers); the integration tests start the connector more than a hundred times. ``python -m
 integration_tests.forked_cli`` imports ``source_confluence.run`` once and then, for each request it
 reads on stdin, forks a process that sets up what ``subprocess.run`` would give a fresh one (argv,
 the whole environment, working directory, stdin from /dev/null, stdout and stderr into files) and calls
