@@ -60,12 +60,12 @@ EDGE_CASES = [
 ]
 
 
-def emulator_bodies() -> list[str]:
+def emulator_bodies(pages: int = 300) -> list[str]:
     from confluence_emulator import Emulator
 
     bodies = []
     for profile in ("cloud", "data_center"):
-        with Emulator(profile=profile, seed=3, pages=300) as emu:
+        with Emulator(profile=profile, seed=3, pages=pages) as emu:
             bodies += [emu.site.storage(c) for c in emu.site.content.values() if c.type in ("page", "blogpost")]
     return bodies
 

@@ -2,13 +2,22 @@
 
 Every byte of stdout and stderr is kept, so tests can scan them (for secrets, for stack traces)
 and read the Airbyte messages the platform would see.
+
+The process is forked from one that has already imported the connector (``forked_cli.py``), which saves
+the ~2 s of imports each run would pay, whenever the run's environment is the one that process started
+with; otherwise (``extra_env``, a test that changed os.environ) or with CONFLUENCE_TESTS_FORK=0 it is a
+fresh ``python -m source_confluence.run``.
 """
 
+import atexit
+import itertools
 import json
 import os
+import signal
 import subprocess
 import sys
 import tempfile
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Dict, Iterable, List, Mapping, Optional
@@ -16,6 +25,107 @@ from typing import Any, Dict, Iterable, List, Mapping, Optional
 ROOT = Path(__file__).resolve().parents[1]
 
 
+class _Run:
+    def __init__(self) -> None:
+        self.started = threading.Event()
+        self.ended = threading.Event()
+        self.pid: Optional[int] = None
+        self.returncode: Optional[int] = None
+
+
+class ForkingLauncher:
+    """The client of one ``python -m integration_tests.forked_cli`` process; safe to use from many threads."""
+
+    def __init__(self, env: Mapping[str, str]) -> None:
+        self.env = dict(env)
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "integration_tests.forked_cli"],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, cwd=str(ROOT), env=self.env,
+        )
+        self.lock = threading.Lock()
+        self.ids = itertools.count(1)
+        self.runs: Dict[int, _Run] = {}
+        self.forked_runs = 0
+        threading.Thread(target=self._read_reports, name="forked-cli-reports", daemon=True).start()
+
+    def _read_reports(self) -> None:
+        for line in self.process.stdout:
+            report = json.loads(line)
+            with self.lock:
+                run = self.runs[report["id"]]
+            if "pid" in report:
+                run.pid = report["pid"]
+                run.started.set()
+            else:
+                run.returncode = report["returncode"]
+                run.ended.set()
+        with self.lock:  # the launcher died: nobody is left to report
+            for run in self.runs.values():
+                run.started.set()
+                run.ended.set()
+
+    def run(self, args: List[str], env: Mapping[str, str], stdout_path: str, stderr_path: str, timeout: float) -> int:
+        run = _Run()
+        with self.lock:
+            run_id = next(self.ids)
+            self.forked_runs += 1
+            self.runs[run_id] = run
+            request = {"id": run_id, "args": args, "env": dict(env), "cwd": str(ROOT), "stdout": stdout_path, "stderr": stderr_path}
+            self.process.stdin.write((json.dumps(request) + "\n").encode())
+            self.process.stdin.flush()
+        try:
+            if not run.ended.wait(timeout):
+                if run.pid:
+                    os.kill(run.pid, signal.SIGKILL)
+                run.ended.wait(10)
+                raise subprocess.TimeoutExpired([sys.executable, "-m", "source_confluence.run", *args], timeout)
+            if run.returncode is None:
+                raise RuntimeError("the forked_cli launcher ended before the connector run did")
+            return run.returncode
+        finally:
+            with self.lock:
+                del self.runs[run_id]
+
+    def close(self) -> None:
+        try:
+            self.process.stdin.close()
+            self.process.wait(10)
+        except (OSError, subprocess.TimeoutExpired):
+            self.process.kill()
+
+
+_launcher: Optional[ForkingLauncher] = None
+_launcher_lock = threading.Lock()
+
+
+def _connector_env(extra_env: Optional[Mapping[str, str]] = None) -> Dict[str, str]:
+    env = dict(os.environ, PYTHONPATH=str(ROOT), **(extra_env or {}))
+    env.pop("LOG_LEVEL", None)
+    return env
+
+
+# pytest sets this one around each test; nothing the connector imports reads it.
+_PER_TEST_VARIABLES = ("PYTEST_CURRENT_TEST",)
+
+
+def _without_per_test(env: Mapping[str, str]) -> Dict[str, str]:
+    return {key: value for key, value in env.items() if key not in _PER_TEST_VARIABLES}
+
+
+# Taken when the tests are collected, before any test changes os.environ.
+_LAUNCHER_ENV = _without_per_test(_connector_env())
+
+
+def _forking_launcher(env: Mapping[str, str]) -> Optional[ForkingLauncher]:
+    """The launcher, when this run's environment is the one it starts with (imports may read the environment)."""
+    global _launcher
+    if os.environ.get("CONFLUENCE_TESTS_FORK", "1") == "0" or not hasattr(os, "fork") or _without_per_test(env) != _LAUNCHER_ENV:
+        return None
+    with _launcher_lock:
+        if _launcher is None or _launcher.process.poll() is not None:
+            _launcher = ForkingLauncher(_LAUNCHER_ENV)
+            atexit.register(_launcher.close)
+        return _launcher
 
 
 @dataclass
@@ -100,11 +210,17 @@ def run_cli(
             args += ["--state", _write(directory, "state.json", state)]
         if debug:
             args.append("--debug")
-        env = dict(os.environ, PYTHONPATH=str(ROOT), **(extra_env or {}))
-        env.pop("LOG_LEVEL", None)
-        completed = subprocess.run(args, capture_output=True, cwd=str(ROOT), env=env, timeout=timeout)
-    result = CliResult(command=args[3:], returncode=completed.returncode, stdout=completed.stdout, stderr=completed.stderr)
-    for line in completed.stdout.splitlines():
+        env = _connector_env(extra_env)
+        launcher = _forking_launcher(env)
+        if launcher is None:
+            completed = subprocess.run(args, capture_output=True, cwd=str(ROOT), env=env, timeout=timeout)
+            returncode, stdout, stderr = completed.returncode, completed.stdout, completed.stderr
+        else:
+            stdout_path, stderr_path = os.path.join(directory, "stdout"), os.path.join(directory, "stderr")
+            returncode = launcher.run(args[3:], env, stdout_path, stderr_path, timeout)
+            stdout, stderr = Path(stdout_path).read_bytes(), Path(stderr_path).read_bytes()
+    result = CliResult(command=args[3:], returncode=returncode, stdout=stdout, stderr=stderr)
+    for line in stdout.splitlines():
         try:
             message = json.loads(line)
         except ValueError:

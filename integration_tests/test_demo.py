@@ -54,15 +54,14 @@ def demo_run(tmp_path_factory: pytest.TempPathFactory):
     return run_demo(db_path, "--markdown-lines", "20"), db_path
 
 
-@pytest.mark.parametrize(
-    "streams",
-    [
-        ("users", "page_versions"),
-        ("attachment_files", "group_members", "space_permissions", "content_inventory"),
-    ],
-)
-def test_demo_reads_any_subset_of_the_catalog(tmp_path: Path, streams) -> None:
+# One run of a subset that mixes substreams (page_versions, group_members, attachment_files), lookups (users,
+# space_permissions) and the inventory; it was two runs of two halves of it, asserting the same things.
+SUBSET = ("users", "page_versions", "attachment_files", "group_members", "space_permissions", "content_inventory")
+
+
+def test_demo_reads_any_subset_of_the_catalog(tmp_path: Path) -> None:
     """The stream list comes from the connector's discover, not from a list kept in the demo."""
+    streams = SUBSET
     db_path = tmp_path / "subset.duckdb"
     completed = run_demo(db_path, "--streams", ",".join(streams), "--markdown-lines", "0")
     assert completed.returncode == 0, completed.stdout[-3000:] + completed.stderr[-3000:]
@@ -184,13 +183,9 @@ def run_connector_test(*pytest_args: str) -> subprocess.CompletedProcess:
     )
 
 
-def test_airbyte_cdk_connector_test_runs_on_this_layout() -> None:
-    """`airbyte-cdk connector test` (via `make connector-test`) collects the standard suite and passes `spec`."""
-    completed = run_connector_test("-k", "test_spec or test_config_matches_spec")
+def test_airbyte_cdk_connector_test_passes_in_full() -> None:
+    """`airbyte-cdk connector test` (via `make connector-test`) collects the standard suite on this layout and
+    passes all of it (this run also covers what a separate `-k test_spec` run checked)."""
+    completed = run_connector_test()
     assert completed.returncode == 0, completed.stdout[-4000:] + completed.stderr[-2000:]
     assert " passed" in completed.stdout
-
-
-def test_airbyte_cdk_connector_test_passes_in_full() -> None:
-    completed = run_connector_test()
-    assert completed.returncode == 0, completed.stdout[-4000:]
