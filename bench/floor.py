@@ -20,7 +20,8 @@ compares like with like. Each record also gains
         `restrictions.read.restrictions.user,restrictions.read.restrictions.group`;
       - the read restrictions of ancestors not listed yet (each id asked once): CQL `content/search?cql=id IN
         (...) AND status IN (current, archived, trashed, draft)` with that expand, 200 ids a request; ids are
-        buffered, a full batch goes at once, a partial one before the next walk starts;
+        buffered, a full batch goes at once, one of 50 or more before the next walk starts, a smaller one once
+        the last walk has started;
       - each space's permissions once (Cloud v2 `/spaces/{id}/permissions`, 250 a page), the group directory
         once (`/group`, 200 a page: restrictions may name groups by name), each group's members once
         (`/group/{id}/membersByGroupId`, 200 a page) for the groups the spaces and restrictions name;
@@ -144,9 +145,10 @@ class WorkQueue:
 
 
 # Job priorities: look-ups and body fetches first (records wait on them), counts before walks (every window is
-# known early), a partial batch of ancestors before the next walk starts (pages wait on it, not for long).
+# known early), a partial batch of ancestors before the next walk starts (pages wait on it, not for long), a
+# small one after the last walk has started.
 BODIES = LOOKUP = 0
-COUNT, FLUSH, WALK = 1, 2, 3
+COUNT, FLUSH, WALK, LAST = 1, 2, 3, 4
 
 
 def minute(d: datetime.datetime) -> str:
@@ -322,6 +324,7 @@ class Floor:
 # ---------------------------------------------------------------------------------------------------------------
 READ_RESTRICTION_EXPAND = "restrictions.read.restrictions.user,restrictions.read.restrictions.group"
 ANCESTOR_IDS = 200  # ids per CQL `id IN (...)` look-up: content/search answers 200 results with a non-body expand
+ANCESTOR_FLUSH = 50  # a partial batch this big goes before the next walk; a smaller one waits for the last walks
 ANCESTOR_STATUSES = '"current", "archived", "trashed", "draft"'
 USER_IDS = 100  # account ids per Cloud `user/bulk` request (as source_confluence/components/people.py)
 TREE_PROBE_CQL = "type IN (folder, whiteboard, database, embed)"
@@ -402,7 +405,7 @@ class Enrichment:
         self.cells = {}  # ("user"|"ancestor"|"space"|"group", id) -> Cell; ("directory",) -> Cell
         self.listed = {}  # content id -> its own read restriction, from the listing's expand
         self.ancestor_buffer = []
-        self.flush_queued = False
+        self.flushes_queued = set()  # the priorities at which a flush of the ancestor buffer is queued
         self.pending_pages = 0
         self.idle = threading.Condition(self.lock)
         self.warnings = []
@@ -514,28 +517,38 @@ class Enrichment:
 
     # ---- ancestor batches
     def want_ancestors(self, ids):
-        """Buffer ids for `id IN (...)`: a full batch goes at once; a partial one before the next walk starts
-        (so a page never waits long for a batch to fill), never more than one partial batch queued."""
+        """Buffer ids for `id IN (...)`: a full batch of 200 goes at once; one of ANCESTOR_FLUSH or more before the
+        next walk starts (a page does not wait long for its batch); a smaller one once no walk is left to start
+        (the ids of the last walks fill it). Never more than one flush queued at each of those priorities."""
         with self.lock:
             self.ancestor_buffer += ids
             full = []
             while len(self.ancestor_buffer) >= ANCESTOR_IDS:
                 full.append(self.ancestor_buffer[:ANCESTOR_IDS])
                 del self.ancestor_buffer[:ANCESTOR_IDS]
-            flush = bool(self.ancestor_buffer) and not self.flush_queued
-            self.flush_queued = self.flush_queued or flush
+            flush = self.flush_priority_locked()
         for batch in full:
             self.ask_ancestors(batch)
-        if flush:
-            self.work.put(FLUSH, self.flush_ancestors)
+        if flush is not None:
+            self.work.put(flush, self.flush_ancestors, flush)
 
-    def flush_ancestors(self):
+    def flush_priority_locked(self):
+        """The priority of the flush to queue now for the buffer (self.lock held), or None; marks it queued."""
+        if not self.ancestor_buffer:
+            return None
+        priority = FLUSH if len(self.ancestor_buffer) >= ANCESTOR_FLUSH else LAST
+        if priority in self.flushes_queued or (priority == LAST and FLUSH in self.flushes_queued):
+            return None
+        self.flushes_queued.add(priority)
+        return priority
+
+    def flush_ancestors(self, priority):
         with self.lock:
+            self.flushes_queued.discard(priority)
             batch, self.ancestor_buffer = self.ancestor_buffer[:ANCESTOR_IDS], self.ancestor_buffer[ANCESTOR_IDS:]
-            again = bool(self.ancestor_buffer)
-            self.flush_queued = again
-        if again:
-            self.work.put(FLUSH, self.flush_ancestors)
+            again = self.flush_priority_locked()
+        if again is not None:
+            self.work.put(again, self.flush_ancestors, again)
         if batch:
             self.answer(self.ancestors, [self.cells[("ancestor", i)] for i in batch], (batch,))
 
