@@ -312,8 +312,8 @@ class Floor:
 
     def run(self):
         self.queue.put(COUNT, self.start)
-        if self.enrichment is not None:
-            self.queue.put(LOOKUP, self.enrichment.start)
+        if self.enrichment is not None:  # its cells exist before any page can ask for them
+            self.enrichment.start()
         self.queue.run()
         if self.enrichment is not None:
             self.enrichment.wait()
