@@ -8,12 +8,16 @@ from pathlib import Path
 
 CLIENTS = [("connector_full", "this connector, full sync"), ("connector_incremental", "this connector, incremental (1% of pages changed)"),
            ("connector_full_no_markdown", "what-if: this connector without Markdown conversion"),
-           ("floor", "floor: count-balanced lastmodified windows, 8 in flight (bench/floor.py)"),
+           ("floor", "floor: the connector's output (Markdown, access look-ups, mention names), count-balanced windows, 8 in flight (bench/floor.py)"),
+           ("floor_bodies", "floor, bodies only (network-only: no look-ups, no Markdown), 8 in flight"),
            ("ideal", "ideal client: one walk per space × type, all at once"),
            ("ideal_split", "ideal client: 12 lastmodified windows per walk, 20 at a time"),
            ("ideal_incremental", "ideal client, incremental: one walk per type from the cursor (floor)"), ("airbyte_0_2_16", "official airbyte-source-confluence 0.2.16"),
            ("llamaindex", "LlamaIndex ConfluenceReader (llama-index-readers-confluence 0.8.0)"),
            ("langchain", "LangChain ConfluenceLoader (langchain-community 0.4.2)")]
+
+# What "floor" was in runs before it had the connector's full output (no "output" recorded).
+CLIENTS_OLD_FLOOR = "floor, bodies only (a run before the full-output floor): count-balanced windows, 8 in flight"
 
 
 def fmt_records(r):
@@ -41,6 +45,8 @@ def table(results):
             r = s[key]
             flag = " (killed at timeout)" if r.get("timed_out") else (" (exit %s)" % r["exit_code"] if r["exit_code"] else "")
             in_flight = r.get("peak_in_flight")
+            if key == "floor" and r.get("output") != "full":
+                label = CLIENTS_OLD_FLOOR
             rows.append("| %s | %s | %s%s | %.1f | %d | %s | %s | %.0f | %.1f | %.2fx | %.2fx |" % (
                 shape_of(s), "{:,}".format(s["pages"]), label, flag, r["wall_s"], r["requests"], "–" if in_flight is None else in_flight,
                 fmt_records(r), r["peak_rss_mb"], r["cpu_s"],
@@ -60,9 +66,12 @@ def extrapolate(results, key, pages, shape="uniform"):
 
 
 def floor_of(s):
-    """The floor the goals compare with: bench/floor.py (8 in flight); runs before it had only the ideal client."""
+    """The floor the goals compare with: bench/floor.py with the connector's full output (8 in flight). Older
+    runs had a bodies-only floor (no look-ups, no Markdown), said so; before that only the ideal client."""
     if "floor" in s:
-        return s["floor"]["wall_s"], "floor"
+        if s["floor"].get("output") == "full":
+            return s["floor"]["wall_s"], "floor"
+        return s["floor"]["wall_s"], "a bodies-only floor: no look-ups, no Markdown"
     return min(s[k]["wall_s"] for k in ("ideal", "ideal_split") if k in s), "no 8-in-flight floor in this run: the ideal client"
 
 
@@ -75,9 +84,9 @@ def start_up(results, s):
 
 def goals(results):
     out = ["| site | pages | official / connector (goal ≥ 10x) | LlamaIndex / connector (goal ≥ 10x) | LangChain / connector | "
-           "connector / floor (goal ≤ 1.3x) | peak in flight (goal ≤ 8) | incremental / full, requests (goal < 3%) | "
+           "connector / floor, full output (goal ≤ 1.3x) | connector / floor, bodies only | peak in flight (goal ≤ 8) | incremental / full, requests (goal < 3%) | "
            "incremental time (goal ≤ 1.5 × (ideal incremental + start-up)) |",
-           "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
+           "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for s in results["sizes"]:
         c = s["connector_full"]["wall_s"]
 
@@ -94,6 +103,8 @@ def goals(results):
             return cell("≈%.1fx (extrapolated\\*)" % (est / c), est / c >= goal) if goal else "≈%.1fx (extrapolated\\*)" % (est / c)
         floor, floor_name = floor_of(s)
         floor_c = cell("%.2fx" % (c / floor), c / floor <= 1.3) + ("" if floor_name == "floor" else " (%s)" % floor_name)
+        bodies_floor = s.get("floor_bodies")
+        bodies_c = "%.2fx" % (c / bodies_floor["wall_s"]) if bodies_floor and bodies_floor["wall_s"] else "–"
         inc_requests = s["connector_incremental"]["requests"] / s["connector_full"]["requests"]
         in_flight = s["connector_full"].get("peak_in_flight")
         flight_c = "–" if in_flight is None else cell(str(in_flight), in_flight <= 8)
@@ -105,9 +116,13 @@ def goals(results):
                 s["ideal_incremental"]["wall_s"], boot, boot_name)
         else:
             inc_c = "%.1f s (%s not measured in this run)" % (inc_t, "start-up" if boot is None else "ideal incremental")
-        out.append("| %s | %s | %s | %s | %s | %s | %s | %s | %s |" % (
+        out.append("| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |" % (
             shape_of(s), "{:,}".format(s["pages"]), peer("airbyte_0_2_16", 10), peer("llamaindex", 10), peer("langchain", None),
-            floor_c, flight_c, cell("%.1f%%" % (100 * inc_requests), inc_requests < 0.03), inc_c))
+            floor_c, bodies_c, flight_c, cell("%.1f%%" % (100 * inc_requests), inc_requests < 0.03), inc_c))
+    out.append("\nThe 1.3x goal is measured against the floor with the connector's full output (`bench/floor.py --output "
+               "full`: the same listing plus Markdown for every body, the effective-access look-ups and the mention names, "
+               "8 in flight); the bodies-only floor (the listing alone) is shown for reference: the gap between the two is "
+               "what that output costs at best.")
     if any("extrapolated" in row for row in out):
         out.append("\n\\* Not run at this size (`--peers-max-size`): the peer's time at its largest measured size, scaled "
                    "linearly by pages. The peers read the site one request at a time at a fixed cost per request. "
