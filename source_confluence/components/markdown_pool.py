@@ -15,7 +15,7 @@ import multiprocessing
 import os
 import threading
 from concurrent.futures import ProcessPoolExecutor
-from typing import List, Mapping, Optional, Sequence, Tuple
+from typing import Callable, List, Mapping, Optional, Sequence, Tuple
 
 from source_confluence.text.markdown import storage_to_markdown
 
@@ -26,6 +26,10 @@ Job = Tuple[str, str, Optional[str], Mapping[str, str]]
 def convert(job: Job) -> str:
     storage, base_url, space_key, user_names = job
     return storage_to_markdown(storage, base_url=base_url, space_key=space_key, user_names=user_names)
+
+
+def convert_chunk(jobs: List[Job]) -> List[str]:
+    return [convert(job) for job in jobs]
 
 
 def _ready() -> None:
@@ -112,14 +116,32 @@ class MarkdownPool:
     def convert_all(self, jobs: Sequence[Job]) -> List[str]:
         """Markdown for each job, in order; parallel once the sync has shown it has many bodies, when there
         is more than one job and more than one CPU."""
+        return self.submit_all(jobs)()
+
+    def submit_all(self, jobs: Sequence[Job]) -> Callable[[], List[str]]:
+        """Start converting the jobs and return what collects the Markdown, in order: the caller does its
+        page's look-ups while the pool converts (the page then waits for the longer of the two, not both)."""
         pool = self._started_pool() if self._worth_a_pool(len(jobs)) else None
-        if pool is not None:
+        if pool is None:
+            return lambda: [convert(job) for job in jobs]
+        size = max(1, len(jobs) // (2 * _worker_count()))
+        try:
+            futures = [pool.submit(convert_chunk, list(jobs[start:start + size])) for start in range(0, len(jobs), size)]
+        except Exception as error:  # a broken pool must not cost the page: convert here instead
+            return self._given_up(error, jobs)
+
+        def collect() -> List[str]:
             try:
-                return list(pool.map(convert, jobs, chunksize=max(1, len(jobs) // (2 * _worker_count()))))
-            except Exception as error:  # a broken pool must not cost the page: convert here instead
-                LOGGER.warning("Markdown pool failed (%s); converting in one process from now on.", type(error).__name__)
-                self.failed = True
-        return [convert(job) for job in jobs]
+                return [markdown for future in futures for markdown in future.result()]
+            except Exception as error:
+                return self._given_up(error, jobs)()
+
+        return collect
+
+    def _given_up(self, error: Exception, jobs: Sequence[Job]) -> Callable[[], List[str]]:
+        LOGGER.warning("Markdown pool failed (%s); converting in one process from now on.", type(error).__name__)
+        self.failed = True
+        return lambda: [convert(job) for job in jobs]
 
     def close(self) -> None:
         with self._lock:

@@ -124,16 +124,16 @@ class BodyResultsExtractor(ResultsExtractor):
             names_looked_up = in_background(self.config, lambda: names_for(mentions, self.requester, data_center))
         if self.requester is not None and self.v2_requester is not None:
             complete_ancestors(self.config, tree_lookup_for(self.config, self.requester, self.v2_requester), records)
-        prefetch_access(self.config, records)
         names: Mapping[str, str] = lookup_pool(self.config).result(names_looked_up) if names_looked_up is not None else {}
-        if not with_body:
-            yield from records
-            return
         site_url = (self.config.get("_derived") or {}).get("site_url") or self.config.get("base_url", "")
         jobs = [
             (body_value_of(record), site_url, (record.get("space") or {}).get("key"), {k: v for k, v in names.items()})
             for record in with_body
         ]
-        for record, markdown in zip(with_body, SyncContext.of(self.config).markdown.convert_all(jobs)):
-            record[PRECOMPUTED_MARKDOWN] = markdown
+        # The Markdown is made by the pool while this thread does the page's access look-ups.
+        markdown_of_page = SyncContext.of(self.config).markdown.submit_all(jobs) if jobs else None
+        prefetch_access(self.config, records)
+        if markdown_of_page is not None:
+            for record, markdown in zip(with_body, markdown_of_page()):
+                record[PRECOMPUTED_MARKDOWN] = markdown
         yield from records

@@ -35,8 +35,8 @@ from source_confluence.components.response_json import json_body
 
 LOGGER = logging.getLogger("airbyte")
 
-WINDOWS_PER_WORKER = 2
-MINIMUM_ITEMS = 250
+WINDOWS_PER_WORKER = 6
+MINIMUM_ITEMS = 150
 # A single window this long (a first sync without a known oldest edit, a sync after a pause) is counted too.
 COUNTED_SPAN = timedelta(days=1)
 # A window is cut into at most this many parts at a time; the parts are counted again.

@@ -31,9 +31,13 @@ def test_parallel_conversion_returns_the_same_markdown_in_order():
 
 
 def test_a_broken_pool_falls_back_to_converting_in_this_process(monkeypatch):
-    class BrokenPool:
-        def map(self, *args, **kwargs):
-            raise RuntimeError("worker died")
+    class BrokenPool:  # the pool accepts the work, then a worker dies before answering
+        def submit(self, *args, **kwargs):
+            from concurrent.futures import Future
+
+            future = Future()
+            future.set_exception(RuntimeError("worker died"))
+            return future
 
     pool = past_the_warm_up()
     monkeypatch.setattr(pool, "_started_pool", lambda: BrokenPool())
@@ -61,3 +65,27 @@ def test_a_small_sync_converts_in_this_process_without_starting_the_pool(monkeyp
     monkeypatch.setattr(pool, "_started_pool", no_pool)
     for _ in range(markdown_pool.POOL_AFTER_BODIES // len(BODIES)):
         assert pool.convert_all(BODIES) == expected()
+
+
+def test_a_page_submitted_first_is_collected_later_in_order():
+    # The page's access look-ups run between submitting its bodies and collecting their Markdown.
+    pool = past_the_warm_up()
+    try:
+        collect = pool.submit_all(BODIES)
+        other_work = sum(range(10_000))
+        assert other_work and collect() == expected()
+    finally:
+        pool.close()
+
+
+def test_expecting_many_bodies_starts_the_pool_ahead_and_few_do_not(monkeypatch):
+    monkeypatch.setattr(markdown_pool, "_worker_count", lambda: 2)
+    pool = markdown_pool.MarkdownPool()
+    try:
+        pool.expect(markdown_pool.POOL_AFTER_BODIES - 1)
+        assert pool._pool is None
+        pool.expect(markdown_pool.POOL_AFTER_BODIES)
+        assert pool._pool is not None
+        assert pool.convert_all(BODIES[:2]) == expected()[:2]
+    finally:
+        pool.close()
