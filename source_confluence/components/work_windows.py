@@ -138,7 +138,11 @@ class WorkWindows:
             if count is None or count <= target or window[1] - window[0] <= SHORTEST_WINDOW:
                 yield window
             else:
-                self._count_parts(split(window, min(MAXIMUM_PARTS, math.ceil(count / target)), self.granularity))
+                parts = split(window, min(MAXIMUM_PARTS, math.ceil(count / target)), self.granularity)
+                if len(parts) < 2:  # a busy minute or two: CQL cannot cut it finer, so it is read whole
+                    yield window
+                else:
+                    self._count_parts(parts)
 
     def _counted(self, windows: Sequence[Window]) -> List[Tuple[Window, Optional[int]]]:
         futures = self.pool.side_by_side([lambda window=window: self.count(window) for window in windows])
