@@ -37,7 +37,8 @@ LOGGER = logging.getLogger("airbyte")
 
 WINDOWS_PER_WORKER = 6
 MINIMUM_ITEMS = 150
-# A single window this long (a first sync without a known oldest edit, a sync after a pause) is counted too.
+# Windows spanning less than this in all (a later sync's) are read as they are; a first sync, or one after a
+# long pause, is counted.
 COUNTED_SPAN = timedelta(days=1)
 # A window is cut into at most this many parts at a time; the parts are counted again.
 MAXIMUM_PARTS = 16
@@ -114,8 +115,10 @@ class WorkWindows:
 
     def cut(self, windows: Sequence[Window]) -> Iterator[Window]:
         """The windows to read, covering exactly what ``windows`` cover, in settled order."""
-        if not windows or (len(windows) < 2 and windows[0][1] - windows[0][0] < COUNTED_SPAN):
-            yield from windows  # a later sync's short window: counting it would cost more than it saves
+        if not windows or sum((end - start for start, end in windows), timedelta(0)) < COUNTED_SPAN:
+            # A later sync's windows (the tail, and the gaps its state left) span minutes: counting them
+            # would cost more requests than the sync itself.
+            yield from windows
             return
         first = self._counted(windows)
         total = sum(count for _, count in first if count is not None)

@@ -135,8 +135,16 @@ def test_the_count_asks_search_with_the_streams_own_query_for_one_result():
 
 def test_a_burst_inside_two_minutes_is_read_whole_instead_of_counted_forever():
     # 1% of a site edited within 90 seconds: more than the target, but CQL cannot cut under a minute.
-    site = Site([10 + i / 200 for i in range(300)])  # minutes 10.0 to 11.5
-    windows = [(at(0), at(10) - US), (at(10), at(11) + timedelta(seconds=30))]
+    site = Site([10 + i / 200 for i in range(300)])  # minutes 10.0 to 11.5, in windows spanning more than a day
+    windows = [(at(-2000), at(10) - US), (at(10), at(11) + timedelta(seconds=30))]
     cut = list(WorkWindows(site.count, LookupPool(8), 1, US).cut(windows))
     assert covers_exactly(cut, windows[0][0], windows[-1][1])
     assert site.counts < 10
+
+
+def test_a_later_syncs_windows_spanning_minutes_are_not_counted():
+    # The tail from the saved cursor and the gaps a resumed state left: a few minutes in all.
+    site = Site([1, 2, 3, 21, 22])
+    windows = [(at(0), at(5) - US), (at(20), at(25))]
+    assert list(WorkWindows(site.count, LookupPool(8), 6, US).cut(windows)) == windows
+    assert site.counts == 0
