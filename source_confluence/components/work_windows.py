@@ -36,7 +36,11 @@ from source_confluence.components.response_json import json_body
 LOGGER = logging.getLogger("airbyte")
 
 WINDOWS_PER_WORKER = 6
-MINIMUM_ITEMS = 150
+MINIMUM_ITEMS = 300
+# A part of a day or less holding this share of the window it was cut from, twice in a row, is a burst (a
+# bulk edit, an import): cutting it again in equal stretches of time would only find it again, one level
+# down, so it is read whole.
+BURST_SHARE = 0.9
 # Windows spanning less than this in all (a later sync's) are read as they are; a first sync, or one after a
 # long pause, is counted.
 COUNTED_SPAN = timedelta(days=1)
@@ -109,7 +113,8 @@ class WorkWindows:
         self.pool = pool
         self.stream_workers = stream_workers
         self.granularity = granularity
-        self.groups: Dict[int, List[Tuple[Window, Any]]] = {}
+        # group -> (its window's count, whether that window was a burst in its own parent, its parts)
+        self.groups: Dict[int, Tuple[int, bool, List[Tuple[Window, Any]]]] = {}
         self.pending: Dict[Any, int] = {}  # a count not in yet -> its group
         self._group_ids = itertools.count()
 
@@ -130,32 +135,42 @@ class WorkWindows:
         while self.pending:
             for future in self.pool.first_done(list(self.pending)):
                 group = self.pending.pop(future)
-                parts = self.groups.get(group)
-                if parts is not None and all(counted.done() for _, counted in parts):
+                entry = self.groups.get(group)
+                if entry is not None and all(counted.done() for _, counted in entry[2]):
                     del self.groups[group]
-                    yield from self._settle([(part, self._result(counted)) for part, counted in parts], target)
+                    parent_count, parent_was_burst, parts = entry
+                    yield from self._settle([(part, self._result(counted)) for part, counted in parts], target, parent_count,
+                                            parent_was_burst)
 
-    def _settle(self, counted: Sequence[Tuple[Window, Optional[int]]], target: int) -> Iterator[Window]:
+    def _settle(
+        self,
+        counted: Sequence[Tuple[Window, Optional[int]]],
+        target: int,
+        parent_count: Optional[int] = None,
+        parent_was_burst: bool = False,
+    ) -> Iterator[Window]:
         """Small neighbours merged and handed out, big windows cut and their parts counted."""
         for window, count in merge_small(counted, target, self.granularity):
-            if count is None or count <= target or window[1] - window[0] <= SHORTEST_WINDOW:
+            burst = parent_count is not None and count is not None and count >= BURST_SHARE * parent_count
+            settled_burst = burst and parent_was_burst and window[1] - window[0] <= COUNTED_SPAN
+            if count is None or count <= target or settled_burst or window[1] - window[0] <= SHORTEST_WINDOW:
                 yield window
             else:
                 parts = split(window, min(MAXIMUM_PARTS, math.ceil(count / target)), self.granularity)
                 if len(parts) < 2:  # a busy minute or two: CQL cannot cut it finer, so it is read whole
                     yield window
                 else:
-                    self._count_parts(parts)
+                    self._count_parts(parts, count, burst)
 
     def _counted(self, windows: Sequence[Window]) -> List[Tuple[Window, Optional[int]]]:
         futures = self.pool.side_by_side([lambda window=window: self.count(window) for window in windows])
         return [(window, self._result(future)) for window, future in zip(windows, futures)]
 
-    def _count_parts(self, parts: List[Window]) -> None:
+    def _count_parts(self, parts: List[Window], parent_count: int, parent_was_burst: bool) -> None:
         """Count the parts of one window side by side; they settle together once the last count is in."""
         group = next(self._group_ids)
         futures = [(part, self.pool.submit(lambda part=part: self.count(part))) for part in parts]
-        self.groups[group] = futures
+        self.groups[group] = (parent_count, parent_was_burst, futures)
         for _, future in futures:
             self.pending[future] = group
 

@@ -148,3 +148,13 @@ def test_a_later_syncs_windows_spanning_minutes_are_not_counted():
     windows = [(at(0), at(5) - US), (at(20), at(25))]
     assert list(WorkWindows(site.count, LookupPool(8), 6, US).cut(windows)) == windows
     assert site.counts == 0
+
+
+def test_a_bulk_edit_found_again_in_one_part_twice_is_read_whole():
+    # A day and a half since the last sync, and 2,000 pages edited in the same minute at its end.
+    day_and_half = 36 * 60
+    site = Site([day_and_half - 1 + i / 4000 for i in range(2000)])
+    windows = [(at(0), at(day_and_half) - US), (at(day_and_half), at(day_and_half + 1))]
+    cut = list(WorkWindows(site.count, LookupPool(8), 6, US).cut(windows))
+    assert covers_exactly(cut, at(0), at(day_and_half + 1))
+    assert site.counts <= len(windows) + 2 * 16  # the first counts, and two cuts of the busy window
