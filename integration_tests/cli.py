@@ -104,8 +104,10 @@ def _connector_env(extra_env: Optional[Mapping[str, str]] = None) -> Dict[str, s
     return env
 
 
-# pytest sets this one around each test; nothing the connector imports reads it.
-_PER_TEST_VARIABLES = ("PYTEST_CURRENT_TEST",)
+# Set for a while by others, read by nothing the connector imports at start-up: pytest sets the
+# first around each test; the CDK's entrypoint sets the second to a fresh directory on every
+# run, so an in-process run in a unit test leaves it behind.
+_PER_TEST_VARIABLES = ("PYTEST_CURRENT_TEST", "REQUEST_CACHE_PATH")
 
 
 def _without_per_test(env: Mapping[str, str]) -> Dict[str, str]:
