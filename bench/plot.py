@@ -38,8 +38,10 @@ ax.set_yscale("log")
 ax.set_xlabel("site size (pages; blog posts are 1/5 of that on top)")
 ax.set_ylabel("wall time (s)")
 lat = results["latency"]
-ax.set_title("Confluence sync time vs site size\n(%g ms/request + %g ms/body item + %g ms/other item, %d workers)"
-             % (lat["per_request_ms"], lat["per_body_item_ms"], lat["per_item_ms"], results["num_workers"]), fontsize=10)
+# num_workers is absent (None) when the connector ran with its default config.
+workers = ("num_workers %d" % results["num_workers"]) if results.get("num_workers") else "default config"
+ax.set_title("Confluence sync time vs site size\n(%g ms/request + %g ms/body item + %g ms/other item; connector: %s)"
+             % (lat["per_request_ms"], lat["per_body_item_ms"], lat["per_item_ms"], workers), fontsize=10)
 ax.grid(True, which="both", alpha=0.3)
 from matplotlib.ticker import FuncFormatter, NullFormatter  # noqa: E402
 ax.xaxis.set_minor_formatter(NullFormatter())
