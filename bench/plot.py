@@ -14,7 +14,9 @@ LINES = [("connector_full", "this connector, full sync", "o-"), ("connector_incr
          ("ideal", "ideal client, one walk per space x type", "s:"),
          ("ideal_split", "ideal client, 12 windows per walk, 20 at a time", "D:"), ("airbyte_0_2_16", "official airbyte-source-confluence 0.2.16", "^-"),
          ("llamaindex", "LlamaIndex ConfluenceReader", "<-"), ("langchain", "LangChain ConfluenceLoader", "v-")]
-fig, ax = plt.subplots(figsize=(8, 5.2))
+fig, ax = plt.subplots(figsize=(12, 6))
+# One colour per client, whatever the site shape: the real-shaped site is told apart by hollow markers.
+COLOURS = {key: "C%d" % i for i, (key, _, _) in enumerate(LINES)}
 shapes = list(dict.fromkeys(s.get("shape", "uniform") for s in results["sizes"]))
 for shape in shapes:
     runs = [s for s in results["sizes"] if s.get("shape", "uniform") == shape]
@@ -24,7 +26,7 @@ for shape in shapes:
     for key, label, style in LINES:
         pts = [(s["pages"], s[key]["wall_s"]) for s in runs if key in s and not s[key].get("timed_out")]
         if pts:
-            line, = ax.plot([p[0] for p in pts], [p[1] for p in pts], style, label=label + suffix, **hollow)
+            line, = ax.plot([p[0] for p in pts], [p[1] for p in pts], style, label=label + suffix, color=COLOURS[key], **hollow)
             # A peer not run at the larger sizes: linear extrapolation from its largest measured size, dotted.
             if key in ("airbyte_0_2_16", "llamaindex", "langchain"):
                 n, t = max(pts)
@@ -48,6 +50,6 @@ ax.xaxis.set_minor_formatter(NullFormatter())
 ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: "{:,.0f}".format(v)))
 ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: "{:,.0f}".format(v) if v >= 1 else "{:g}".format(v)))
 ax.set_xticks(sorted({s["pages"] for s in results["sizes"]}))
-ax.legend(fontsize=7)
+ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0)
 fig.tight_layout()
 fig.savefig(out, dpi=120)
