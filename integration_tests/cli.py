@@ -104,24 +104,25 @@ def _connector_env(extra_env: Optional[Mapping[str, str]] = None) -> Dict[str, s
     return env
 
 
-# Set for a while by others, read by nothing the connector imports at start-up: pytest sets the
-# first around each test; the CDK's entrypoint sets the second to a fresh directory on every
-# run, so an in-process run in a unit test leaves it behind.
-_PER_TEST_VARIABLES = ("PYTEST_CURRENT_TEST", "REQUEST_CACHE_PATH")
+# Variables others set for a while, which nothing the connector imports reads at start-up, so a
+# change in them does not call for a fresh launcher: pytest sets the first around each test; the
+# CDK's entrypoint sets the second to a fresh directory on every run, so an in-process run in a
+# unit test leaves it behind.
+_TRANSIENT_VARIABLES = ("PYTEST_CURRENT_TEST", "REQUEST_CACHE_PATH")
 
 
-def _without_per_test(env: Mapping[str, str]) -> Dict[str, str]:
-    return {key: value for key, value in env.items() if key not in _PER_TEST_VARIABLES}
+def _without_transient(env: Mapping[str, str]) -> Dict[str, str]:
+    return {key: value for key, value in env.items() if key not in _TRANSIENT_VARIABLES}
 
 
 # Taken when the tests are collected, before any test changes os.environ.
-_LAUNCHER_ENV = _without_per_test(_connector_env())
+_LAUNCHER_ENV = _without_transient(_connector_env())
 
 
 def _forking_launcher(env: Mapping[str, str]) -> Optional[ForkingLauncher]:
     """The launcher, when this run's environment is the one it starts with (imports may read the environment)."""
     global _launcher
-    if os.environ.get("CONFLUENCE_TESTS_FORK", "1") == "0" or not hasattr(os, "fork") or _without_per_test(env) != _LAUNCHER_ENV:
+    if os.environ.get("CONFLUENCE_TESTS_FORK", "1") == "0" or not hasattr(os, "fork") or _without_transient(env) != _LAUNCHER_ENV:
         return None
     with _launcher_lock:
         if _launcher is None or _launcher.process.poll() is not None:
