@@ -20,7 +20,9 @@ from .faults import Faults
 from .encoding import dumps
 
 JSON_CT = "application/json;charset=UTF-8"
-
+# The WSGI environ key holding when the emulator began to handle a request: the log's elapsed_ms (time in the
+# emulator, latency model included) lets a benchmark see how many requests a client really kept in flight.
+STARTED = "confluence_emulator.started"
 
 DEFAULT_DC_VERSION = "10.0.3"
 
@@ -140,13 +142,15 @@ class EmulatorApp:
             if fault:
                 self.stats["faults"][fault] += 1
             if len(self.log) < self.log_limit:
+                now = time.time()
                 self.log.append({"method": request.method, "path": request.path, "query": request.query_string.decode("latin-1"),
                                  "status": status, "family": family, "surface": surface, "route": route, "fault": fault,
                                  "auth": request.headers.get("Authorization", "").split(" ")[0] or None,
-                                 "time": time.time()})
+                                 "time": now, "elapsed_ms": round((now - request.environ.get(STARTED, now)) * 1000, 1)})
 
     # ------------------------------------------------------------------ WSGI
     def __call__(self, environ, start_response):
+        environ[STARTED] = time.time()
         request = Request(environ)
         path = request.path
         if path.startswith("/__admin"):

@@ -46,6 +46,9 @@ def main(argv=None):
                    help="Cloud/gateway downloads answer 302 to a separate media host (default on; Data Center: off)")
     s.add_argument("--media-host", default=None, help="host name in media URLs (default: localhost when --host is 127.0.0.1)")
     s.add_argument("--media-token-ttl", type=int, default=300, help="lifetime of media tokens in emulator-clock seconds")
+    s.add_argument("--server", choices=["werkzeug", "keepalive"], default="werkzeug",
+                   help="werkzeug: a new connection per request, connection faults available; "
+                        "keepalive: kept-alive connections as on a real site (cheroot), no connection faults")
     a = p.parse_args(argv)
     from .clock import clock_start_ms
     from .server import Emulator
@@ -57,7 +60,7 @@ def main(argv=None):
                    search_caps=json.loads(a.search_caps) if a.search_caps else None, gateway_links=a.gateway_links,
                    tls=a.tls, clock_start_ms=clock_start_ms(a.clock_start), site_shape=a.site_shape, content_tree=a.content_tree,
                    v1_ancestors_include_folders=a.v1_ancestors_include_folders == "yes", dc_version=a.dc_version, media_redirect=a.media_redirect,
-                   media_host=a.media_host, media_token_ttl=a.media_token_ttl)
+                   media_host=a.media_host, media_token_ttl=a.media_token_ttl, server=a.server)
     emu.start()
     stop = threading.Event()
 

@@ -1,4 +1,15 @@
-"""Emulator: builds the site, runs the threaded werkzeug server (in-process or from the CLI)."""
+"""Emulator: builds the site, runs it on a threaded HTTP server (in-process or from the CLI).
+
+Two servers, chosen by `server=`:
+
+* ``werkzeug`` (the default): werkzeug's development server. It closes the connection after every response
+  (werkzeug 3: "Always close the connection"), so every request pays a new TCP (and TLS) handshake. It can
+  emulate connection faults (`reset_ratio`, `truncate_ratio`), which need the raw socket.
+* ``keepalive``: cheroot's WSGI server, which keeps HTTP/1.1 connections alive as Confluence's edge does. The
+  benchmark uses it: with a handshake per request the emulator's CPU, shared with the client on a small
+  machine, made every extra request cost far more than it does against a real site. It cannot emulate
+  connection faults.
+"""
 from __future__ import annotations
 
 import threading
@@ -13,6 +24,9 @@ from .tree import CONTENT_TREE_MODES, build_content_tree
 from .media import MediaHost
 
 PROFILES = ("cloud", "gateway", "data_center")
+SERVERS = ("werkzeug", "keepalive")
+# Faults that need the raw socket, which only werkzeug's server hands to the application.
+_SOCKET_FAULTS = ("reset_ratio", "truncate_ratio")
 
 
 class _QuietHandler(WSGIRequestHandler):
@@ -26,6 +40,46 @@ class _QuietHandler(WSGIRequestHandler):
         pass
 
 
+class _WerkzeugServer:
+    """werkzeug's threaded development server on a daemon thread (one connection per request)."""
+
+    def __init__(self, host, port, app, ssl_context, tls_paths, name):
+        self._server = make_server(host, port, app, threaded=True, request_handler=_QuietHandler, ssl_context=ssl_context)
+        self._server.daemon_threads = True
+        self.port = self._server.server_port
+        threading.Thread(target=self._server.serve_forever, name=name, daemon=True).start()
+
+    def stop(self):
+        self._server.shutdown()
+        self._server.server_close()
+
+
+class _KeepAliveServer:
+    """cheroot's WSGI server on a daemon thread: HTTP/1.1 connections stay open between requests."""
+
+    # Each request holds a thread for its emulated latency too: enough threads that a client's in-flight
+    # requests never queue behind one another (the benchmark's clients keep at most 8 to 20 in flight).
+    MIN_THREADS, MAX_THREADS = 32, 128
+
+    def __init__(self, host, port, app, ssl_context, tls_paths, name):
+        from cheroot import wsgi
+        self._server = wsgi.Server((host, port), app, numthreads=self.MIN_THREADS, max=self.MAX_THREADS,
+                                   server_name=name)
+        # Quiet, as werkzeug's handler is here: a client that drops a connection is not news.
+        self._server.error_log = lambda *args, **kwargs: None
+        if ssl_context is not None:
+            from cheroot.ssl.builtin import BuiltinSSLAdapter
+            adapter = BuiltinSSLAdapter(tls_paths["cert_path"], tls_paths["key_path"])
+            adapter.context = ssl_context
+            self._server.ssl_adapter = adapter
+        self._server.prepare()  # binds now, so the port is known before start() returns
+        self.port = self._server.bind_addr[1]
+        threading.Thread(target=self._server.serve, name=name, daemon=True).start()
+
+    def stop(self):
+        self._server.stop()
+
+
 class Emulator:
     def __init__(self, profile: str = "cloud", seed: int = 1, pages: int = 200, blogposts: int | None = None,
                  spaces: int = 4, port: int = 0, host: str = "127.0.0.1", latency_ms: float = 0,
@@ -34,9 +88,15 @@ class Emulator:
                  oauth_access_token_ttl: int = 3600, search_caps: dict | None = None, gateway_links: str = "site",
                  tls: bool = False, clock_start_ms: int | None = None, site_shape: str = "uniform", content_tree: str = "pages",
                  v1_ancestors_include_folders: bool = True, dc_version: str | None = None,
-                 media_redirect: str | None = None, media_host: str | None = None, media_token_ttl: int = 300):
+                 media_redirect: str | None = None, media_host: str | None = None, media_token_ttl: int = 300,
+                 server: str = "werkzeug"):
         if profile not in PROFILES:
             raise ValueError("profile must be one of %s" % (PROFILES,))
+        if server not in SERVERS:
+            raise ValueError("server must be one of %s" % (SERVERS,))
+        if server == "keepalive" and any((faults or {}).get(k) for k in _SOCKET_FAULTS):
+            raise ValueError("the keepalive server cannot emulate %s: use server='werkzeug'" % " or ".join(_SOCKET_FAULTS))
+        self.server = server
         # Cloud downloads redirect to the media host by default, as Cloud does; Data Center serves bytes itself.
         if media_redirect is None:
             media_redirect = "off" if profile == "data_center" else "on"
@@ -75,7 +135,6 @@ class Emulator:
             self.app.media = MediaHost(self.site, seed, self.app.purged_files, token_ttl_seconds=media_token_ttl)
         self._media_server = None
         self._server = None
-        self._thread = None
         self.info = None
         self.admin = None
 
@@ -118,36 +177,24 @@ class Emulator:
             from .tls import make_certificates, server_context
             self.tls_paths = make_certificates(self.host)
             ssl_context = server_context(self.tls_paths)
-        self._server = make_server(self.host, self.port, self.app, threaded=True, request_handler=_QuietHandler,
-                                   ssl_context=ssl_context)
-        self._server.daemon_threads = True
-        port = self._server.server_port
-        host_url = "%s://%s:%d" % ("https" if self.tls else "http", self.host, port)
+        serve = _KeepAliveServer if self.server == "keepalive" else _WerkzeugServer
+        self._server = serve(self.host, self.port, self.app, ssl_context, self.tls_paths, "confluence-emulator")
+        scheme = "https" if self.tls else "http"
+        host_url = "%s://%s:%d" % (scheme, self.host, self._server.port)
         self.app.host_url = host_url
         if self.app.media is not None:
-            self._media_server = make_server(self.host, 0, self.app.media, threaded=True, request_handler=_QuietHandler,
-                                             ssl_context=ssl_context)
-            self._media_server.daemon_threads = True
-            self.app.media.url = "%s://%s:%d" % ("https" if self.tls else "http", self.media_host, self._media_server.server_port)
-            threading.Thread(target=self._media_server.serve_forever, name="confluence-emulator-media", daemon=True).start()
+            self._media_server = serve(self.host, 0, self.app.media, ssl_context, self.tls_paths, "confluence-emulator-media")
+            self.app.media.url = "%s://%s:%d" % (scheme, self.media_host, self._media_server.port)
         self.info = self._build_info(host_url)
+        self.info["server"] = self.server
         self.admin = AdminClient(self.info["admin_url"], verify=self.info.get("ca_cert_path", True))
-        self._thread = threading.Thread(target=self._server.serve_forever, name="confluence-emulator", daemon=True)
-        self._thread.start()
         return self
 
-    def serve_forever(self):
-        self._server.serve_forever()
-
     def stop(self):
-        if self._media_server is not None:
-            self._media_server.shutdown()
-            self._media_server.server_close()
-            self._media_server = None
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
+        for server in (self._media_server, self._server):
+            if server is not None:
+                server.stop()
+        self._media_server = self._server = None
         if self.tls_paths:
             import shutil
             shutil.rmtree(self.tls_paths["directory"], ignore_errors=True)

@@ -1,0 +1,60 @@
+"""server.py: the two HTTP servers. werkzeug closes each connection; keepalive (cheroot) keeps it, TLS too."""
+import http.client
+import ssl
+from base64 import b64encode
+from urllib.parse import urlsplit
+
+import pytest
+
+from confluence_emulator import Emulator
+
+
+def _requests_on_one_connection(emu, count):
+    """Send ``count`` GETs on one HTTP connection; -> the status and Connection header of each answer."""
+    url = urlsplit(emu.base_url)
+    if emu.tls:
+        context = ssl.create_default_context(cafile=emu.info["ca_cert_path"])
+        conn = http.client.HTTPSConnection(url.hostname, url.port, context=context, timeout=10)
+    else:
+        conn = http.client.HTTPConnection(url.hostname, url.port, timeout=10)
+    cred = emu.info["credentials"]["api_token"]
+    auth = "Basic " + b64encode(("%s:%s" % (cred["email"], cred["api_token"])).encode()).decode()
+    answers = []
+    try:
+        for _ in range(count):
+            conn.request("GET", "/wiki/rest/api/content/search?cql=type%3Dpage&limit=5", headers={"Authorization": auth})
+            response = conn.getresponse()
+            response.read()
+            answers.append((response.status, response.getheader("Connection")))
+            if response.will_close:
+                break
+    finally:
+        conn.close()
+    return answers
+
+
+@pytest.mark.parametrize("tls", [False, True])
+def test_the_keepalive_server_answers_several_requests_on_one_connection(tls):
+    with Emulator(pages=20, tls=tls, server="keepalive") as emu:
+        assert emu.info["server"] == "keepalive"
+        assert _requests_on_one_connection(emu, 3) == [(200, None)] * 3
+        assert emu.admin.stats()["total"] == 3
+
+
+def test_the_werkzeug_server_closes_the_connection_after_each_answer():
+    with Emulator(pages=20, server="werkzeug") as emu:
+        assert _requests_on_one_connection(emu, 3) == [(200, "close")]
+
+
+def test_the_keepalive_server_refuses_the_connection_faults_it_cannot_emulate():
+    with pytest.raises(ValueError, match="reset_ratio"):
+        Emulator(pages=5, server="keepalive", faults={"reset_ratio": 0.1})
+    with pytest.raises(ValueError, match="server must be one of"):
+        Emulator(pages=5, server="gunicorn")
+
+
+def test_the_log_says_how_long_the_emulator_held_each_request():
+    with Emulator(pages=20, server="keepalive", latency_ms=50) as emu:
+        _requests_on_one_connection(emu, 1)
+        (entry,) = emu.admin.requests()
+        assert 50 <= entry["elapsed_ms"] < 5000
