@@ -40,6 +40,9 @@ MAIN_BIN = Path(sys.executable).parent
 # The emulator adds `per_item` to every item and `per_body_item` on top for items that carry a body.
 LATENCY_MS, PER_ITEM_MS, PER_BODY_ITEM_MS = 120.0, 0.3, 1.2
 SEED = 7
+# Kept-alive connections, as Confluence's edge keeps them: with werkzeug's connection per request, every request
+# cost the emulator a TLS handshake on the CPUs it shares with the client, a cost no real site charges.
+EMULATOR_SERVER = "keepalive"
 IDEAL_WINDOWS, IDEAL_CONCURRENCY = 12, 20
 # The floor (bench/floor.py): the in-flight budget the goals hold the connector to, and how it fetches bodies.
 # FLOOR_OUTPUT "full" is the connector's output (Markdown, access look-ups, mention names): the floor the 1.3x
@@ -97,10 +100,10 @@ def ensure_venv(name):
 
 # ----------------------------------------------------------------------------- emulator
 class EmulatorProcess:
-    def __init__(self, pages, shape="uniform"):
+    def __init__(self, pages, shape="uniform", server=None):
         self.pages = pages
         cmd = [str(MAIN_BIN / "confluence-emulator"), "serve", "--profile", "cloud", "--port", "0", "--seed", str(SEED),
-               "--pages", str(pages), "--site-shape", shape, "--tls", "--time-zone", "UTC", "--clock-start", "now", "--real-time", "--latency-ms", str(LATENCY_MS),
+               "--pages", str(pages), "--site-shape", shape, "--tls", "--server", server or EMULATOR_SERVER, "--time-zone", "UTC", "--clock-start", "now", "--real-time", "--latency-ms", str(LATENCY_MS),
                "--latency-per-item-ms", str(PER_ITEM_MS), "--latency-per-body-item-ms", str(PER_BODY_ITEM_MS)]
         t0 = time.perf_counter()
         # this tree's emulator, whatever the venv's editable install points at
@@ -294,9 +297,10 @@ def floor_env(emu, base=None):
 def run_size(pages, shape, args, bins):
     out = {"pages": pages, "shape": shape}
     log("=== %s site of %d pages: starting the emulator" % (shape, pages))
-    emu = EmulatorProcess(pages, shape)
+    emu = EmulatorProcess(pages, shape, args.server)
     try:
         out["site"] = emu.info["counts"]
+        out["emulator_server"] = emu.info.get("server", "werkzeug")
         out["emulator_startup_s"] = round(emu.startup_s, 1)
         spaces = [s["key"] for s in emu.admin("GET", "/site")["spaces"]]
         tag = "%s-%d" % (shape, pages)
@@ -375,6 +379,8 @@ def main(argv=None):
     p.add_argument("--timeout", type=float, default=3600, help="seconds for one run of the connector or the ideal client")
     p.add_argument("--peer-timeout", type=float, default=3600, help="seconds for one run of a peer")
     p.add_argument("--out", default=str(BENCH), help="where results.json, RESULTS.md and the PNG go")
+    p.add_argument("--server", choices=["keepalive", "werkzeug"], default=EMULATOR_SERVER,
+                   help="the emulator's HTTP server: kept-alive connections (as a real site) or one connection per request")
     p.add_argument("--connector-only", action="store_true",
                    help="only this connector's two syncs, printed, not written: a quick loop while tuning it")
     args = p.parse_args(argv)
