@@ -203,6 +203,8 @@ def count_requester_definition(stream_definition: Any) -> Optional[Dict[str, Any
     """The stream's own requester, asking `search` for one result of the same CQL query: the same auth,
     error handling, filters and windows, so the count is of exactly what the stream will read."""
     requester = ((stream_definition or {}).get("retriever") or {}).get("requester")
+    while isinstance(requester, dict) and requester.get("type") == "CustomRequester":
+        requester = requester.get("requester")  # a wrapper (read_ahead.py): the requester it wraps
     cql = ((requester or {}).get("request_parameters") or {}).get("cql")
     if not isinstance(requester, dict) or requester.get("type") != "HttpRequester" or not cql:
         return None

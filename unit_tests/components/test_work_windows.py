@@ -133,6 +133,23 @@ def test_the_count_asks_search_with_the_streams_own_query_for_one_result():
     assert count_requester_definition({"retriever": {"requester": {"type": "CustomRequester"}}}) is None
 
 
+def test_every_checkpointing_stream_of_the_manifest_has_a_count_requester():
+    # The manifest may wrap a stream's requester (read_ahead.py): the count must still find its query, or a
+    # first sync silently goes back to equal-time windows (a benchmark run caught exactly that).
+    from source_confluence.components.checkpoints import names_this_cursor
+    from unit_tests.test_manifest_schema import load_manifest, preprocess
+
+    manifest = preprocess(load_manifest())
+    streams = [s for s in manifest["streams"] if s.get("type") == "DeclarativeStream"]
+    streams += [c for s in manifest["streams"] if s.get("type") == "ConditionalStreams" for c in s["streams"]]
+    checkpointing = {s["name"]: s for s in streams if names_this_cursor(s.get("$parameters") or {})}
+    assert {"pages", "blog_posts"} <= set(checkpointing)
+    for name, stream in checkpointing.items():
+        definition = count_requester_definition(stream)
+        assert definition is not None, name
+        assert definition["path"] == "search" and "lastmodified" in definition["request_parameters"]["cql"], name
+
+
 def test_a_burst_inside_two_minutes_is_read_whole_instead_of_counted_forever():
     # 1% of a site edited within 90 seconds: more than the target, but CQL cannot cut under a minute.
     site = Site([10 + i / 200 for i in range(300)])  # minutes 10.0 to 11.5, in windows spanning more than a day

@@ -1,0 +1,100 @@
+"""read_ahead.py: a cursor-paged walk's next page is asked for as soon as its link is known, and handed over once."""
+
+import time
+
+import pytest
+
+from airbyte_cdk.sources.types import StreamSlice
+
+from source_confluence.components.read_ahead import ReadAheadRequester
+from source_confluence.components.sync_context import new_sync_id
+from unit_tests.components.fake_requester import FakeRequester
+
+WINDOW = StreamSlice(partition={}, cursor_slice={"start_time": "2026-01-01T00:00:00Z", "end_time": "2026-02-01T00:00:00Z"})
+
+
+def page(ids, next_link=None):
+    body = {"results": [{"id": i} for i in ids], "_links": {"base": "https://acme.test/wiki"}}
+    if next_link:
+        body["_links"]["next"] = next_link
+    return body
+
+
+def read_ahead(answers, num_workers=8):
+    inner = FakeRequester(answers)
+    return ReadAheadRequester(requester=inner, config={"num_workers": num_workers, "_sync_id": new_sync_id()}, parameters={}), inner
+
+
+def wait_for_calls(inner, count, seconds=5.0):
+    """The calls the fake has seen once it has seen ``count`` (or ``seconds`` passed)."""
+    deadline = time.monotonic() + seconds
+    while len(inner.calls) < count and time.monotonic() < deadline:
+        time.sleep(0.01)
+    return len(inner.calls)
+
+
+def test_the_next_page_is_asked_for_before_the_walk_asks_and_handed_over_without_a_second_request():
+    requester, inner = read_ahead({
+        "content/search": page(["1", "2"], "/wiki/rest/api/content/search?cql=type%3Dpage&cursor=abc&limit=2"),
+        "content/search?cql=type%3Dpage&cursor=abc&limit=2": page(["3"]),
+    })
+    first = requester.send_request(path="content/search", stream_slice=WINDOW)
+    assert [r["id"] for r in first.json()["results"]] == ["1", "2"]
+    # Nobody asked for page two yet: the requester did, in the background.
+    assert wait_for_calls(inner, 2) == 2
+    assert inner.calls[1]["path"] == "content/search?cql=type%3Dpage&cursor=abc&limit=2"
+    second = requester.send_request(path="content/search?cql=type%3Dpage&cursor=abc&limit=2", stream_slice=WINDOW,
+                                    next_page_token={"next_page_token": "content/search?cql=type%3Dpage&cursor=abc&limit=2"})
+    assert [r["id"] for r in second.json()["results"]] == ["3"]
+    assert len(inner.calls) == 2  # handed over, not asked again; the last page has no link: nothing more
+
+
+def test_an_offset_link_is_not_read_ahead_because_the_paginator_recomputes_it():
+    requester, inner = read_ahead({"content/search": page(["1", "2"], "/wiki/rest/api/content/search?cql=x&start=2&limit=2")})
+    requester.send_request(path="content/search", stream_slice=WINDOW)
+    assert wait_for_calls(inner, 2, seconds=0.3) == 1
+
+
+def test_a_walk_that_asks_for_another_path_gets_a_fresh_answer():
+    requester, inner = read_ahead({
+        "content/search": page(["1"], "/wiki/rest/api/content/search?cursor=abc"),
+        "content/search?cursor=abc": page(["2"]),
+        "content/search?cursor=other": page(["9"]),
+    })
+    requester.send_request(path="content/search", stream_slice=WINDOW)
+    wait_for_calls(inner, 2)
+    other = requester.send_request(path="content/search?cursor=other", stream_slice=WINDOW)
+    assert [r["id"] for r in other.json()["results"]] == ["9"]
+    assert [c["path"] for c in inner.calls][-1] == "content/search?cursor=other"
+
+
+def test_walks_of_two_windows_each_get_their_own_page():
+    other_window = StreamSlice(partition={}, cursor_slice={"start_time": "2026-02-01T00:00:00Z", "end_time": "2026-03-01T00:00:00Z"})
+    requester, inner = read_ahead({
+        "a": page(["1"], "/wiki/rest/api/a?cursor=1"),
+        "a?cursor=1": page(["2"]),
+        "b": page(["7"], "/wiki/rest/api/b?cursor=1"),
+        "b?cursor=1": page(["8"]),
+    })
+    requester.send_request(path="a", stream_slice=WINDOW)
+    requester.send_request(path="b", stream_slice=other_window)
+    wait_for_calls(inner, 4)
+    assert requester.send_request(path="b?cursor=1", stream_slice=other_window).json()["results"] == [{"id": "8"}]
+    assert requester.send_request(path="a?cursor=1", stream_slice=WINDOW).json()["results"] == [{"id": "2"}]
+    assert len(inner.calls) == 4
+
+
+def test_a_page_read_ahead_that_failed_is_asked_again_where_its_error_belongs_to_the_walk():
+    attempts = []
+
+    def failing(params):
+        attempts.append(1)
+        raise RuntimeError("the error handler gave up")
+
+    requester, inner = read_ahead({"content/search": page(["1"], "/wiki/rest/api/content/search?cursor=abc"),
+                                   "content/search?cursor=abc": failing})
+    requester.send_request(path="content/search", stream_slice=WINDOW)
+    wait_for_calls(inner, 2)
+    with pytest.raises(RuntimeError, match="gave up"):
+        requester.send_request(path="content/search?cursor=abc", stream_slice=WINDOW)
+    assert len(attempts) == 2
