@@ -47,7 +47,9 @@ class LookupPool:
 
     def __init__(self, num_workers: int) -> None:
         self._slots = threading.Semaphore(base_slots(num_workers))
-        self._executor = ThreadPoolExecutor(max_workers=num_workers, thread_name_prefix="confluence-lookup")
+        # More threads than slots: a look-up that waits for another's answer (ancestors' batches) lends its
+        # slot but keeps its thread, and the slots, not the threads, bound the requests in flight.
+        self._executor = ThreadPoolExecutor(max_workers=2 * num_workers + 2, thread_name_prefix="confluence-lookup")
 
     def submit(self, call: Callable[[], T]) -> "Future[T]":
         """Start a look-up that does not itself wait on queued look-ups; wait for it with ``result``/``side_by_side``."""
@@ -80,6 +82,16 @@ class LookupPool:
             return set(wait(pending, return_when=FIRST_COMPLETED).done)
         finally:
             self._slots.acquire()
+
+    def lend_slot(self) -> None:
+        """The calling thread (a stream worker, or a look-up in its slot) will send nothing until
+        ``take_slot_back``: another look-up may use its slot meanwhile. Never blocks."""
+        self._slots.release()
+
+    def take_slot_back(self) -> None:
+        """Before the thread sends again; blocks until a slot is free. Never call it holding a lock that a
+        thread needs in order to lend or finish."""
+        self._slots.acquire()
 
     def _wait(self, futures: List["Future[Any]"]) -> None:
         if not futures or all(future.done() for future in futures):

@@ -77,6 +77,25 @@ def test_a_worker_waiting_for_a_look_up_lends_its_slot_and_takes_it_back():
     pool.close()
 
 
+def test_a_slot_lent_by_hand_runs_one_more_look_up_until_it_is_taken_back():
+    # What a thread does while another thread's request carries its ids (access/lookups.py restrictions).
+    pool, calls = LookupPool(8), InFlight()
+    futures = [pool.submit(calls.call) for _ in range(4)]
+    assert calls.wait_for(2)
+    pool.lend_slot()
+    assert calls.wait_for(3)
+    taken_back = threading.Thread(target=pool.take_slot_back)
+    taken_back.start()
+    time.sleep(0.1)
+    assert taken_back.is_alive()  # every slot is busy: the thread waits for one before it sends again
+    calls.release.set()
+    taken_back.join(5)
+    assert not taken_back.is_alive()
+    assert [f.result(5) for f in futures] == ["done"] * 4
+    assert calls.peak == 3
+    pool.close()
+
+
 def test_with_one_worker_the_look_ups_run_one_at_a_time_on_the_callers_lent_slot():
     pool = LookupPool(1)
     calls = InFlight()

@@ -35,7 +35,7 @@ from source_confluence.components.access.rule import (
 from source_confluence.components.backoff import query_int
 from source_confluence.components.pagination import walk_list
 from source_confluence.components.response_json import json_body
-from source_confluence.components.lookup_pool import lookup_pool
+from source_confluence.components.lookup_pool import LookupPool, lookup_pool
 from source_confluence.components.sync_cache import per_sync
 
 LOGGER = logging.getLogger("airbyte")
@@ -109,7 +109,11 @@ class AccessCache:
         self.once = _Once()
         self.lock = threading.Lock()
         self.restrictions: Dict[str, Any] = {}  # content id -> Principals | None | AccessUnknown
-        self.pending: Dict[str, threading.Event] = {}  # content id -> set when its look-up has finished
+        # Ancestor ids waiting for a restrictions look-up, and those in one now (``AccessLookup.restrictions``).
+        self.batches = threading.Condition(self.lock)
+        self.queued: Dict[str, None] = {}  # an ordered set
+        self.in_flight: set = set()
+        self.sending = 0
         self.warned: set = set()
         self.results: Dict[Any, Dict[str, Any]] = {}
         self.page_sizes: Dict[str, int] = {}  # kind of list -> the page size that answered after 504s
@@ -139,8 +143,13 @@ class AccessLookup:
         data_center: bool,
         cache: AccessCache,
         space_permissions_requester: Optional[Requester] = None,
+        senders: int = 1,
+        pool: Optional[LookupPool] = None,
     ) -> None:
         self.requester = requester
+        # Ancestor look-ups in flight at once (``restrictions``): few, so that batches fill under load.
+        self.senders = max(1, senders)
+        self.pool = pool  # the budget this thread's slot belongs to, lent while it waits for others' batches
         self.v2_requester = v2_requester
         # Data Center's space permissions: its own error handling (see the manifest), else the main one.
         self.space_permissions_requester = space_permissions_requester or requester
@@ -229,52 +238,95 @@ class AccessLookup:
         return self.cache.once.get(("space", space_key), load)
 
     # ---- ancestors' restrictions
-    def _store_restrictions(self, results: Iterable[Mapping[str, Any]]) -> None:
-        with self.cache.lock:
-            for raw in results:
-                if raw.get("id") is None:
-                    continue
-                try:
-                    self.cache.restrictions[str(raw["id"])] = restriction_principals(read_restriction_from_v1(raw))
-                except AccessUnknown as error:
-                    self.cache.restrictions[str(raw["id"])] = error
-
     def _search(self, cql: str) -> List[Mapping[str, Any]]:
         return self._walk(self.requester, "content/search", {"cql": cql, "expand": READ_RESTRICTION_EXPAND, "limit": 200}, "ancestors")
 
     def restrictions(self, ids: Sequence[str]) -> List[Optional[Principals]]:
-        """The read restriction of each id (an ancestor chain), fetching what the cache lacks in batches.
+        """The read restriction of each id (an ancestor chain), fetching what the cache lacks in shared batches.
 
-        Ids from any space share a batch. No lock is held during a request: an id another thread is
-        already fetching is waited for, not fetched twice, so workers reading the same space do not
-        queue behind one another.
+        Ids wait in one queue for the whole sync, whatever space or thread asked for them. At most
+        ``senders`` look-ups are in flight; while they are, new ids gather, and the next caller to find a
+        sender free takes up to ``BATCH_SIZE`` of them (its own first). So under load a request carries
+        the ids of several pages of results instead of one page's, and an id a walk lists meanwhile (its
+        own restriction comes with the listing, ``prefetch_access``) leaves the queue unasked. No lock is
+        held during a request, and an id is never asked twice.
         """
-        with self.cache.lock:
-            mine = [i for i in dict.fromkeys(ids) if i not in self.cache.restrictions and i not in self.cache.pending]
-            theirs = {self.cache.pending[i] for i in ids if i in self.cache.pending}
-            done = threading.Event()
-            for i in mine:
-                self.cache.pending[i] = done
-        failure: Optional[AccessUnknown] = None
-        try:
-            for start in range(0, len(mine), BATCH_SIZE):
-                batch = mine[start : start + BATCH_SIZE]
-                self._store_restrictions(self._search("id IN (%s) AND status IN (%s)" % (",".join(batch), CQL_STATUSES)))
-        except AccessUnknown as error:
-            failure = error
-        except Exception as error:  # the error handler gave up: kept as unknown (as _Once does), never guessed
-            failure = AccessUnknown("%s: %s" % (type(error).__name__, error))
-        finally:
-            with self.cache.lock:
-                for i in mine:  # not returned: drafts, trashed ancestors the search hides, no permission
-                    self.cache.restrictions.setdefault(i, failure or AccessUnknown("ancestor %s was not returned" % i))
-                    self.cache.pending.pop(i, None)
-            done.set()
-        for event in theirs:
-            event.wait()
-        with self.cache.lock:
-            values = [self.cache.restrictions[i] for i in ids]
+        wanted = list(dict.fromkeys(ids))
+        cache = self.cache
+        lent = False  # this thread's slot, lent while another thread's request carries its ids
+        with cache.batches:
+            for i in wanted:
+                if i not in cache.restrictions and i not in cache.in_flight:
+                    cache.queued.setdefault(i, None)
+            while True:
+                missing = [i for i in wanted if i not in cache.restrictions]
+                if not missing:
+                    break
+                batch = self._take_batch(missing) if cache.sending < self.senders else []
+                if batch:
+                    cache.sending += 1
+                    cache.in_flight.update(batch)
+                    results: List[Mapping[str, Any]] = []
+                    failure: Optional[AccessUnknown] = AccessUnknown("the look-up of ancestors %s stopped" % ",".join(batch))
+                    cache.batches.release()  # the request goes out without the lock, in this thread's slot
+                    try:
+                        if lent and self.pool is not None:
+                            self.pool.take_slot_back()
+                        lent = False
+                        results, failure = self._fetch_restrictions(batch)
+                    finally:
+                        cache.batches.acquire()
+                        self._store_batch(batch, results, failure)
+                        cache.sending -= 1
+                        cache.in_flight.difference_update(batch)
+                        cache.batches.notify_all()
+                    continue
+                if not lent and self.pool is not None:
+                    self.pool.lend_slot()
+                    lent = True
+                # Another thread's request carries the rest; a walk may also list them meanwhile, which
+                # notifies nobody: look again now and then.
+                cache.batches.wait(timeout=0.05)
+            values = [cache.restrictions[i] for i in wanted]
+        if lent and self.pool is not None:
+            self.pool.take_slot_back()
         for value in values:
             if isinstance(value, AccessUnknown):
                 raise value
         return values
+
+    def _take_batch(self, missing: Sequence[str]) -> List[str]:
+        """Up to BATCH_SIZE queued ids (the caller's first), dropping those a listing has answered since."""
+        cache = self.cache
+        for i in [i for i in cache.queued if i in cache.restrictions]:
+            del cache.queued[i]
+        batch = [i for i in missing if i in cache.queued][:BATCH_SIZE]
+        for i in cache.queued:
+            if len(batch) >= BATCH_SIZE:
+                break
+            if i not in batch:
+                batch.append(i)
+        for i in batch:
+            del cache.queued[i]
+        return batch
+
+    def _fetch_restrictions(self, batch: Sequence[str]) -> Tuple[List[Mapping[str, Any]], Optional[AccessUnknown]]:
+        try:
+            return self._search("id IN (%s) AND status IN (%s)" % (",".join(batch), CQL_STATUSES)), None
+        except AccessUnknown as error:
+            return [], error
+        except Exception as error:  # the error handler gave up: kept as unknown (as _Once does), never guessed
+            return [], AccessUnknown("%s: %s" % (type(error).__name__, error))
+
+    def _store_batch(self, batch: Sequence[str], results: Iterable[Mapping[str, Any]], failure: Optional[AccessUnknown]) -> None:
+        """Called with ``cache.batches`` held."""
+        restrictions = self.cache.restrictions
+        for raw in results:
+            if raw.get("id") is None:
+                continue
+            try:
+                restrictions[str(raw["id"])] = restriction_principals(read_restriction_from_v1(raw))
+            except AccessUnknown as error:
+                restrictions[str(raw["id"])] = error
+        for i in batch:  # not returned: drafts, trashed ancestors the search hides, no permission
+            restrictions.setdefault(i, failure or AccessUnknown("ancestor %s was not returned" % i))

@@ -17,6 +17,7 @@ from airbyte_cdk.sources.declarative.transformations import RecordTransformation
 from airbyte_cdk.sources.types import Config, StreamSlice, StreamState
 
 from source_confluence.components.access.lookups import AccessLookup, cache_for, side_by_side
+from source_confluence.components.lookup_pool import lookup_pool, workers
 from source_confluence.components.access.rule import (
     ANCESTRY_UNKNOWN,
     AccessUnknown,
@@ -54,8 +55,10 @@ class EffectiveReadAccess(RecordTransformation):
         data_center = self.config.get("deployment") == "data_center"
         if self.requester is not None:
             cache = cache_for(self.config)
+            # One ancestors' look-up in flight per 4 of the budget: the ids of several pages share a request.
             self._lookup = AccessLookup(self.requester, None if data_center else self.v2_requester, data_center,
-                                        cache, self.space_permissions_requester)
+                                        cache, self.space_permissions_requester, senders=workers(self.config) // 4,
+                                        pool=lookup_pool(self.config))
             if cache.lookup is None:
                 cache.lookup = self._lookup
 

@@ -1,6 +1,7 @@
 """access/lookups.py: failures kept, page sizes learned, ids fetched once across threads (the pool: test_lookup_pool.py)."""
 
 import threading
+import time
 
 import pytest
 
@@ -66,3 +67,71 @@ def test_threads_asking_for_the_same_ancestors_fetch_them_once(emu):
     assert not errors
     assert emu.admin.stats()["by_route"].get("v1.content_search", 0) == 1
     assert all(i in lookup.cache.restrictions for i in ids)
+
+
+class _HeldFirst:
+    """The wrapped requester, its first request held until ``release`` is set."""
+
+    def __init__(self, requester):
+        self.requester, self.release, self.first_sent, self.calls = requester, threading.Event(), threading.Event(), 0
+
+    def send_request(self, **kwargs):
+        self.calls += 1
+        if self.calls == 1:
+            self.first_sent.set()
+            self.release.wait(10)
+        return self.requester.send_request(**kwargs)
+
+
+def _ancestor_ids(emu, config):
+    raws = [r for r in raw_contents(emu, config) if r["type"] == "page" and r["ancestors"]]
+    return sorted({a["id"] for r in raws for a in r["ancestors"]})
+
+
+def test_ids_asked_while_a_look_up_is_in_flight_share_the_next_request(emu):
+    config = emulator_config(emu)
+    ids = _ancestor_ids(emu, config)
+    assert len(ids) >= 6
+    lookup = build_transformation(config)._lookup
+    lookup.senders = 1  # what num_workers below 8 gives; the default 8 has two
+    held = lookup.requester = _HeldFirst(lookup.requester)
+    emu.admin.reset_requests()
+    first = threading.Thread(target=lookup.restrictions, args=(ids[:2],))
+    first.start()
+    assert held.first_sent.wait(10)
+    # Four more pages of results want other ancestors while the first look-up is out.
+    others = [threading.Thread(target=lookup.restrictions, args=(ids[2 + n : 3 + n],)) for n in range(4)]
+    for thread in others:
+        thread.start()
+    time.sleep(0.2)  # all four queued behind the one sender
+    held.release.set()
+    for thread in [first] + others:
+        thread.join(10)
+    searches = [r for r in emu.admin.requests() if r["path"].endswith("/content/search")]
+    assert len(searches) == 2  # one for the first two ids, one for the four that gathered meanwhile
+    assert all(i in lookup.cache.restrictions for i in ids[:6])
+
+
+def test_an_id_a_walk_lists_while_it_waits_is_not_asked(emu):
+    config = emulator_config(emu)
+    ids = _ancestor_ids(emu, config)
+    lookup = build_transformation(config)._lookup
+    lookup.senders = 1
+    held = lookup.requester = _HeldFirst(lookup.requester)
+    emu.admin.reset_requests()
+    first = threading.Thread(target=lookup.restrictions, args=(ids[:1],))
+    first.start()
+    assert held.first_sent.wait(10)
+    answers = []
+    second = threading.Thread(target=lambda: answers.append(lookup.restrictions(ids[1:3])))
+    second.start()
+    time.sleep(0.1)
+    with lookup.cache.lock:  # what prefetch_access stores when a walk lists ids[1] and ids[2]
+        lookup.cache.restrictions[ids[1]] = None
+        lookup.cache.restrictions[ids[2]] = None
+    held.release.set()
+    first.join(10)
+    second.join(10)
+    assert answers == [[None, None]]
+    queries = [r["query"] for r in emu.admin.requests() if r["path"].endswith("/content/search")]
+    assert len(queries) == 1 and ids[1] not in queries[0] and ids[2] not in queries[0]
