@@ -77,11 +77,11 @@ class LookupPool:
         done = {future for future in pending if future.done()}
         if done or not pending:
             return done
-        self._slots.release()
+        self.lend_slot()
         try:
             return set(wait(pending, return_when=FIRST_COMPLETED).done)
         finally:
-            self._slots.acquire()
+            self.take_slot_back()
 
     def lend_slot(self) -> None:
         """The calling thread (a stream worker, or a look-up in its slot) will send nothing until
@@ -96,11 +96,11 @@ class LookupPool:
     def _wait(self, futures: List["Future[Any]"]) -> None:
         if not futures or all(future.done() for future in futures):
             return
-        self._slots.release()  # lent: this thread sends nothing while it waits
+        self.lend_slot()  # this thread sends nothing while it waits
         try:
             wait(futures)
         finally:
-            self._slots.acquire()  # back before this thread sends again
+            self.take_slot_back()  # before this thread sends again
 
     def close(self) -> None:
         self._executor.shutdown(wait=False, cancel_futures=True)
