@@ -253,7 +253,7 @@ class AccessLookup:
         """
         wanted = list(dict.fromkeys(ids))
         cache = self.cache
-        lent = False  # this thread's slot, lent while another thread's request carries its ids
+        lent = False  # this thread's slot (in self.pool), lent while another thread's request carries its ids
         with cache.batches:
             for i in wanted:
                 if i not in cache.restrictions and i not in cache.in_flight:
@@ -270,9 +270,9 @@ class AccessLookup:
                     failure: Optional[AccessUnknown] = AccessUnknown("the look-up of ancestors %s stopped" % ",".join(batch))
                     cache.batches.release()  # the request goes out without the lock, in this thread's slot
                     try:
-                        if lent and self.pool is not None:
+                        if lent:
                             self.pool.take_slot_back()
-                        lent = False
+                            lent = False
                         results, failure = self._fetch_restrictions(batch)
                     finally:
                         cache.batches.acquire()
@@ -288,7 +288,7 @@ class AccessLookup:
                 # notifies nobody: look again now and then.
                 cache.batches.wait(timeout=0.05)
             values = [cache.restrictions[i] for i in wanted]
-        if lent and self.pool is not None:
+        if lent:
             self.pool.take_slot_back()
         for value in values:
             if isinstance(value, AccessUnknown):
