@@ -13,6 +13,11 @@ wrapped requester (auth, error handler, retries), with the very arguments the re
 paginator's token as the path and no other parameter (the manifest guards the first request's with
 ``if not next_page_token``; ``RequestPath`` adds none).
 
+A walk whose records get ``effective_read_access`` says so with ``queue_ancestors: true`` in its
+``$parameters``: a page read ahead then queues its ancestors' restriction look-ups as soon as it arrives
+(``access/transformation.py`` ``queue_listed_ancestors``), so they ride in a batch another page sends
+meanwhile instead of holding up this page's records later.
+
 Only cursor links are read ahead. An offset link (Data Center's ``start``) is recomputed by the paginator
 from what was returned (``pagination.py``), so the request it will send is not known in advance.
 
@@ -37,6 +42,7 @@ from airbyte_cdk.sources.declarative.auth.declarative_authenticator import Decla
 from airbyte_cdk.sources.declarative.requesters.requester import HttpMethod, Requester
 from airbyte_cdk.sources.types import Config, StreamSlice, StreamState
 
+from source_confluence.components.access.transformation import queue_listed_ancestors
 from source_confluence.components.lookup_pool import lookup_pool, workers
 from source_confluence.components.pagination import next_link_token
 from source_confluence.components.response_json import json_body
@@ -84,6 +90,7 @@ class ReadAheadRequester(Requester):
         # A walk whose next page is never asked for (a paginator that stopped early) leaves its answer
         # here: keep no more than two per worker, the oldest dropped first.
         self._keep = 2 * workers(self.config)
+        self._queue_ancestors = bool((parameters or {}).get("queue_ancestors"))
 
     # ---- the Requester interface, delegated
     def get_authenticator(self) -> DeclarativeAuthenticator:
@@ -151,6 +158,16 @@ class ReadAheadRequester(Requester):
             self._read_ahead(walk, token, stream_slice, log_formatter)
         return response
 
+    def _queue_listed_ancestors(self, response: Optional[requests.Response]) -> None:
+        """An optimisation only: whatever goes wrong here, the page's records look their ancestors up later."""
+        try:
+            body = json_body(response) if response is not None and response.ok else None
+            results = body.get("results") if isinstance(body, Mapping) else None
+            if isinstance(results, list):
+                queue_listed_ancestors(self.config, results)
+        except Exception as error:  # noqa: BLE001
+            LOGGER.debug("Queueing the ancestors of a page read ahead failed: %s", type(error).__name__)
+
     def _claim(self, walk: str, path: Optional[str]) -> Optional[Future]:
         with self._lock:
             entry = self._ahead.pop(walk, None)
@@ -164,13 +181,16 @@ class ReadAheadRequester(Requester):
 
     def _read_ahead(self, walk: str, token: str, stream_slice: Optional[StreamSlice], log_formatter: Any) -> None:
         def fetch() -> Optional[requests.Response]:
-            return self.requester.send_request(
+            response = self.requester.send_request(
                 stream_state={},
                 stream_slice=stream_slice,
                 next_page_token={"next_page_token": token},
                 path=token,
                 log_formatter=log_formatter,
             )
+            if self._queue_ancestors:
+                self._queue_listed_ancestors(response)
+            return response
 
         future = lookup_pool(self.config).submit(fetch)
         with self._lock:

@@ -6,6 +6,7 @@ import pytest
 
 from airbyte_cdk.sources.types import StreamSlice
 
+from source_confluence.components.access.lookups import AccessLookup, cache_for
 from source_confluence.components.read_ahead import ReadAheadRequester
 from source_confluence.components.sync_context import new_sync_id
 from unit_tests.components.fake_requester import FakeRequester
@@ -98,3 +99,50 @@ def test_a_page_read_ahead_that_failed_is_asked_again_where_its_error_belongs_to
     with pytest.raises(RuntimeError, match="gave up"):
         requester.send_request(path="content/search?cursor=abc", stream_slice=WINDOW)
     assert len(attempts) == 2
+
+
+def listed_page(content_id, ancestor_ids, next_link=None):
+    """A page of a content walk with one page record, its own read restriction and its ancestors expanded."""
+    body = page([], next_link)
+    body["results"] = [{
+        "id": content_id, "type": "page", "ancestors": [{"id": a} for a in ancestor_ids],
+        "restrictions": {"read": {"restrictions": {"user": {"results": []}, "group": {"results": []}}}},
+    }]
+    return body
+
+
+def walk_with_access(queue_ancestors):
+    inner = FakeRequester({
+        "content/search": listed_page("10", ["1"], "/wiki/rest/api/content/search?cursor=abc"),
+        "content/search?cursor=abc": listed_page("20", ["1", "2", "10"]) | {"results": [
+            listed_page("20", ["1", "2", "10"])["results"][0], listed_page("21", ["1", "2", "10", "20"])["results"][0]]},
+    })
+    config = {"num_workers": 8, "_sync_id": new_sync_id()}
+    cache = cache_for(config)
+    cache.lookup = AccessLookup(FakeRequester({}), None, False, cache)  # what EffectiveReadAccess registers
+    parameters = {"queue_ancestors": True} if queue_ancestors else {}
+    requester = ReadAheadRequester(requester=inner, config=config, parameters=parameters)
+    requester.send_request(path="content/search", stream_slice=WINDOW)
+    wait_for_calls(inner, 2)
+    return cache
+
+
+def test_a_page_read_ahead_queues_its_ancestors_before_its_records_are_transformed():
+    cache = wait_until_queued(walk_with_access(queue_ancestors=True))
+    # Page two, read ahead, lists 20 under 1, 2 and 10, and 21 under 20. Page one (the walk's own request)
+    # queued nothing: its records' look-ups are theirs to make. 20 is listed: its restriction comes with it.
+    assert sorted(cache.queued) == ["1", "10", "2"]
+    assert not cache.in_flight and not cache.restrictions  # queued, not asked: the records' look-ups send them
+
+
+def test_a_walk_without_queue_ancestors_queues_nothing():
+    cache = walk_with_access(queue_ancestors=False)
+    time.sleep(0.2)
+    assert not cache.queued
+
+
+def wait_until_queued(cache, seconds=5.0):
+    deadline = time.monotonic() + seconds
+    while not cache.queued and time.monotonic() < deadline:
+        time.sleep(0.01)
+    return cache

@@ -44,6 +44,8 @@ LOGGER = logging.getLogger("airbyte")
 # batch is one request; 200 ids keep the URL near 2 KB.
 BATCH_SIZE = 200
 CQL_STATUSES = '"current", "archived", "trashed", "draft"'
+# How long a thread waiting for others' ancestor look-ups sleeps between looks when nothing notifies it.
+WAIT_SECONDS = 0.5
 
 
 def in_background(config: Mapping[str, Any], call: Callable[[], Any]) -> "Future[Any]":
@@ -284,9 +286,9 @@ class AccessLookup:
                 if not lent and self.pool is not None:
                     self.pool.lend_slot()
                     lent = True
-                # Another thread's request carries the rest; a walk may also list them meanwhile, which
-                # notifies nobody: look again now and then.
-                cache.batches.wait(timeout=0.05)
+                # Another thread's request carries the rest, or a walk lists them meanwhile: both notify.
+                # The timeout only bounds the wait should a notification be missed (a record kept alone).
+                cache.batches.wait(timeout=WAIT_SECONDS)
             values = [cache.restrictions[i] for i in wanted]
         if lent:
             self.pool.take_slot_back()
@@ -294,6 +296,20 @@ class AccessLookup:
             if isinstance(value, AccessUnknown):
                 raise value
         return values
+
+    def queue(self, ids: Iterable[str]) -> None:
+        """Put ids in the queue without waiting for them: a page of results read ahead lists its ancestors
+        before its records are transformed (``queue_listed_ancestors``), so they ride in a batch that
+        another page's look-up sends meanwhile, and are answered by the time their page needs them."""
+        cache = self.cache
+        with cache.batches:
+            added = False
+            for i in ids:
+                if i not in cache.restrictions and i not in cache.in_flight and i not in cache.queued:
+                    cache.queued[i] = None
+                    added = True
+            if added:
+                cache.batches.notify_all()  # a thread waiting for a sender may take them along
 
     def _take_batch(self, missing: Sequence[str]) -> List[str]:
         """Up to BATCH_SIZE queued ids (the caller's first), dropping those a listing has answered since."""

@@ -16,7 +16,7 @@ from airbyte_cdk.sources.declarative.requesters.requester import Requester
 from airbyte_cdk.sources.declarative.transformations import RecordTransformation
 from airbyte_cdk.sources.types import Config, StreamSlice, StreamState
 
-from source_confluence.components.access.lookups import AccessLookup, cache_for, side_by_side
+from source_confluence.components.access.lookups import AccessCache, AccessLookup, cache_for, side_by_side
 from source_confluence.components.lookup_pool import lookup_pool, workers
 from source_confluence.components.access.rule import (
     ANCESTRY_UNKNOWN,
@@ -125,19 +125,10 @@ def prefetch_access(config: Mapping[str, Any], raw_records: Sequence[Mapping[str
     """
     cache = cache_for(config)
     lookup = cache.lookup
-    records = [r for r in raw_records if r.get("type") in ("page", "blogpost") and "restrictions" in r]
+    records = _with_restrictions(raw_records)
     if lookup is None or not records:
         return
-    wanted: set = set()
-    with cache.lock:
-        for record in records:
-            try:
-                cache.restrictions.setdefault(str(record["id"]), restriction_principals(read_restriction_from_v1(record)))
-            except AccessUnknown:
-                continue
-        for record in records:
-            wanted.update(str(a["id"]) for a in record.get("ancestors") or [] if a.get("id") is not None)
-        wanted -= cache.restrictions.keys()
+    wanted = _note_listing(cache, records)
     spaces = {}
     for record in records:
         space = record.get("space") or {}
@@ -155,6 +146,45 @@ def prefetch_access(config: Mapping[str, Any], raw_records: Sequence[Mapping[str
     side_by_side(config, calls)
     groups = _groups_to_expand(lookup, spaces, records)
     side_by_side(config, [lambda group=group: lookup.members(group) for group in sorted(groups) if not cache.once.asked(("members", group))])
+
+
+def queue_listed_ancestors(config: Mapping[str, Any], raw_records: Sequence[Mapping[str, Any]]) -> None:
+    """A page of results has arrived ahead of its turn (``read_ahead.py``): queue its records' ancestors'
+    ids, without waiting. By the time ``prefetch_access`` runs for that page, they were carried by the
+    batch of an earlier page instead of a request of their own. Ids the page lists itself are left out
+    (their restriction comes with the listing). Nothing is queued when no stream computes effective access."""
+    cache = cache_for(config)
+    records = _with_restrictions(raw_records)
+    if cache.lookup is None or not records:
+        return
+    listed = {str(r.get("id")) for r in records}
+    ancestors = {str(a["id"]) for r in records for a in r.get("ancestors") or () if a.get("id") is not None}
+    cache.lookup.queue(sorted(ancestors - listed))
+
+
+def _with_restrictions(raw_records: Sequence[Any]) -> List[Mapping[str, Any]]:
+    """The pages and blog posts of a listing (decoded JSON objects) that carry their restrictions (the ones
+    effective access is for)."""
+    return [r for r in raw_records if isinstance(r, dict) and r.get("type") in ("page", "blogpost") and "restrictions" in r]
+
+
+def _note_listing(cache: AccessCache, records: Sequence[Mapping[str, Any]]) -> set:
+    """Keep each listed record's own read restriction (its descendants need not look it up); the ids of
+    their ancestors still unknown."""
+    wanted: set = set()
+    with cache.lock:
+        known = len(cache.restrictions)
+        for record in records:
+            try:
+                cache.restrictions.setdefault(str(record["id"]), restriction_principals(read_restriction_from_v1(record)))
+            except AccessUnknown:
+                continue
+        if len(cache.restrictions) > known:
+            cache.batches.notify_all()  # a thread may be waiting for one of these (``AccessLookup.restrictions``)
+        for record in records:
+            wanted.update(str(a["id"]) for a in record.get("ancestors") or [] if a.get("id") is not None)
+        wanted -= cache.restrictions.keys()
+    return wanted
 
 
 def _groups_to_expand(lookup: AccessLookup, spaces: Mapping[str, Optional[str]], records: Sequence[Mapping[str, Any]]) -> FrozenSet[str]:

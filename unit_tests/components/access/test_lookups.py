@@ -135,3 +135,17 @@ def test_an_id_a_walk_lists_while_it_waits_is_not_asked(emu):
     assert answers == [[None, None]]
     queries = [r["query"] for r in emu.admin.requests() if r["path"].endswith("/content/search")]
     assert len(queries) == 1 and ids[1] not in queries[0] and ids[2] not in queries[0]
+
+
+def test_queued_ids_ride_in_the_next_batch_and_are_not_asked_again(emu):
+    config = emulator_config(emu)
+    ids = _ancestor_ids(emu, config)
+    assert len(ids) >= 5
+    lookup = build_transformation(config)._lookup
+    emu.admin.reset_requests()
+    lookup.queue(ids[2:5])  # a page read ahead listed these; nobody waits for them yet
+    assert emu.admin.requests() == []  # queueing sends nothing
+    lookup.restrictions(ids[:2])
+    lookup.restrictions(ids[2:5])  # that page's records, later: answered already
+    queries = [r["query"] for r in emu.admin.requests() if r["path"].endswith("/content/search")]
+    assert len(queries) == 1 and all(i in queries[0] for i in ids[:5])
