@@ -6,9 +6,11 @@ sync held a quarter of the site and was walked page after page, alone, long afte
 with the stream's own CQL query asked of `/rest/api/search`, whose `totalSize` Atlassian documents
 (`content/search` does not have it on Cloud), one request of one result each:
 
-* neighbouring windows that hold little are merged into one (an empty window still costs a request);
+* the windows are counted together first, one count for each stretch of windows that touch (a first
+  sync's are one stretch), which gives the stream's total;
 * a window that holds more than the target is cut into as many equal stretches of time as it needs,
-  which are counted again, until each holds about the target or is one minute long (CQL's precision).
+  which are counted again, until each holds about the target or is one minute long (CQL's precision);
+* neighbouring windows that hold little are merged into one (an empty window still costs a request).
 
 The target is the stream's total divided by ``WINDOWS_PER_WORKER`` windows per stream worker, at least
 ``MINIMUM_ITEMS`` (a few pages of 50: smaller windows cost more requests than they save). The counts run
@@ -92,6 +94,17 @@ def merge_small(
         yield run
 
 
+def touching_runs(windows: Sequence[Window], granularity: timedelta) -> List[List[Window]]:
+    """``windows`` in runs of neighbours that touch (no stretch between them that a resumed state has read)."""
+    runs: List[List[Window]] = []
+    for window in windows:
+        if runs and window[0] - runs[-1][-1][1] <= granularity:
+            runs[-1].append(window)
+        else:
+            runs.append([window])
+    return runs
+
+
 def _minute(instant: datetime) -> datetime:
     return instant.replace(second=0, microsecond=0)
 
@@ -125,13 +138,19 @@ class WorkWindows:
             # would cost more requests than the sync itself.
             yield from windows
             return
-        first = self._counted(windows)
+        # One count per stretch of touching windows (a first sync: one in all), then its busy parts counted
+        # again: fewer counts than one per window of the CDK, and the first walks start sooner.
+        runs = touching_runs(windows, self.granularity)
+        first = self._counted([(run[0][0], run[-1][1]) for run in runs])
         total = sum(count for _, count in first if count is not None)
         target = target_items(total, self.stream_workers)
         if self.on_total is not None:
             self.on_total(total)
         LOGGER.info("%s items in %s windows; cutting them to about %s each.", total, len(windows), target)
-        yield from self._settle(first, target)
+        # A stretch that could not be counted is read in the CDK's windows, uncut.
+        settling = [pair for run, (whole, count) in zip(runs, first)
+                    for pair in ([(whole, count)] if count is not None else [(window, None) for window in run])]
+        yield from self._settle(settling, target)
         while self.pending:
             for future in self.pool.first_done(list(self.pending)):
                 group = self.pending.pop(future)

@@ -175,3 +175,35 @@ def test_a_bulk_edit_found_again_in_one_part_twice_is_read_whole():
     cut = list(WorkWindows(site.count, LookupPool(8), 6, US).cut(windows))
     assert covers_exactly(cut, at(0), at(day_and_half + 1))
     assert site.counts <= len(windows) + 2 * 16  # the first counts, and two cuts of the busy window
+
+
+class RecordingSite(Site):
+    def __init__(self, minutes):
+        super().__init__(minutes)
+        self.asked = []
+
+    def count(self, window):
+        with self.lock:
+            self.asked.append(window)
+        return super().count(window)
+
+
+def test_a_first_syncs_windows_are_counted_once_as_one_stretch_then_cut_by_their_total():
+    # 1,100 evenly spread items in 16 windows of the CDK: one count for all, then one for each of four parts.
+    site = RecordingSite([i * 14.5 for i in range(1100)])
+    windows = equal_windows(16, 1000)
+    cut = list(WorkWindows(site.count, LookupPool(8), 6, US).cut(windows))
+    assert site.asked[0] == (windows[0][0], windows[-1][1])
+    assert site.counts == 1 + math.ceil(1100 / target_items(1100, 6)) < len(windows)
+    assert covers_exactly(cut, windows[0][0], windows[-1][1])
+    assert sum(site.count(w) for w in cut) == 1100
+
+
+def test_a_resumed_syncs_gaps_are_counted_apart_so_the_stretch_read_between_them_is_not_read_again():
+    day = 24 * 60
+    site = RecordingSite([i for i in range(0, 6 * day, 10)])
+    gaps = equal_windows(3, day)[:2] + [(at(4 * day), at(6 * day))]  # days 2-3 were read before the pause
+    cut = list(WorkWindows(site.count, LookupPool(8), 6, US).cut(gaps))
+    assert sorted(site.asked[:2]) == [(gaps[0][0], gaps[1][1]), gaps[2]]  # the two touching windows as one
+    assert not any(at(2 * day) <= start <= at(4 * day) - US for start, _ in cut)
+    assert sum(site.count(w) for w in cut) == sum(1 for m in site.minutes if not 2 * day <= m < 4 * day)
