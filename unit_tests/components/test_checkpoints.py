@@ -16,7 +16,7 @@ from airbyte_cdk.sources.streams.concurrent.state_converters.datetime_stream_sta
 )
 from airbyte_cdk.sources.types import Record, StreamSlice
 
-from source_confluence.components.checkpoints import PageCheckpointingCursor, catch_up_for
+from source_confluence.components.checkpoints import PageCheckpointingCursor, WindowKeys, catch_up_for, cursor_instant
 from source_confluence.components.sync_context import SyncContext
 from unit_tests.config_builder import ConfigBuilder
 from unit_tests.conftest import get_source, is_content_tree_probe, read_streams, state_for
@@ -288,3 +288,23 @@ class TestSpacesTheStateDoesNotKnow:
             ("HR", "2024-01-01T00:00:00.000000Z", "2024-01-20T00:00:00.000000Z"),
             ("HR", "2024-02-01T00:00:00.000000Z", "2024-02-19T23:59:59.999999Z"),
         ]
+
+
+def test_the_fast_cursor_value_is_the_converters_for_every_form_the_records_carry():
+    converter = CustomFormatConcurrentStreamStateConverter(
+        datetime_format="%Y-%m-%dT%H:%M:%S.%fZ", input_datetime_formats=["%Y-%m-%dT%H:%M:%S.%fZ", "%Y-%m-%dT%H:%M:%SZ"]
+    )
+    for value in ("2026-11-02T15:51:12.345Z", "2026-11-02T15:51:12Z", "2026-11-02T15:51:12.3Z", "2026-11-02T15:51:12.123456Z"):
+        assert cursor_instant(value, converter.parse_value) == converter.parse_value(value), value
+    calls = []
+    assert cursor_instant("2026-11-02 15:51", lambda v: calls.append(v) or "parsed") == "parsed"  # not ...Z: the converter decides
+    assert calls == ["2026-11-02 15:51"]
+
+
+def test_window_keys_are_equal_for_equal_slices_and_made_once_per_slice_object():
+    keys = WindowKeys()
+    window = StreamSlice(partition={"space_key": "ENG"}, cursor_slice={"start_time": "a", "end_time": "b"})
+    same_content = StreamSlice(partition={"space_key": "ENG"}, cursor_slice={"start_time": "a", "end_time": "b"})
+    other = StreamSlice(partition={"space_key": "OPS"}, cursor_slice={"start_time": "a", "end_time": "b"})
+    assert keys(window) == keys(same_content) != keys(other)
+    assert keys(window) is keys(window)  # kept, not made again
