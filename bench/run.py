@@ -234,6 +234,11 @@ def connector_files(emu, tag):
     return write_json(WORK / ("connector-config-%s.json" % tag), config), write_json(WORK / ("connector-catalog-%s.json" % tag), {"streams": streams})
 
 
+def keep_request_log(emu, tag, sync):
+    """The emulator's log of the sync just measured, for `python -m bench.request_log` (where the time went)."""
+    write_json(WORK / ("requests-%s-%s.json" % (tag, sync)), emu.admin("GET", "/requests"))
+
+
 def cursor_minutes(states):
     """Each content type's cursor after the full sync, as a CQL minute (the site is in UTC), for bench.ideal --since."""
     minutes = []
@@ -311,10 +316,12 @@ def run_size(pages, shape, args, bins):
         this_tree = {"PYTHONPATH": str(ROOT)}  # the connector measured is this tree's, whatever the venv installed
         out["connector_full"], states = measure("connector full", conn, emu, env_extra=this_tree, timeout=args.timeout,
                                                 keep_state=True, first_request=True)
+        keep_request_log(emu, tag, "full")
         state_path = write_json(WORK / ("connector-state-%s.json" % tag), list(states.values()))
         out["changed_pages"] = edit_one_percent(emu)
         out["connector_incremental"], _ = measure("connector incremental", conn + ["--state", state_path], emu,
                                                   env_extra=this_tree, timeout=args.timeout, first_request=True)
+        keep_request_log(emu, tag, "incremental")
         if args.connector_only:
             return out
         # The floor runs before the ideal client, whose walks share its expand (the emulator caches encoded
