@@ -73,8 +73,8 @@ class EffectiveReadAccess(RecordTransformation):
             raise AccessUnknown("the record has no spaceKey")
         with self._lookup.cache.lock:  # its descendants need not look it up again
             self._lookup.cache.restrictions.setdefault(str(record.get("id")), own)
-        ancestor_ids = [str(a["id"]) for a in (record.get("ancestors") or []) if a.get("id") is not None]
-        chain = (self._lookup.restrictions(ancestor_ids) if ancestor_ids else []) + [own]
+        ancestors = ancestor_ids(record)
+        chain = (self._lookup.restrictions(ancestors) if ancestors else []) + [own]
         space_view = self._lookup.space_view(space_key, record.get("spaceId"))
         key = (space_key, tuple(chain))
         with self._lookup.cache.lock:
@@ -158,8 +158,13 @@ def queue_listed_ancestors(config: Mapping[str, Any], raw_records: Sequence[Mapp
     if cache.lookup is None or not records:
         return
     listed = {str(r.get("id")) for r in records}
-    ancestors = {str(a["id"]) for r in records for a in r.get("ancestors") or () if a.get("id") is not None}
+    ancestors = {i for record in records for i in ancestor_ids(record)}
     cache.lookup.queue(sorted(ancestors - listed))
+
+
+def ancestor_ids(record: Mapping[str, Any]) -> List[str]:
+    """The ids of a raw record's ancestors, root first, as strings (the cache's keys)."""
+    return [str(a["id"]) for a in record.get("ancestors") or () if a.get("id") is not None]
 
 
 def _with_restrictions(raw_records: Sequence[Any]) -> List[Mapping[str, Any]]:
@@ -182,7 +187,7 @@ def _note_listing(cache: AccessCache, records: Sequence[Mapping[str, Any]]) -> s
         if len(cache.restrictions) > known:
             cache.batches.notify_all()  # a thread may be waiting for one of these (``AccessLookup.restrictions``)
         for record in records:
-            wanted.update(str(a["id"]) for a in record.get("ancestors") or [] if a.get("id") is not None)
+            wanted.update(ancestor_ids(record))
         wanted -= cache.restrictions.keys()
     return wanted
 
@@ -195,7 +200,7 @@ def _groups_to_expand(lookup: AccessLookup, spaces: Mapping[str, Optional[str]],
             groups |= lookup.space_view(key, space_id).groups  # asked already: this waits or reads the cache
         except AccessUnknown:
             continue  # the record meets the same failure and says so
-    ids = {str(r["id"]) for r in records} | {str(a["id"]) for r in records for a in r.get("ancestors") or [] if a.get("id") is not None}
+    ids = {str(r["id"]) for r in records} | {i for record in records for i in ancestor_ids(record)}
     with lookup.cache.lock:
         for content_id in ids:
             principals = lookup.cache.restrictions.get(content_id)
