@@ -48,7 +48,6 @@ to checkpoint inside a partition and to add state-persisted extra slices.
 """
 
 import copy
-import json
 import threading
 from datetime import datetime, timedelta
 from typing import Any, Dict, Iterable, List, Mapping, MutableMapping, Optional, Sequence, Tuple
@@ -78,7 +77,7 @@ from isodate import parse_duration
 
 from source_confluence.components.endpoints import parse_instant
 from source_confluence.components.space_catch_up import STATE_KEY, SpaceCatchUp, remembered_spaces, windows_not_read
-from source_confluence.components.sync_context import SyncContext
+from source_confluence.components.sync_context import SyncContext, slice_key
 from source_confluence.components.lookup_pool import base_slots, lookup_pool, workers
 from source_confluence.components.work_windows import WorkWindows, count_requester_definition, search_counter
 
@@ -117,10 +116,7 @@ class WindowKeys:
         entry = self._by_identity.get(id(window))
         if entry is not None and entry[0] is window:
             return entry[1]
-        if isinstance(window, StreamSlice):
-            key: Any = json.dumps([dict(window.partition), dict(window.cursor_slice)], sort_keys=True, default=str)
-        else:
-            key = window
+        key = slice_key(window) if isinstance(window, StreamSlice) else window
         self._by_identity[id(window)] = (window, key)
         return key
 

@@ -28,7 +28,6 @@ the token is known from the response alone would remove this component.
 
 from __future__ import annotations
 
-import json
 import logging
 import threading
 from collections import OrderedDict
@@ -46,15 +45,9 @@ from source_confluence.components.access.transformation import queue_listed_ance
 from source_confluence.components.lookup_pool import lookup_pool, workers
 from source_confluence.components.pagination import next_link_token
 from source_confluence.components.response_json import json_body
+from source_confluence.components.sync_context import slice_key
 
 LOGGER = logging.getLogger("airbyte")
-
-
-def _slice_key(stream_slice: Optional[StreamSlice]) -> str:
-    """One walk's identity: its partition and cursor window (a slice object is not hashable)."""
-    if stream_slice is None:
-        return ""
-    return json.dumps([dict(stream_slice.partition), dict(stream_slice.cursor_slice)], sort_keys=True, default=str)
 
 
 def cursor_link_token(response: requests.Response) -> Optional[str]:
@@ -133,7 +126,7 @@ class ReadAheadRequester(Requester):
         request_body_json: Optional[Mapping[str, Any]] = None,
         log_formatter: Optional[Callable[[requests.Response], Any]] = None,
     ) -> Optional[requests.Response]:
-        walk = _slice_key(stream_slice)
+        walk = slice_key(stream_slice)  # one walk's identity
         ahead = self._claim(walk, path)
         response = None
         if ahead is not None:

@@ -17,6 +17,7 @@ Upstream change that would remove the index: a per-source object the CDK hands c
 (e.g. ``ModelToComponentFactory`` passing a ``context`` to ``create_custom_component``).
 """
 
+import json
 import threading
 import uuid
 from collections import Counter, OrderedDict
@@ -36,6 +37,14 @@ KEEP_SYNCS = 48
 
 def new_sync_id() -> str:
     return uuid.uuid4().hex
+
+
+def slice_key(stream_slice: Any) -> str:
+    """A slice's identity, its partition and cursor window, as a string key for the maps kept per walk or
+    window (read-ahead, checkpoints): a ``StreamSlice`` is not hashable cheaply (JSON and SHA-256 on every use)."""
+    if stream_slice is None:
+        return ""
+    return json.dumps([dict(stream_slice.partition), dict(stream_slice.cursor_slice)], sort_keys=True, default=str)
 
 
 class PageCheckpoints(Protocol):
