@@ -79,8 +79,7 @@ def merge_small(
     """
     run: Optional[Tuple[Window, int]] = None
     for window, count in counted:
-        touches = run is not None and window[0] - run[0][1] <= granularity
-        if count is not None and run is not None and touches and run[1] + count <= target:
+        if count is not None and run is not None and touches(run[0], window, granularity) and run[1] + count <= target:
             run = ((run[0][0], window[1]), run[1] + count)
             continue
         if run is not None:
@@ -94,11 +93,17 @@ def merge_small(
         yield run
 
 
+def touches(earlier: Window, later: Window, granularity: timedelta) -> bool:
+    """Whether ``later`` starts right after ``earlier`` ends: nothing lies between them that a resumed state
+    has read, so they may be counted or read as one."""
+    return later[0] - earlier[1] <= granularity
+
+
 def touching_runs(windows: Sequence[Window], granularity: timedelta) -> List[List[Window]]:
-    """``windows`` in runs of neighbours that touch (no stretch between them that a resumed state has read)."""
+    """``windows`` in runs of neighbours that touch (``touches``)."""
     runs: List[List[Window]] = []
     for window in windows:
-        if runs and window[0] - runs[-1][-1][1] <= granularity:
+        if runs and touches(runs[-1][-1], window, granularity):
             runs[-1].append(window)
         else:
             runs.append([window])
