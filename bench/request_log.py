@@ -33,7 +33,7 @@ def kind_of(entry: Mapping[str, Any]) -> str:
         query = dict(parse_qsl(str(entry.get("query") or "")))
         if query.get("cql", "").startswith("id IN ("):
             return "ancestors"
-        # One result: a start-up probe (the oldest content, whether the site has folders), not a walk.
+        # One result: a start-up probe (whether the site has folders), not a walk.
         return "other" if query.get("limit") == "1" else "walk"
     return "other"
 

@@ -97,8 +97,8 @@ def test_second_sync_brings_every_change_and_grows_with_changes_not_site_size(pr
             overlap_start = cursor - LOOKBACK - timedelta(hours=1)  # + the zone's DST spread
             assert changed or parse_utc(record["lastModifiedAt"]) >= overlap_start, record["id"]
         assert len(after["pages"]) < len(before["pages"]) / 5
-        # One site-wide window per content stream, content_inventory's walk per space, the look-up of the
-        # oldest content, and a batched look-up or two of the changed pages' ancestors for effective access:
+        # One site-wide window per content stream, content_inventory's walk per space, the probe for folders
+        # and the like, and a batched look-up or two of the changed pages' ancestors for effective access:
         # none of it depends on how many pages the site has.
         spaces = len(site.spaces)
         assert content_search_requests(emulator) <= len(INCREMENTAL_STREAMS) + spaces + 1 + 2

@@ -18,7 +18,7 @@ class ConfigBuilder:
             "credentials": {"auth_type": "api_token", "email": "bot@acme.test", "api_token": "cloud-token"},
             "cql_time_zone": "UTC",
             # One worker reads a first sync as one CQL window, so these tests see one request per window
-            # and no look-up of the oldest content; slicing has its own tests (components/test_slicing.py).
+            # and no window counts; slicing has its own tests (components/test_slicing.py, test_work_windows.py).
             "num_workers": 1,
         }
 

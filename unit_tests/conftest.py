@@ -30,21 +30,12 @@ def is_time_zone_lookup(request) -> bool:
     return bool(USER_CURRENT.search(path) or SYSTEM_INFO.search(path))
 
 
-def is_oldest_content_lookup(request) -> bool:
-    """NormaliseConfig's one CQL request for the oldest content (components/slicing.py)."""
-    return "content/search" in request.url and oldest_content_cql_prefix() in (parse_qs(urlsplit(request.url).query).get("cql") or [""])[0]
-
-
 def is_visible_spaces_lookup(request) -> bool:
     """NormaliseConfig's listing of the visible space keys (components/visible_spaces.py): the space
     listing without the descriptions the ``space`` stream asks for."""
     parts = urlsplit(request.url)
     query = parse_qs(parts.query)
     return parts.path.endswith(("/api/v2/spaces", "/rest/api/space")) and "description-format" not in query and "expand" not in query
-
-
-def oldest_content_cql_prefix() -> str:
-    return "type IN (page, blogpost, comment, attachment)"
 
 
 def mock_time_zone_lookups(mocker, user_zone: Optional[str] = None, site_zone: Optional[str] = None) -> None:
@@ -64,11 +55,10 @@ def http(requests_mock):
 
 
 def stream_requests(mocker) -> list:
-    """The requests the streams sent: everything but the look-ups before them (time zones, oldest content, spaces,
-    tree probe)."""
+    """The requests the streams sent: everything but the look-ups before them (time zones, spaces, tree probe)."""
     return [
         r for r in mocker.request_history
-        if not is_time_zone_lookup(r) and not is_oldest_content_lookup(r) and not is_visible_spaces_lookup(r)
+        if not is_time_zone_lookup(r) and not is_visible_spaces_lookup(r)
         and not is_content_tree_probe(r)
     ]
 

@@ -1,14 +1,14 @@
 """Normalise the user's config once per run, before any stream is built.
 
-Why Python: four things depend on the outside world or on time-zone arithmetic, which the
-declarative ``ConfigAddFields`` cannot do:
+Why Python: these depend on the outside world or on time arithmetic, which the declarative
+``ConfigAddFields`` cannot do:
 
 - the Cloud id the API gateway needs, read from ``<site>/_edge/tenant_info`` when the user did
   not give it (the call is unauthenticated, so it cannot spend a rotating OAuth refresh token);
 - the time zone in which Confluence reads CQL date literals (minute precision, no zone suffix):
   the account's profile zone and the site default on Cloud, else ``cql_time_zone``, turned into
   the two shifts that make a UTC window safe to express in site-local wall time;
-- the first sync's time slices, which need the oldest content's date (``slicing.py``);
+- the first sync's time window and its step, from ``start_date`` and ``num_workers`` (``slicing.py``);
 - the keys of the visible spaces, so the content streams catch up spaces their state does not know
   (``visible_spaces.py``, ``space_catch_up.py``);
 - URL clean-up that must never send a request to a host the user did not configure.
@@ -36,7 +36,7 @@ from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
 from source_confluence.components.config_spec import config_problems, drop_null_optional_fields, fill_defaults, spec_default
 from source_confluence.components.endpoints import api_roots, rest_api_root_and_auth
-from source_confluence.components.slicing import discover_oldest_modification, slice_plan
+from source_confluence.components.slicing import slice_plan
 from source_confluence.components.sync_context import SYNC_ID_KEY, new_sync_id
 from source_confluence.components.visible_spaces import visible_space_keys
 
@@ -227,14 +227,13 @@ class NormaliseConfig(ConfigTransformation):
                 cloud_id = self._lookup_cloud_id(base_url)
                 if cloud_id:
                     credentials["cloud_id"] = cloud_id
-        # The look-ups before a sync, side by side: the oldest content (for the first sync's windows), the
-        # visible spaces (to catch up the ones the state does not know), the zones.
-        with ThreadPoolExecutor(max_workers=2) as pool:
-            oldest = pool.submit(discover_oldest_modification, config)
+        # The look-ups before a sync, side by side: the visible spaces (to catch up the ones the state does
+        # not know) and the zones.
+        with ThreadPoolExecutor(max_workers=1) as pool:
             spaces = pool.submit(visible_space_keys, config)
             zones = discover_time_zones(config) or [config.get("cql_time_zone")]
             now = datetime.now(timezone.utc)
-            plan = slice_plan(config, oldest.result(), now)
+            plan = slice_plan(config, now)
             visible_spaces = spaces.result()
         lower, upper = zone_shifts(zones, now)
         config["_derived"] = {

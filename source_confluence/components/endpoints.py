@@ -2,7 +2,7 @@
 
 The manifest's requesters read the roots from ``config["_derived"]`` (filled by ``NormaliseConfig``),
 so the Cloud / API gateway / Data Center choice is made here once instead of in every requester.
-The look-ups made before the CDK's authenticators exist (time zones, the oldest content) sign their
+The look-ups made before the CDK's authenticators exist (time zones, the visible spaces) sign their
 requests with ``rest_api_root_and_auth``.
 """
 

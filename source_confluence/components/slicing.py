@@ -1,92 +1,44 @@
-"""Cut a first sync of the CQL content streams into time slices that run at the same time.
+"""The first sync's time window for the CQL content streams, and the filter that keeps records to their window.
 
 A CQL cursor walk is sequential: one request after the other, ~50 bodies each. Reading a site in one
 walk (or one walk per space, where the biggest space sets the pace) leaves the other workers idle.
 Cut into `lastmodified` windows, the walks run side by side, and a sync of 20,000 pages takes the time
 of one window instead of the whole site (bench/RESULTS.md).
 
-Empty windows still cost one request each, so the windows must span the site's content, not
-1970 to now. Hence one look-up before the sync: the oldest `lastmodified` among the content the sync
-can see (one CQL request, `limit=1`). Why Python: the manifest's cursor can only take its start and
-step from the config; this fills ``config["_derived"]`` with them (called by ``NormaliseConfig``).
-
-When the look-up is impossible (OAuth 2.0: a refresh here would spend the rotating refresh token the
-authenticator needs) or fails, a first sync without ``start_date`` is one window, as before: slower,
-never wrong. Later syncs read from the state; their window is short and is one slice.
+The cut itself is ``work_windows``': it counts what the manifest's cursor hands it and cuts the busy
+stretches, from where the first count says the content begins. So the cursor's first window needs no
+look-up before the sync: without ``start_date`` it is one window from 1970, which the first count
+spans. With ``start_date`` it is ``2 x num_workers`` windows from there, the cut a sync falls back to
+when Confluence will not count. Why Python: the manifest's cursor can only take its start and step
+from the config; this fills ``config["_derived"]`` with them (called by ``NormaliseConfig``). Later
+syncs read from the state; their window is short and is one slice.
 """
 
-import logging
 import math
-from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any, Iterable, Mapping, Optional
 
-import requests
 from airbyte_cdk.sources.declarative.extractors.record_filter import RecordFilter
 
-from source_confluence.components.endpoints import parse_instant, rest_api_root_and_auth
+from source_confluence.components.endpoints import parse_instant
 from source_confluence.components.lookup_pool import workers
 
-logger = logging.getLogger("airbyte")
-
 EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
-LOOKUP_TIMEOUT_SECONDS = 30
-# Windows per first sync: twice the workers, so that a slow window does not leave the others idle.
+# Windows from start_date: twice the workers, so that a slow window does not leave the others idle.
 SLICES_PER_WORKER = 2
 # Never cut finer than this: a young site would otherwise pay a request per nearly empty window.
 MINIMUM_STEP = timedelta(days=1)
-# Room below the oldest date seen: minute-precision CQL and a site zone the probe did not know.
-OLDEST_MARGIN = timedelta(days=1)
 ONE_WINDOW_STEP = "P36500D"
 
 
-def oldest_content_cql(config: Mapping[str, Any]) -> str:
-    statuses = '"current", "archived"' if config.get("include_archived", True) else '"current"'
-    cql = f"type IN (page, blogpost, comment, attachment) AND status IN ({statuses})"
-    if config.get("space_keys"):
-        keys = ", ".join('"%s"' % key.replace('"', '\\"') for key in config["space_keys"])
-        cql += f" AND space IN ({keys})"
-    return cql + " ORDER BY lastmodified ASC"
-
-
-def discover_oldest_modification(config: Mapping[str, Any]) -> Optional[datetime]:
-    """The `lastmodified` of the oldest content the sync will read, or None when it cannot be known.
-
-    Not asked with one worker: windows read one after the other gain nothing and cost requests.
-    """
-    if workers(config) < 2:
-        return None
-    target = rest_api_root_and_auth(config)
-    if target is None:
-        return None
-    root, signing = target
-    headers = {"Accept": "application/json", **dict(signing.get("headers") or {})}
-    try:
-        response = requests.get(
-            f"{root}/content/search",
-            params={"cql": oldest_content_cql(config), "limit": 1, "expand": "version"},
-            auth=signing.get("auth"),
-            headers=headers,
-            timeout=LOOKUP_TIMEOUT_SECONDS,
-        )
-        results = response.json().get("results") if response.ok else None
-        first = results[0] if isinstance(results, list) and results else None
-        return parse_instant(((first or {}).get("version") or {}).get("when"))
-    except Exception as error:  # an optimisation only: whatever went wrong, read the first sync as one window
-        logger.info("Could not find the oldest content (%s); a first sync without start_date reads one window.", type(error).__name__)
-        return None
-
-
-def slice_plan(config: Mapping[str, Any], oldest: Optional[datetime], now: datetime) -> Mapping[str, str]:
+def slice_plan(config: Mapping[str, Any], now: datetime) -> Mapping[str, str]:
     """The first sync's start and its window length, as the manifest's cursor wants them.
 
-    Start: ``start_date`` when given, raised to a day before the oldest content when that is known.
-    Step: the span from there to now cut into ``2 x num_workers`` windows, at least a day each; one
-    window with one worker, or when nothing bounds the start (it would be 1970).
+    Start: ``start_date``, or 1970. Step: from ``start_date`` to now cut into ``2 x num_workers``
+    windows, at least a day each; one window from 1970 (``work_windows`` cuts it from the first edit),
+    and one window with one worker.
     """
     start = parse_instant(config.get("start_date")) or EPOCH
-    if oldest is not None:
-        start = max(start, oldest - OLDEST_MARGIN)
     if start == EPOCH or workers(config) < 2:
         return {"content_start": start.strftime("%Y-%m-%dT%H:%M:%SZ"), "content_slice_step": ONE_WINDOW_STEP}
     slices = SLICES_PER_WORKER * workers(config)
@@ -98,7 +50,6 @@ def slice_plan(config: Mapping[str, Any], oldest: Optional[datetime], now: datet
     }
 
 
-@dataclass
 class InSliceWindow(RecordFilter):
     """Keep the records modified inside the slice's own UTC window.
 

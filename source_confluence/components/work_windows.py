@@ -9,7 +9,10 @@ with the stream's own CQL query asked of `/rest/api/search`, whose `totalSize` A
 * the windows are counted together first, one count for each stretch of windows that touch (a first
   sync's are one stretch), which gives the stream's total;
 * a window that holds more than the target is cut into as many equal stretches of time as it needs,
-  which are counted again, until each holds about the target or is one minute long (CQL's precision);
+  which are counted again, until each holds about the target or is one minute long (CQL's precision).
+  The query is ordered by `lastmodified`, so the count's one result is the window's first edit: the
+  cuts are spread from there, not from the window's start. That is how a first sync finds where the
+  site's content begins (its window starts in 1970, or at ``start_date``) without a request of its own;
 * neighbouring windows that hold little are merged into one (an empty window still costs a request).
 
 The target is the stream's total divided by ``WINDOWS_PER_WORKER`` windows per stream worker, at least
@@ -27,11 +30,12 @@ import itertools
 import logging
 import math
 from datetime import datetime, timedelta
-from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, Iterator, List, NamedTuple, Optional, Sequence, Tuple, Union
 
 from airbyte_cdk.sources.declarative.requesters.requester import Requester
 from airbyte_cdk.sources.types import StreamSlice
 
+from source_confluence.components.endpoints import parse_instant
 from source_confluence.components.lookup_pool import LookupPool
 from source_confluence.components.response_json import json_body
 
@@ -54,16 +58,33 @@ SHORTEST_WINDOW = timedelta(minutes=1)
 Window = Tuple[datetime, datetime]  # first and last instant, both inclusive
 
 
+class WindowCount(NamedTuple):
+    """What one count says of a window: how many items it holds, and its first edit when the answer names it."""
+
+    total: int
+    first_edit: Optional[datetime] = None
+
+
+# A counter answers a WindowCount, a bare total, or None when Confluence does not say.
+Counter = Callable[[Window], Union[WindowCount, int, None]]
+
+
 def target_items(total: int, stream_workers: int) -> int:
     return max(MINIMUM_ITEMS, math.ceil(total / max(1, WINDOWS_PER_WORKER * stream_workers)))
 
 
-def split(window: Window, parts: int, granularity: timedelta) -> List[Window]:
-    """``window`` cut into ``parts`` equal stretches (at whole minutes, each at least one minute)."""
+def split(window: Window, parts: int, granularity: timedelta, first_edit: Optional[datetime] = None) -> List[Window]:
+    """``window`` cut into ``parts`` equal stretches (at whole minutes, each at least one minute).
+
+    Given the window's ``first_edit``, the stretches are equal from there on, and the first one also
+    holds the empty time before it: a first sync's window starts in 1970.
+    """
     start, end = window
-    parts = max(1, min(parts, int((end - start) / SHORTEST_WINDOW)))
-    step = (end - start) / parts
-    cuts = [start] + [_minute(start + step * index) for index in range(1, parts)]
+    cut_from = _minute(first_edit) if first_edit is not None and start < first_edit <= end else start
+    cut_from = max(start, cut_from)
+    parts = max(1, min(parts, int((end - cut_from) / SHORTEST_WINDOW)))
+    step = (end - cut_from) / parts
+    cuts = [start] + [_minute(cut_from + step * index) for index in range(1, parts)]
     cuts = sorted(set(cut for cut in cuts if start <= cut <= end))
     bounds = [(cuts[index], cuts[index + 1] - granularity) for index in range(len(cuts) - 1)]
     return bounds + [(cuts[-1], end)]
@@ -119,7 +140,7 @@ class WorkWindows:
 
     def __init__(
         self,
-        count: Callable[[Window], Optional[int]],
+        count: Counter,
         pool: LookupPool,
         stream_workers: int,
         granularity: timedelta,
@@ -134,6 +155,7 @@ class WorkWindows:
         # group -> (its window's count, whether that window was a burst in its own parent, its parts)
         self.groups: Dict[int, Tuple[int, bool, List[Tuple[Window, Any]]]] = {}
         self.pending: Dict[Any, int] = {}  # a count not in yet -> its group
+        self.first_edits: Dict[Window, datetime] = {}  # what the counts said of the windows' first edits
         self._group_ids = itertools.count()
 
     def cut(self, windows: Sequence[Window]) -> Iterator[Window]:
@@ -163,8 +185,8 @@ class WorkWindows:
                 if entry is not None and all(counted.done() for _, counted in entry[2]):
                     del self.groups[group]
                     parent_count, parent_was_burst, parts = entry
-                    yield from self._settle([(part, self._result(counted)) for part, counted in parts], target, parent_count,
-                                            parent_was_burst)
+                    yield from self._settle([(part, self._result(part, counted)) for part, counted in parts], target,
+                                            parent_count, parent_was_burst)
 
     def _settle(
         self,
@@ -180,7 +202,8 @@ class WorkWindows:
             if count is None or count <= target or settled_burst or window[1] - window[0] <= SHORTEST_WINDOW:
                 yield window
             else:
-                parts = split(window, min(MAXIMUM_PARTS, math.ceil(count / target)), self.granularity)
+                parts = split(window, min(MAXIMUM_PARTS, math.ceil(count / target)), self.granularity,
+                              self.first_edits.get(window))
                 if len(parts) < 2:  # a busy minute or two: CQL cannot cut it finer, so it is read whole
                     yield window
                 else:
@@ -188,7 +211,7 @@ class WorkWindows:
 
     def _counted(self, windows: Sequence[Window]) -> List[Tuple[Window, Optional[int]]]:
         futures = self.pool.side_by_side([lambda window=window: self.count(window) for window in windows])
-        return [(window, self._result(future)) for window, future in zip(windows, futures)]
+        return [(window, self._result(window, future)) for window, future in zip(windows, futures)]
 
     def _count_parts(self, parts: List[Window], parent_count: int, parent_was_burst: bool) -> None:
         """Count the parts of one window side by side; they settle together once the last count is in."""
@@ -198,27 +221,37 @@ class WorkWindows:
         for _, future in futures:
             self.pending[future] = group
 
-    @staticmethod
-    def _result(future: Any) -> Optional[int]:
+    def _result(self, window: Window, future: Any) -> Optional[int]:
+        """The window's count (None: unknown); its first edit is kept for when it is cut."""
         try:
             value = future.result()
         except Exception as error:  # an optimisation only: the window is read uncut
             LOGGER.debug("Counting a window failed: %s", type(error).__name__)
             return None
-        return value if isinstance(value, int) else None
+        if isinstance(value, WindowCount):
+            if value.first_edit is not None:
+                self.first_edits[window] = value.first_edit
+            value = value.total
+        return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
-def search_counter(requester: Requester, boundary_fields: Tuple[str, str], output: Callable[[datetime], Any]) -> Callable[[Window], Optional[int]]:
+def search_counter(requester: Requester, boundary_fields: Tuple[str, str], output: Callable[[datetime], Any]) -> Counter:
     """Counts a window with ``requester`` (the stream's own, asking `search` for one result, see
-    ``count_requester_definition``): its ``totalSize``, or None when Confluence does not say."""
+    ``count_requester_definition``): its ``totalSize`` and, from the one result of the query ordered by
+    `lastmodified`, its first edit (`lastModified`, Cloud and Data Center); None when Confluence does not
+    say how many."""
     start_field, end_field = boundary_fields
 
-    def count(window: Window) -> Optional[int]:
+    def count(window: Window) -> Optional[WindowCount]:
         window_slice = StreamSlice(partition={}, cursor_slice={start_field: output(window[0]), end_field: output(window[1])})
         response = requester.send_request(stream_slice=window_slice)
         body = json_body(response) if response is not None and response.ok else None
         total = body.get("totalSize") if isinstance(body, dict) else None
-        return total if isinstance(total, int) and not isinstance(total, bool) and total >= 0 else None
+        if not isinstance(total, int) or isinstance(total, bool) or total < 0:
+            return None
+        results = body.get("results")
+        first = results[0] if isinstance(results, list) and results and isinstance(results[0], dict) else {}
+        return WindowCount(total, parse_instant(first.get("lastModified")))
 
     return count
 

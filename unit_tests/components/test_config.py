@@ -208,27 +208,25 @@ class TestCqlWindowShifts:
         assert all(r.headers["Authorization"] == basic("me@acme.test", "tok") for r in lookups)
 
     def test_the_look_ups_before_a_sync_are_in_flight_together(self, monkeypatch):
-        # Every sync waits for them before its first record: the two zones, the oldest content and the
-        # visible spaces are asked at once. Each answer waits until all four requests are out
-        # (requests_mock would serialise them, so requests.get itself is replaced).
-        all_four = threading.Barrier(4, timeout=10)
+        # Every sync waits for them before its first record: the two zones and the visible spaces are
+        # asked at once. Each answer waits until all three requests are out (requests_mock would
+        # serialise them, so requests.get itself is replaced).
+        all_three = threading.Barrier(3, timeout=10)
         answers = {
             "/user/current": {"timeZone": "America/New_York"},
             "/settings/systemInfo": {"defaultTimeZone": "Asia/Tokyo"},
-            "/content/search": {"results": [{"version": {"when": "2021-05-04T03:02:01.000Z"}}]},
             "/api/v2/spaces": {"results": [{"key": "HR"}, {"key": "ENG"}], "_links": {}},
         }
 
         def get(url, **kwargs):
-            all_four.wait()
+            all_three.wait()
             body = next(answer for path, answer in answers.items() if url.endswith(path))
             return SimpleNamespace(ok=True, status_code=200, json=lambda: body)
 
         monkeypatch.setattr(requests, "get", get)
         config = normalise(ConfigBuilder().with_api_token().with_workers(4).build())
-        assert not all_four.broken
+        assert not all_three.broken
         assert config["_derived"]["cql_time_zones"] == ["America/New_York", "Asia/Tokyo"]
-        assert config["_derived"]["content_start"] == "2021-05-03T03:02:01Z"
         assert config["_derived"]["visible_space_keys"] == ["ENG", "HR"]
 
     def test_cloud_lookups_that_fail_fall_back_to_the_configured_zone(self, http):

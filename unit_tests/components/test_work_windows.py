@@ -1,16 +1,20 @@
 """work_windows.py: windows cut to about equal work from counts, covering exactly the same time."""
 
+import json
 import math
 import threading
 from datetime import datetime, timedelta, timezone
+from types import SimpleNamespace
 
 from source_confluence.components.lookup_pool import LookupPool
 from source_confluence.components.work_windows import (
     MINIMUM_ITEMS,
     WINDOWS_PER_WORKER,
+    WindowCount,
     WorkWindows,
     count_requester_definition,
     merge_small,
+    search_counter,
     split,
     target_items,
 )
@@ -41,6 +45,18 @@ def test_split_cuts_at_whole_minutes_without_gap_or_overlap():
     parts = split((at(0), at(60)), 4, US)
     assert [p[0] for p in parts] == [at(0), at(15), at(30), at(45)]
     assert covers_exactly(parts, at(0), at(60))
+
+
+def test_split_spreads_the_cuts_from_the_first_edit_and_the_first_part_keeps_the_time_before_it():
+    parts = split((at(0), at(1060)), 4, US, first_edit=at(1000) + timedelta(seconds=30))
+    assert [p[0] for p in parts] == [at(0), at(1015), at(1030), at(1045)]
+    assert covers_exactly(parts, at(0), at(1060))
+
+
+def test_split_ignores_a_first_edit_outside_the_window():
+    # The CQL window is widened by the zones' offsets, so its first result may lie just before the UTC window.
+    for outside in (at(-5), at(61)):
+        assert [p[0] for p in split((at(0), at(60)), 4, US, first_edit=outside)] == [at(0), at(15), at(30), at(45)]
 
 
 def test_split_never_makes_a_window_shorter_than_a_minute():
@@ -114,12 +130,55 @@ def test_one_short_window_is_not_counted():
 
 
 def test_one_long_window_is_counted_and_cut():
-    # A first sync that could not find the oldest edit reads from 1970: one window, mostly empty.
+    # A counter that does not name the first edit: the cut still settles, with more counts.
     site = Site([10_000_000 + i for i in range(1000)])
     windows = [(at(0), at(10_001_000))]
     cut = list(WorkWindows(site.count, LookupPool(8), 2, US).cut(windows))
     assert covers_exactly(cut, windows[0][0], windows[0][1])
     assert len(cut) > 1 and max(site.count(w) for w in cut) <= 2 * target_items(1000, 2)
+
+
+class FirstEditSite(Site):
+    """Counts like `search` ordered by `lastmodified`: the total and the window's first edit."""
+
+    def count(self, window):
+        total = super().count(window)
+        inside = [at(m) for m in self.minutes if window[0] <= at(m) <= window[1]]
+        return WindowCount(total, min(inside) if inside else None)
+
+
+def test_a_first_syncs_window_from_1970_is_cut_from_the_first_edit_its_count_names():
+    # No start_date: one window from 1970 (slicing.py). 1,000 evenly spread edits in the last 1,000 minutes.
+    minutes = [10_000_000 + i for i in range(1000)]
+    site, blind = FirstEditSite(minutes), Site(minutes)
+    windows = [(at(0), at(10_001_000))]
+    cut = list(WorkWindows(site.count, LookupPool(8), 2, US).cut(windows))
+    assert covers_exactly(cut, windows[0][0], windows[0][1])
+    target = target_items(1000, 2)
+    # One count for the window, one for each part: the parts hold equal shares of the edits.
+    assert site.counts == 1 + math.ceil(1000 / target)
+    parts = math.ceil(1000 / target)
+    assert [site.count(w).total for w in cut] == [1000 // parts] * parts
+    list(WorkWindows(blind.count, LookupPool(8), 2, US).cut(windows))
+    assert blind.counts > site.counts  # cut from 1970, the parts are found again a level down
+
+
+def test_the_count_reads_the_total_and_the_first_results_last_modified():
+    class Requester:
+        def __init__(self, body):
+            self.body, self.slices = body, []
+
+        def send_request(self, stream_slice):
+            self.slices.append(stream_slice)
+            return SimpleNamespace(ok=True, content=json.dumps(self.body).encode())
+
+    output = lambda instant: instant.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    answer = {"totalSize": 42, "results": [{"lastModified": "2026-01-01T00:07:30.000Z", "content": {"id": "1"}}]}
+    requester = Requester(answer)
+    assert search_counter(requester, ("start_time", "end_time"), output)((at(0), at(60))) == WindowCount(42, at(7) + timedelta(seconds=30))
+    assert requester.slices[0].cursor_slice == {"start_time": "2026-01-01T00:00:00.000000Z", "end_time": "2026-01-01T01:00:00.000000Z"}
+    assert search_counter(Requester({"totalSize": 0, "results": []}), ("a", "b"), output)((at(0), at(1))) == WindowCount(0, None)
+    assert search_counter(Requester({"results": []}), ("a", "b"), output)((at(0), at(1))) is None
 
 
 def test_the_count_asks_search_with_the_streams_own_query_for_one_result():
