@@ -16,7 +16,7 @@ from airbyte_cdk.sources.declarative.requesters.requester import Requester
 from airbyte_cdk.sources.declarative.transformations import RecordTransformation
 from airbyte_cdk.sources.types import Config, StreamSlice, StreamState
 
-from source_confluence.components.access.lookups import AccessCache, AccessLookup, cache_for, side_by_side
+from source_confluence.components.access.lookups import BATCH_SIZE, AccessCache, AccessLookup, cache_for, side_by_side
 from source_confluence.components.lookup_pool import lookup_pool, workers
 from source_confluence.components.access.rule import (
     ANCESTRY_UNKNOWN,
@@ -118,7 +118,8 @@ class EffectiveReadAccess(RecordTransformation):
 def prefetch_access(config: Mapping[str, Any], raw_records: Sequence[Mapping[str, Any]]) -> None:
     """Before a page of pages/blog posts is transformed, fetch what their effective access needs, side by side.
 
-    Their own restrictions come with the listing; their ancestors' come in one batched look-up, each
+    Their own restrictions come with the listing; their ancestors' come in batched look-ups (side by side when
+    there are more than one request carries), each
     space seen for the first time has its permissions read, and then every group those name has its
     members read, all at once rather than one record after the other. The per-record
     ``EffectiveReadAccess`` then finds everything cached. Failures are left for the record to report.
@@ -139,8 +140,11 @@ def prefetch_access(config: Mapping[str, Any], raw_records: Sequence[Mapping[str
         for key, space_id in spaces.items()
         if not cache.once.asked(("space", key))
     ]
-    if wanted:
-        calls.append(lambda: lookup.restrictions(sorted(wanted)))
+    # More ancestors than one request carries (a page of results deep in a tree names hundreds): their
+    # batches go side by side, up to the look-up's senders, instead of one after the other in this thread.
+    ordered = sorted(wanted)
+    for start in range(0, len(ordered), BATCH_SIZE):
+        calls.append(lambda batch=ordered[start : start + BATCH_SIZE]: lookup.restrictions(batch))
     if calls and not lookup.data_center and not cache.once.asked(("directory",)):
         calls.append(lookup.group_directory)  # Cloud names groups by id in space permissions
     side_by_side(config, calls)

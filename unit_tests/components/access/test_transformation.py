@@ -141,6 +141,45 @@ def test_the_look_ups_of_a_page_are_asked_at_the_same_time(emu):
     assert len(calls) >= 2 and not together.broken, calls
 
 
+def test_ancestors_of_a_page_that_fill_several_requests_are_asked_side_by_side(emu, monkeypatch):
+    """A page of results deep in a tree names more ancestors than one request carries: its batches go at
+    the same time (up to the look-up's senders), not one after the other. The first two searches must be in
+    flight together to pass, and each id is still asked once."""
+    from source_confluence.components.access import transformation as transformation_module
+
+    monkeypatch.setattr(lookups, "BATCH_SIZE", 4)
+    monkeypatch.setattr(transformation_module, "BATCH_SIZE", 4)
+    config = emulator_config(emu)
+    data_center = config["deployment"] == "data_center"
+    raws = [r for r in raw_contents(emu, config) if r["type"] == "page"]
+    children = [r for r in raws if r["ancestors"]][::-1][:40]
+    wanted = {a["id"] for r in children for a in r["ancestors"]} - {r["id"] for r in children}
+    assert len(wanted) > 2 * 4
+    transformation = build_transformation(config)
+    lookup = transformation._lookup
+    assert lookup.senders >= 2
+    together, searched, lock = threading.Barrier(2, timeout=10), [], threading.Lock()
+    send = lookup.requester.send_request
+
+    def send_request(**kwargs):
+        if kwargs.get("path") == "content/search":
+            with lock:
+                searched.append(kwargs["request_params"]["cql"])
+                first_two = len(searched) <= 2
+            if first_two:
+                together.wait()  # raises BrokenBarrierError if the second batch waits for the first
+        return send(**kwargs)
+
+    lookup.requester.send_request = send_request
+    prefetch_access(config, children)
+    assert not together.broken
+    assert len(searched) == -(-len(wanted) // 4)
+    for raw in children:
+        record = record_from(raw)
+        transformation.transform(record)
+        assert record["effective_read_access"] == truth(emu, record["id"], data_center), record["id"]
+
+
 def test_space_permissions_the_account_cannot_read(emu, caplog):
     """Cloud: unreadable permissions (here a space id that does not exist) give unknown and one warning a
     space. Data Center: the reader gets 403 on /permissions (admins only) and the space's permissions
