@@ -43,13 +43,16 @@ LOGGER = logging.getLogger("airbyte")
 
 WINDOWS_PER_WORKER = 6
 MINIMUM_ITEMS = 300
-# A part of a day or less holding this share of the window it was cut from, twice in a row, is a burst (a
-# bulk edit, an import): cutting it again in equal stretches of time would only find it again, one level
+# A part of BURST_SPAN or less holding this share of the window it was cut from, twice in a row, is a burst
+# (a bulk edit, an import): cutting it again in equal stretches of time would only find it again, one level
 # down, so it is read whole.
 BURST_SHARE = 0.9
-# Windows spanning less than this in all (a later sync's) are read as they are; a first sync, or one after a
-# long pause, is counted.
-COUNTED_SPAN = timedelta(days=1)
+BURST_SPAN = timedelta(days=1)
+# Windows spanning less than this in all are read as they are: a later sync's tail and the gaps its state left.
+# Two days, so that a daily sync (a day, the lookback and the schedule's jitter) is not counted: its count would
+# cost a request per stream every day to find, nearly always, that a day's edits need no cut. A first sync, or
+# one after a longer pause, is counted.
+COUNTED_SPAN = timedelta(days=2)
 # A window is cut into at most this many parts at a time; the parts are counted again.
 MAXIMUM_PARTS = 16
 # CQL dates have minute precision: a shorter window cannot be told apart from its neighbours.
@@ -161,8 +164,8 @@ class WorkWindows:
     def cut(self, windows: Sequence[Window]) -> Iterator[Window]:
         """The windows to read, covering exactly what ``windows`` cover, in settled order."""
         if not windows or sum((end - start for start, end in windows), timedelta(0)) < COUNTED_SPAN:
-            # A later sync's windows (the tail, and the gaps its state left) span minutes: counting them
-            # would cost more requests than the sync itself.
+            # A later sync's windows (the tail, and the gaps its state left) span a day or less: counting
+            # them would cost more requests than the sync itself, most days.
             yield from windows
             return
         # One count per stretch of touching windows (a first sync: one in all), then its busy parts counted
@@ -198,7 +201,7 @@ class WorkWindows:
         """Small neighbours merged and handed out, big windows cut and their parts counted."""
         for window, count in merge_small(counted, target, self.granularity):
             burst = parent_count is not None and count is not None and count >= BURST_SHARE * parent_count
-            settled_burst = burst and parent_was_burst and window[1] - window[0] <= COUNTED_SPAN
+            settled_burst = burst and parent_was_burst and window[1] - window[0] <= BURST_SPAN
             if count is None or count <= target or settled_burst or window[1] - window[0] <= SHORTEST_WINDOW:
                 yield window
             else:

@@ -226,13 +226,29 @@ def test_a_later_syncs_windows_spanning_minutes_are_not_counted():
     assert site.counts == 0
 
 
+def test_a_daily_syncs_window_is_read_without_a_count():
+    # A day since the last sync, plus the 15-minute lookback and a schedule that ran half an hour late.
+    site = Site([i * 3 for i in range(500)])
+    windows = [(at(0), at(24 * 60 + 45))]
+    assert list(WorkWindows(site.count, LookupPool(8), 6, US).cut(windows)) == windows
+    assert site.counts == 0
+
+
+def test_a_window_spanning_more_than_two_days_is_counted_and_cut():
+    site = Site([i * 6 for i in range(1000)])  # 1,000 edits over four days: more than the target
+    windows = [(at(0), at(4 * 24 * 60))]
+    cut = list(WorkWindows(site.count, LookupPool(8), 2, US).cut(windows))
+    assert site.counts > 1 and len(cut) > 1 and covers_exactly(cut, *windows[0])
+
+
 def test_a_bulk_edit_found_again_in_one_part_twice_is_read_whole():
-    # A day and a half since the last sync, and 2,000 pages edited in the same minute at its end.
-    day_and_half = 36 * 60
-    site = Site([day_and_half - 1 + i / 4000 for i in range(2000)])
-    windows = [(at(0), at(day_and_half) - US), (at(day_and_half), at(day_and_half + 1))]
+    # Three days since the last sync, and 2,000 pages edited in the same minute at its end.
+    three_days = 3 * 24 * 60
+    site = Site([three_days - 1 + i / 4000 for i in range(2000)])
+    windows = [(at(0), at(three_days) - US), (at(three_days), at(three_days + 1))]
     cut = list(WorkWindows(site.count, LookupPool(8), 6, US).cut(windows))
-    assert covers_exactly(cut, at(0), at(day_and_half + 1))
+    assert site.counts > 0
+    assert covers_exactly(cut, at(0), at(three_days + 1))
     assert site.counts <= len(windows) + 2 * 16  # the first counts, and two cuts of the busy window
 
 
