@@ -15,6 +15,7 @@ syncs read from the state; their window is short and is one slice.
 """
 
 import math
+from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any, Iterable, Mapping, Optional
 
@@ -50,6 +51,7 @@ def slice_plan(config: Mapping[str, Any], now: datetime) -> Mapping[str, str]:
     }
 
 
+@dataclass
 class InSliceWindow(RecordFilter):
     """Keep the records modified inside the slice's own UTC window.
 

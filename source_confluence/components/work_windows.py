@@ -164,8 +164,8 @@ class WorkWindows:
     def cut(self, windows: Sequence[Window]) -> Iterator[Window]:
         """The windows to read, covering exactly what ``windows`` cover, in settled order."""
         if not windows or sum((end - start for start, end in windows), timedelta(0)) < COUNTED_SPAN:
-            # A later sync's windows (the tail, and the gaps its state left) span a day or less: counting
-            # them would cost more requests than the sync itself, most days.
+            # A later sync's windows (the tail, and the gaps its state left) span less than two days:
+            # counting them would cost more requests than it saves, most days.
             yield from windows
             return
         # One count per stretch of touching windows (a first sync: one in all), then its busy parts counted
