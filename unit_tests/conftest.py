@@ -1,5 +1,7 @@
 """Shared helpers: build the real source over ``manifest.yaml`` and run it as Airbyte would."""
 
+import copy
+import functools
 import json
 import re
 from urllib.parse import parse_qs, urlsplit
@@ -8,6 +10,10 @@ from typing import Any, List, Mapping, Optional
 
 import pytest
 from airbyte_cdk.models import AirbyteStateMessage, ConfiguredAirbyteCatalog, SyncMode
+from airbyte_cdk.sources.declarative.models.declarative_component_schema import (
+    CustomConfigTransformation as CustomConfigTransformationModel,
+)
+from airbyte_cdk.sources.declarative.parsers.model_to_component_factory import ModelToComponentFactory
 from airbyte_cdk.test.catalog_builder import CatalogBuilder
 from airbyte_cdk.test.entrypoint_wrapper import EntrypointOutput, read
 from airbyte_cdk.test.state_builder import StateBuilder
@@ -18,6 +24,22 @@ from unit_tests.request_builder import is_content_tree_probe
 # The shared Confluence API references live beside the checkout: <root>/shared/confluence-api.
 SHARED_API_DIR = Path(__file__).resolve().parents[2] / "shared" / "confluence-api"
 SAMPLES_DIR = SHARED_API_DIR / "samples"
+
+
+@functools.lru_cache(maxsize=1)
+def _normalise_config_definition() -> Mapping[str, Any]:
+    rules = SourceConfluence().resolved_manifest["spec"]["config_normalization_rules"]["transformations"]
+    return next(rule for rule in rules if rule.get("class_name", "").endswith(".NormaliseConfig"))
+
+
+def normalise_config() -> Any:
+    """``NormaliseConfig`` as the manifest builds it: with the authenticator definition its look-ups sign with."""
+    return ModelToComponentFactory().create_component(CustomConfigTransformationModel, copy.deepcopy(dict(_normalise_config_definition())), {})
+
+
+def manifest_authenticator() -> Mapping[str, Any]:
+    """The manifest's authenticator definition, resolved (``definitions.authenticator``)."""
+    return copy.deepcopy(_normalise_config_definition()["$parameters"]["lookups"]["authenticator"])
 
 
 # NormaliseConfig asks Cloud (API token sign-ins) for the account's and the site's time zone.

@@ -21,6 +21,7 @@ import logging
 import socket
 import time
 from concurrent.futures import ThreadPoolExecutor
+import dataclasses
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any, Iterable, List, Mapping, MutableMapping, Optional, Tuple
@@ -35,7 +36,7 @@ from airbyte_cdk.sources.declarative.transformations.config_transformations.conf
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
 from source_confluence.components.config_spec import config_problems, drop_null_optional_fields, fill_defaults, spec_default
-from source_confluence.components.endpoints import api_roots, rest_api_root_and_auth
+from source_confluence.components.endpoints import api_roots, signing_headers
 from source_confluence.components.slicing import slice_plan
 from source_confluence.components.sync_context import SYNC_ID_KEY, new_sync_id
 from source_confluence.components.visible_spaces import visible_space_keys
@@ -165,22 +166,23 @@ def zone_shifts(zone_names: Iterable[Optional[str]], around: datetime) -> Tuple[
     return min(offsets), max(offsets)
 
 
-def discover_time_zones(config: Mapping[str, Any]) -> List[str]:
+def discover_time_zones(config: Mapping[str, Any], signing: Optional[Mapping[str, str]]) -> List[str]:
     """The zones Confluence Cloud may read CQL dates in: the account's profile zone and the site default.
 
     Data Center exposes neither, and an OAuth refresh here would spend the rotating refresh token
     the authenticator needs, so those fall back to ``cql_time_zone`` or the any-zone window.
+    ``signing``: the manifest authenticator's headers (``endpoints.signing_headers``).
     """
     credentials = config.get("credentials") or {}
     auth_type = credentials.get("auth_type")
-    if config.get("deployment") != "cloud" or auth_type not in ("api_token", "scoped_api_token"):
+    if config.get("deployment") != "cloud" or auth_type not in ("api_token", "scoped_api_token") or signing is None:
         return []
-    root, signing = rest_api_root_and_auth(config)
-    auth = signing["auth"]
+    root = api_roots(config)["rest_api_url"]
+    headers = {"Accept": "application/json", **dict(signing)}
 
     def zone_from(path: str, field: str) -> Optional[str]:
         try:
-            response = requests.get(f"{root}/{path}", auth=auth, timeout=LOOKUP_TIMEOUT_SECONDS, headers={"Accept": "application/json"})
+            response = requests.get(f"{root}/{path}", headers=headers, timeout=LOOKUP_TIMEOUT_SECONDS)
             zone = response.json().get(field) if response.ok else None
         except (requests.RequestException, ValueError, AttributeError):
             zone = None
@@ -200,7 +202,12 @@ def iso_duration(delta: timedelta) -> str:
 
 @dataclass
 class NormaliseConfig(ConfigTransformation):
-    """Fill defaults, clean URLs, resolve the Cloud id and the CQL time window."""
+    """Fill defaults, clean URLs, resolve the Cloud id and the CQL time window.
+
+    ``parameters`` (the manifest's ``$parameters``): ``lookups.authenticator``, the manifest's authenticator
+    definition (``$ref``), with which the look-ups sign their requests (``endpoints.signing_headers``)."""
+
+    parameters: Mapping[str, Any] = dataclasses.field(default_factory=dict)
 
     def transform(self, config: MutableMapping[str, Any]) -> None:
         # This source's sync: its own caches and counts, even if the config given carried an id (sync_context.py).
@@ -229,9 +236,10 @@ class NormaliseConfig(ConfigTransformation):
                     credentials["cloud_id"] = cloud_id
         # The look-ups before a sync, side by side: the visible spaces (to catch up the ones the state does
         # not know) and the zones.
+        signing = signing_headers(config, ((self.parameters or {}).get("lookups") or {}).get("authenticator"))
         with ThreadPoolExecutor(max_workers=1) as pool:
-            spaces = pool.submit(visible_space_keys, config)
-            zones = discover_time_zones(config) or [config.get("cql_time_zone")]
+            spaces = pool.submit(visible_space_keys, config, signing)
+            zones = discover_time_zones(config, signing) or [config.get("cql_time_zone")]
             now = datetime.now(timezone.utc)
             plan = slice_plan(config, now)
             visible_spaces = spaces.result()

@@ -1,13 +1,26 @@
-"""Where Confluence's APIs live for a config, and how to sign a request outside the CDK.
+"""Where Confluence's APIs live for a config, and how the look-ups before the streams sign a request.
 
 The manifest's requesters read the roots from ``config["_derived"]`` (filled by ``NormaliseConfig``),
 so the Cloud / API gateway / Data Center choice is made here once instead of in every requester.
-The look-ups made before the CDK's authenticators exist (time zones, the visible spaces) sign their
-requests with ``rest_api_root_and_auth``.
+The look-ups made before the CDK has built its requesters (time zones, the visible spaces) sign their
+requests with the manifest's own authenticator (``signing_headers``).
 """
 
+import copy
+import logging
 from datetime import datetime, timedelta, timezone
-from typing import Any, Mapping, Optional, Tuple
+from typing import Any, Dict, Mapping, Optional
+
+from airbyte_cdk.sources.declarative.models.declarative_component_schema import (
+    SelectiveAuthenticator as SelectiveAuthenticatorModel,
+)
+from airbyte_cdk.sources.declarative.parsers.model_to_component_factory import ModelToComponentFactory
+from airbyte_cdk.sources.streams.http.requests_native_auth.abstract_oauth import AbstractOauth2Authenticator
+
+logger = logging.getLogger("airbyte")
+
+# An OAuth 2.0 access token about to expire is left to the streams' authenticators to refresh.
+OAUTH_MARGIN = timedelta(minutes=5)
 
 
 # Where the part of a URL that names the endpoint starts, for v1 (Cloud and DC) and v2.
@@ -52,25 +65,29 @@ def api_roots(config: Mapping[str, Any]) -> Mapping[str, str]:
     return {"rest_api_url": f"{wiki}/rest/api", "v2_api_url": f"{wiki}/api/v2", "versions_api_url": f"{wiki}/api/v2"}
 
 
-def rest_api_root_and_auth(config: Mapping[str, Any]) -> Optional[Tuple[str, Mapping[str, Any]]]:
-    """Where v1 REST lives for these credentials, and how to sign a request without the CDK.
+def signing_headers(config: Mapping[str, Any], authenticator_definition: Any) -> Optional[Dict[str, str]]:
+    """The headers the manifest's own authenticator (``definitions.authenticator``) signs a request with, for the
+    look-ups ``NormaliseConfig`` runs before the CDK has built the streams (time zones, visible spaces).
 
-    None for OAuth 2.0 without a live access token: refreshing here would retire the refresh token.
+    Why not a requester: those look-ups run while the config is being normalised, before any stream or requester
+    exists; the definition reaches ``NormaliseConfig`` through its ``$parameters`` (``$ref``), so how a request is
+    signed is said in one place, the manifest.
+
+    None when it cannot sign without a token refresh: OAuth 2.0 without a live access token (a refresh here would
+    spend the rotating refresh token the streams' authenticators need), or a definition that cannot be built.
     """
-    credentials = config.get("credentials") or {}
-    auth_type = credentials.get("auth_type")
-    signing: Optional[Mapping[str, Any]] = None
-    if auth_type in ("api_token", "scoped_api_token"):
-        signing = {"auth": (str(credentials.get("email") or ""), str(credentials.get("api_token") or ""))}
-    elif auth_type == "password":
-        signing = {"auth": (str(credentials.get("username") or ""), str(credentials.get("password") or ""))}
-    elif auth_type == "personal_access_token":
-        signing = {"headers": {"Authorization": f"Bearer {credentials.get('personal_access_token')}"}}
-    elif auth_type == "oauth2":
-        expiry = parse_instant(credentials.get("token_expiry_date"))
-        token = credentials.get("access_token")
-        if token and expiry and expiry > datetime.now(timezone.utc) + timedelta(minutes=5) and credentials.get("cloud_id"):
-            signing = {"headers": {"Authorization": f"Bearer {token}"}}
-    if signing is None:
+    if not isinstance(authenticator_definition, Mapping):
         return None
-    return api_roots(config)["rest_api_url"], signing
+    try:
+        authenticator = ModelToComponentFactory().create_component(
+            SelectiveAuthenticatorModel, copy.deepcopy(dict(authenticator_definition)), config
+        )
+        if isinstance(authenticator, AbstractOauth2Authenticator):
+            live_until = authenticator.get_token_expiry_date()
+            credentials = config.get("credentials") or {}
+            if not credentials.get("access_token") or live_until <= datetime.now(timezone.utc) + OAUTH_MARGIN:
+                return None
+        return {str(name): str(value) for name, value in authenticator.get_auth_header().items()}
+    except Exception as error:  # a config the streams will refuse with a clear message; the look-ups just skip
+        logger.debug("No signing for the start-up look-ups: %s", type(error).__name__)
+        return None

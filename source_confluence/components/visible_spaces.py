@@ -9,7 +9,7 @@ Cloud lists with v2 ``spaces`` (v1 ``space`` is gone behind the API gateway), Da
 ``space``. Each next page is asked at the API root this config uses, with the query of the next link
 (gateway responses link to the site, as real Atlassian does). None when the list cannot be known:
 OAuth 2.0 without a live access token (a refresh here would spend the rotating refresh token), any
-failed request, or more spaces than a state should carry.
+failed request, or more spaces than a state should carry. Signed by the manifest's own authenticator.
 """
 
 import logging
@@ -18,7 +18,7 @@ from urllib.parse import parse_qsl, urlsplit
 
 import requests
 
-from source_confluence.components.endpoints import api_roots, rest_api_root_and_auth
+from source_confluence.components.endpoints import api_roots
 
 logger = logging.getLogger("airbyte")
 
@@ -27,24 +27,25 @@ LOOKUP_TIMEOUT_SECONDS = 30
 MAX_TRACKED_SPACES = 5000
 
 
-def visible_space_keys(config: Mapping[str, Any]) -> Optional[List[str]]:
-    """Sorted keys of the spaces the account sees (within ``space_keys`` when set), or None."""
-    target = rest_api_root_and_auth(config)
-    if target is None:
+def visible_space_keys(config: Mapping[str, Any], signing: Optional[Mapping[str, str]]) -> Optional[List[str]]:
+    """Sorted keys of the spaces the account sees (within ``space_keys`` when set), or None.
+
+    ``signing``: the manifest authenticator's headers (``endpoints.signing_headers``); None asks nothing."""
+    if signing is None:
         return None
-    rest_root, signing = target
     data_center = config.get("deployment") == "data_center"
-    url = f"{rest_root}/space" if data_center else f"{api_roots(config)['v2_api_url']}/spaces"
+    roots = api_roots(config)
+    url = f"{roots['rest_api_url']}/space" if data_center else f"{roots['v2_api_url']}/spaces"
     wanted = [key for key in config.get("space_keys") or [] if isinstance(key, str)]
     params: Any = {"limit": 500 if data_center else 250}
     if wanted:
         params["spaceKey" if data_center else "keys"] = wanted if data_center else ",".join(wanted)
-    headers = {"Accept": "application/json", **dict(signing.get("headers") or {})}
+    headers = {"Accept": "application/json", **dict(signing)}
     keys = set()
     seen_queries = set()
     try:
         while True:
-            response = requests.get(url, params=params, auth=signing.get("auth"), headers=headers, timeout=LOOKUP_TIMEOUT_SECONDS)
+            response = requests.get(url, params=params, headers=headers, timeout=LOOKUP_TIMEOUT_SECONDS)
             if not response.ok:
                 logger.info("Could not list the visible spaces (HTTP %s); spaces that became visible are caught up next time.", response.status_code)
                 return None

@@ -10,16 +10,15 @@ import requests
 from airbyte_cdk.models import FailureType
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
-from source_confluence.components.config import NormaliseConfig
 from unit_tests.config_builder import CLOUD_ID, GATEWAY, SITE, TOKEN_URL, ConfigBuilder
-from unit_tests.conftest import is_time_zone_lookup, mock_time_zone_lookups
+from unit_tests.conftest import is_time_zone_lookup, mock_time_zone_lookups, normalise_config
 from unit_tests.request_builder import basic
 
 TENANT_INFO = f"{SITE}/_edge/tenant_info"
 
 
 def normalise(config):
-    NormaliseConfig().transform(config)
+    normalise_config().transform(config)
     return config
 
 

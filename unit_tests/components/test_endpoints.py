@@ -1,9 +1,11 @@
 """components/endpoints.py: one place decides where each API lives for a config."""
 
+import base64
 from datetime import datetime, timedelta, timezone
 
-from source_confluence.components.endpoints import api_roots, rest_api_root_and_auth
+from source_confluence.components.endpoints import api_roots, signing_headers
 from unit_tests.config_builder import CLOUD_ID, DC_BASE, GATEWAY, SITE, ConfigBuilder
+from unit_tests.conftest import manifest_authenticator
 
 
 def gateway_config(builder):
@@ -27,12 +29,32 @@ def test_data_center_has_its_rest_and_experimental_roots():
         "rest_api_url": f"{DC_BASE}/rest/api", "v2_api_url": f"{DC_BASE}/rest/api", "versions_api_url": f"{DC_BASE}/rest/experimental"}
 
 
-def test_oauth_signs_with_a_live_access_token_only():
+def signing(config):
+    return signing_headers(config, manifest_authenticator())
+
+
+def test_the_lookups_sign_as_the_manifest_authenticator_does_for_each_sign_in():
+    basic = lambda user, secret: "Basic " + base64.b64encode(f"{user}:{secret}".encode()).decode()
+    assert signing(ConfigBuilder().with_api_token("me@acme.test", "tok").build()) == {"Authorization": basic("me@acme.test", "tok")}
+    scoped = gateway_config(ConfigBuilder().with_scoped_api_token())
+    assert signing(scoped) == {"Authorization": basic(scoped["credentials"]["email"], scoped["credentials"]["api_token"])}
+    pat = ConfigBuilder().data_center().build()
+    assert signing(pat) == {"Authorization": f"Bearer {pat['credentials']['personal_access_token']}"}
+    password = ConfigBuilder().data_center().with_password("admin", "pw").build()
+    assert signing(password) == {"Authorization": basic("admin", "pw")}
+
+
+def test_without_a_definition_nothing_is_signed():
+    assert signing_headers(ConfigBuilder().build(), None) is None
+
+
+def test_oauth_signs_with_a_live_access_token_only_and_never_refreshes(requests_mock):
     config = gateway_config(ConfigBuilder().with_oauth2())
-    assert rest_api_root_and_auth(config) is None
+    assert signing(config) is None
     live = (datetime.now(timezone.utc) + timedelta(hours=1)).isoformat()
     config["credentials"].update(access_token="at-1", token_expiry_date=live)
-    root, signing = rest_api_root_and_auth(config)
-    assert root == f"{GATEWAY}/ex/confluence/{CLOUD_ID}/wiki/rest/api" and signing == {"headers": {"Authorization": "Bearer at-1"}}
+    assert signing(config) == {"Authorization": "Bearer at-1"}
     config["credentials"]["token_expiry_date"] = (datetime.now(timezone.utc) + timedelta(minutes=1)).isoformat()
-    assert rest_api_root_and_auth(config) is None  # about to expire: the authenticator will refresh it, not us
+    assert signing(config) is None  # about to expire: the streams' authenticators will refresh it, not the look-ups
+    assert requests_mock.call_count == 0  # no token request: a refresh here would spend the rotating refresh token
+    assert config["credentials"]["refresh_token"] == ConfigBuilder().with_oauth2().build()["credentials"]["refresh_token"]

@@ -4,10 +4,9 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from source_confluence.components.config import NormaliseConfig
 from source_confluence.components.slicing import slice_plan
 from unit_tests.config_builder import ConfigBuilder, SITE
-from unit_tests.conftest import mock_time_zone_lookups
+from unit_tests.conftest import mock_time_zone_lookups, normalise_config
 
 NOW = datetime(2024, 6, 15, 12, 0, tzinfo=timezone.utc)
 
@@ -42,7 +41,7 @@ def test_normalise_config_puts_the_plan_under_derived_without_asking_for_content
     mock_time_zone_lookups(requests_mock)
     requests_mock.get(f"{SITE}/wiki/api/v2/spaces", json={"results": [{"key": "ENG"}], "_links": {}})
     config = ConfigBuilder().with_workers(5).with_start_date("2024-01-01T00:00:00Z").build()
-    NormaliseConfig().transform(config)
+    normalise_config().transform(config)
     assert config["_derived"]["content_start"] == "2024-01-01T00:00:00Z"
     assert minutes(config["_derived"]["content_slice_step"]) == pytest.approx(
         (datetime.now(timezone.utc) - datetime(2024, 1, 1, tzinfo=timezone.utc)).total_seconds() / 60 / 10, abs=2)

@@ -3,7 +3,9 @@
 from urllib.parse import parse_qs, urlsplit
 
 from source_confluence.components import visible_spaces
-from source_confluence.components.visible_spaces import visible_space_keys
+from source_confluence.components.endpoints import signing_headers
+from source_confluence.components.visible_spaces import visible_space_keys as listed_with
+from unit_tests.conftest import manifest_authenticator
 
 SITE = "https://acme.atlassian.net"
 GATEWAY = "https://api.atlassian.com"
@@ -12,6 +14,11 @@ DC = "https://wiki.example.com/confluence"
 
 def cloud(**extra):
     return {"base_url": SITE, "deployment": "cloud", "credentials": {"auth_type": "api_token", "email": "me@acme.test", "api_token": "tok"}, **extra}
+
+
+def visible_space_keys(config):
+    """The listing as NormaliseConfig runs it: signed by the manifest's authenticator."""
+    return listed_with(config, signing_headers(config, manifest_authenticator()))
 
 
 def query(request):
