@@ -24,7 +24,8 @@ from airbyte_cdk.models import (
 from airbyte_cdk.sources.connector_state_manager import ConnectorStateManager
 from airbyte_cdk.sources.declarative.yaml_declarative_source import YamlDeclarativeSource
 
-from source_confluence.components.checkpoints import PageCheckpointingFactory, checkpointing_streams
+from source_confluence.components.checkpoints import PageCheckpointingFactory, checkpointing_streams, reads_only_checkpointing_streams
+from source_confluence.components.lookup_pool import lookup_pool
 from source_confluence.components.skips import skip_warnings
 from source_confluence.components.sync_context import SyncContext
 
@@ -114,7 +115,11 @@ class SourceConfluence(YamlDeclarativeSource):
         budget = self.resolved_manifest.get("api_budget")
         if budget:
             factory.set_api_budget(budget, config)
-        return checkpointing_streams(built, self.resolved_manifest.get("streams") or [], factory, config)
+        definitions = self.resolved_manifest.get("streams") or []
+        streams = checkpointing_streams(built, definitions, factory, config)
+        if reads_only_checkpointing_streams(self._catalog_given, definitions):
+            lookup_pool(config).lend_idle_workers()  # every CDK task is one the pool hears of
+        return streams
 
     def discover(self, logger: logging.Logger, config: Mapping[str, Any]) -> AirbyteCatalog:
         source = self._for(config)

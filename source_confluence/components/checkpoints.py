@@ -78,7 +78,7 @@ from isodate import parse_duration
 from source_confluence.components.endpoints import parse_instant
 from source_confluence.components.space_catch_up import STATE_KEY, SpaceCatchUp, remembered_spaces, windows_not_read
 from source_confluence.components.sync_context import SyncContext, slice_key
-from source_confluence.components.lookup_pool import base_slots, lookup_pool, workers
+from source_confluence.components.lookup_pool import LookupPool, base_slots, lookup_pool, workers
 from source_confluence.components.work_windows import WorkWindows, count_requester_definition, search_counter
 
 # Streams read from CQL `ORDER BY lastmodified ASC` name this cursor in their manifest `$parameters`
@@ -135,9 +135,11 @@ class PageCheckpointingCursor(Cursor):
         sync: SyncContext,
         catch_up: Optional[SpaceCatchUp] = None,
         work_windows: Optional[WorkWindows] = None,
+        pool: Optional[LookupPool] = None,
     ) -> None:
         """``windows`` cuts the slices (its state, lookback and step are the manifest's); ``stream_state``
-        is the state it was built from, which this cursor keeps growing."""
+        is the state it was built from, which this cursor keeps growing. ``pool`` hears when its tasks begin and
+        end, so the CDK's idle workers can lend their slots (``LookupPool.lend_idle_workers``)."""
         self.stream_name = stream_name
         self.windows = windows
         self.converter = converter
@@ -146,6 +148,7 @@ class PageCheckpointingCursor(Cursor):
         self.sync = sync
         self.catch_up = catch_up
         self.work_windows = work_windows
+        self.pool = pool
         self.read_so_far = self._stretches_from(copy.deepcopy(dict(stream_state)))
         self.newest_per_window: MutableMapping[Any, Any] = {}  # by ``window_key``
         self.window_key = WindowKeys()
@@ -169,7 +172,20 @@ class PageCheckpointingCursor(Cursor):
 
     def stream_slices(self) -> Iterable[StreamSlice]:
         """The CDK's windows (cut to about equal work when there are several, ``work_windows``), then each
-        new space alone over the time those windows leave out."""
+        new space alone over the time those windows leave out. The pool hears when this generation and each
+        partition begin and end (``LookupPool.task_started``)."""
+        if self.pool is None:
+            yield from self._windows()
+            return
+        self.pool.task_started()  # generating the partitions is a task of a CDK worker too
+        try:
+            for window in self._windows():
+                self.pool.task_started()  # the partition's, before the CDK has it
+                yield window
+        finally:
+            self.pool.task_done()
+
+    def _windows(self) -> Iterable[StreamSlice]:
         normal = list(self.windows.stream_slices())
         parse, output = self.converter.parse_value, self.converter.output_format
         if self.work_windows is None or not normal or any(window.partition for window in normal):
@@ -237,6 +253,9 @@ class PageCheckpointingCursor(Cursor):
                 self.in_order = False
 
     def close_partition(self, partition: Partition) -> None:
+        """Called by the worker that read the partition, once its last record is queued (it sends nothing after)."""
+        if self.pool is not None:
+            self.pool.task_done()
         window = partition.to_slice()
         with self.lock:
             space_key = (getattr(window, "partition", None) or {}).get(SPACE_PARTITION_FIELD)
@@ -361,6 +380,7 @@ class PageCheckpointingFactory(ModelToComponentFactory):
         cursor = PageCheckpointingCursor(
             stream_name, windows, stream_state, converter, boundaries, granularity, self.sync, catch_up_for(config, stream_state),
             self.work_windows_for(stream_name, config, boundaries, converter.output_format, granularity),
+            lookup_pool(config),
         )
         self.sync.checkpoint_pages_of(stream_name, cursor)
         return cursor
@@ -384,6 +404,14 @@ def catch_up_for(config: Mapping[str, Any], stream_state: Mapping[str, Any]) -> 
     if "visible_space_keys" not in derived:  # filled by NormaliseConfig (components/visible_spaces.py)
         return None
     return SpaceCatchUp(remembered_spaces(stream_state), derived["visible_space_keys"], parse_instant(derived.get("content_start")))
+
+
+def reads_only_checkpointing_streams(catalog: Any, definitions: Sequence[Mapping[str, Any]]) -> bool:
+    """Whether every stream the catalog selects has this cursor, which tells the pool when its tasks begin and
+    end: then no CDK worker runs a task the pool does not know of (``LookupPool.lend_idle_workers``)."""
+    selected = [configured.stream.name for configured in getattr(catalog, "streams", None) or []]
+    with_cursor = {d.get("name") for d in definitions if isinstance(d, Mapping) and names_this_cursor(d.get("$parameters") or {})}
+    return bool(selected) and all(name in with_cursor for name in selected)
 
 
 def checkpointing_streams(

@@ -10,7 +10,14 @@ counts that cut a first sync by work) run in this pool. Both must fit in the one
   since it sends nothing meanwhile.
 
 So at most ``num_workers`` requests are in flight, and a worker waiting for its page's look-ups never
-leaves its slot idle. A look-up never waits on a queued one (``access/lookups.py`` ``_Once`` only makes a
+leaves its slot idle.
+
+A CDK worker with no task sends nothing either, but the CDK says nothing of its workers. When every stream
+a sync reads is one whose tasks this connector sees begin and end (the content streams'
+``PageCheckpointingCursor``: generating its partitions, reading each one), the idle workers' slots are lent
+too (``lend_idle_workers``): each task holds one while it lasts (``task_started``/``task_done``), up to as
+many as the CDK has workers, and the rest serve the look-ups. That is what a first sync's window counts and
+an incremental sync's first look-ups run on, while the CDK's workers have little to read yet. A look-up never waits on a queued one (``access/lookups.py`` ``_Once`` only makes a
 caller wait for a computation already running), so lending cannot deadlock.
 
 Why Python: the CDK's concurrency is one pool of stream workers and its ``api_budget`` limits calls per
@@ -22,7 +29,7 @@ from __future__ import annotations
 import logging
 import threading
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-from typing import Any, Callable, Iterable, List, Mapping, Set, TypeVar
+from typing import Any, Callable, Iterable, List, Mapping, Optional, Set, TypeVar
 
 from source_confluence.components.config_spec import spec_default
 
@@ -47,6 +54,10 @@ class LookupPool:
 
     def __init__(self, num_workers: int) -> None:
         self._slots = threading.Semaphore(base_slots(num_workers))
+        self._stream_workers = num_workers - base_slots(num_workers)
+        # Set by ``lend_idle_workers``: the CDK tasks begun and not done, of which ``_stream_workers`` at most hold a slot.
+        self._tasks: Optional[int] = None
+        self._loan_lock = threading.Lock()
         # More threads than slots: a look-up that waits for another's answer (ancestors' batches) lends its
         # slot but keeps its thread, and the slots, not the threads, bound the requests in flight.
         self._executor = ThreadPoolExecutor(max_workers=2 * num_workers + 2, thread_name_prefix="confluence-lookup")
@@ -92,6 +103,39 @@ class LookupPool:
         """Before the thread sends again; blocks until a slot is free. Never call it holding a lock that a
         thread needs in order to lend or finish."""
         self._slots.acquire()
+
+    def lend_idle_workers(self) -> None:
+        """The CDK's stream workers lend their slots while no task of theirs holds them. Only when every stream
+        the sync reads reports its tasks (``task_started``/``task_done``): a worker busy with another stream
+        would send on a slot lent away. Once per sync; later calls change nothing."""
+        with self._loan_lock:
+            if self._tasks is not None:
+                return
+            self._tasks = 0
+        for _ in range(self._stream_workers):
+            self._slots.release()
+
+    def task_started(self) -> None:
+        """A CDK task begins (a stream generating its partitions; a partition, just before the CDK is handed it):
+        it takes back the slot of the worker that runs it, blocking until one is free, unless as many tasks as
+        the CDK has workers hold one already (the others wait in its queue, sending nothing)."""
+        with self._loan_lock:
+            if self._tasks is None:
+                return
+            self._tasks += 1
+            takes_a_slot = self._tasks <= self._stream_workers
+        if takes_a_slot:
+            self._slots.acquire()
+
+    def task_done(self) -> None:
+        """A CDK task is over: its worker sends nothing more, and its slot serves the look-ups again."""
+        with self._loan_lock:
+            if not self._tasks:  # not lending, or more ends than beginnings (never expected): change nothing
+                return
+            held_a_slot = self._tasks <= self._stream_workers
+            self._tasks -= 1
+        if held_a_slot:
+            self._slots.release()
 
     def _wait(self, futures: List["Future[Any]"]) -> None:
         if not futures or all(future.done() for future in futures):

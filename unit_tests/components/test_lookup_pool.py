@@ -115,3 +115,58 @@ def test_first_done_returns_what_finished_while_the_rest_run_on():
     gate.set()
     assert slow.result(5) is True
     pool.close()
+
+
+def test_idle_stream_workers_lend_their_slots_until_tasks_take_them_back():
+    # 8 in all: the pool owns 2, the CDK's 6 workers lend theirs while no task of theirs holds them.
+    pool, calls = LookupPool(8), InFlight()
+    pool.lend_idle_workers()
+    pool.lend_idle_workers()  # once per sync: a second call lends nothing more
+    for _ in range(3):
+        pool.task_started()  # three workers have a task: their slots are theirs again
+    futures = [pool.submit(calls.call) for _ in range(10)]
+    assert calls.wait_for(5)
+    time.sleep(0.1)
+    assert calls.running == 5
+    pool.task_done()  # a task is over: its worker's slot serves the look-ups
+    assert calls.wait_for(6)
+    calls.release.set()
+    assert [f.result(5) for f in futures] == ["done"] * 10
+    assert calls.peak == 6
+    pool.close()
+
+
+def test_more_tasks_than_workers_hold_no_more_slots_than_the_workers_have():
+    # The CDK runs at most as many tasks as it has workers; the others wait in its queue, sending nothing.
+    pool, calls = LookupPool(8), InFlight()
+    pool.lend_idle_workers()
+    for _ in range(9):
+        pool.task_started()  # 6 take a slot, 3 queue: never blocks, since look-ups hold none
+    futures = [pool.submit(calls.call) for _ in range(4)]
+    assert calls.wait_for(2)
+    time.sleep(0.1)
+    assert calls.running == 2  # the pool's own slots only
+    for _ in range(3):
+        pool.task_done()  # the queued ones' turn: still six readers, no slot comes free
+    time.sleep(0.1)
+    assert calls.running == 2
+    pool.task_done()
+    assert calls.wait_for(3)
+    calls.release.set()
+    assert [f.result(5) for f in futures] == ["done"] * 4
+    pool.close()
+
+
+def test_without_the_loan_tasks_change_nothing():
+    # Another stream's tasks may run on any worker: no worker's slot is lent, and none is taken back.
+    pool, calls = LookupPool(8), InFlight()
+    pool.task_started()
+    pool.task_done()
+    pool.task_done()
+    futures = [pool.submit(calls.call) for _ in range(4)]
+    assert calls.wait_for(2)
+    time.sleep(0.1)
+    assert calls.running == 2
+    calls.release.set()
+    assert [f.result(5) for f in futures] == ["done"] * 4
+    pool.close()
