@@ -35,6 +35,18 @@ class InFlight:
             time.sleep(0.01)
         return False
 
+    def settles_at(self, running):
+        """``running`` calls run, and no more start in the next tenth of a second (the rest wait for a slot)."""
+        reached = self.wait_for(running)
+        time.sleep(0.1)
+        return reached and self.running == running
+
+    def finish(self, pool, futures):
+        """Let every call end; each returned, and the pool closes."""
+        self.release.set()
+        assert [f.result(5) for f in futures] == ["done"] * len(futures)
+        pool.close()
+
 
 @pytest.mark.parametrize("num_workers, pool_slots", [(1, 0), (3, 0), (4, 1), (8, 2), (40, 10)])
 def test_the_pool_owns_a_quarter_of_the_budget_and_the_stream_workers_the_rest(num_workers, pool_slots):
@@ -45,13 +57,9 @@ def test_the_pool_owns_a_quarter_of_the_budget_and_the_stream_workers_the_rest(n
 def test_without_a_waiting_worker_only_the_pools_own_slots_run():
     pool, calls = LookupPool(8), InFlight()
     futures = [pool.submit(calls.call) for _ in range(6)]
-    assert calls.wait_for(2)
-    time.sleep(0.1)
-    assert calls.running == 2  # the other four wait for a slot, not for a thread
-    calls.release.set()
-    assert [f.result(5) for f in futures] == ["done"] * 6
+    assert calls.settles_at(2)  # the other four wait for a slot, not for a thread
+    calls.finish(pool, futures)
     assert calls.peak == 2
-    pool.close()
 
 
 def test_a_worker_waiting_for_a_look_up_lends_its_slot_and_takes_it_back():
@@ -125,15 +133,11 @@ def test_idle_stream_workers_lend_their_slots_until_tasks_take_them_back():
     for _ in range(3):
         pool.task_started()  # three workers have a task: their slots are theirs again
     futures = [pool.submit(calls.call) for _ in range(10)]
-    assert calls.wait_for(5)
-    time.sleep(0.1)
-    assert calls.running == 5
+    assert calls.settles_at(5)
     pool.task_done()  # a task is over: its worker's slot serves the look-ups
-    assert calls.wait_for(6)
-    calls.release.set()
-    assert [f.result(5) for f in futures] == ["done"] * 10
+    assert calls.settles_at(6)
+    calls.finish(pool, futures)
     assert calls.peak == 6
-    pool.close()
 
 
 def test_more_tasks_than_workers_hold_no_more_slots_than_the_workers_have():
@@ -143,18 +147,13 @@ def test_more_tasks_than_workers_hold_no_more_slots_than_the_workers_have():
     for _ in range(9):
         pool.task_started()  # 6 take a slot, 3 queue: never blocks, since look-ups hold none
     futures = [pool.submit(calls.call) for _ in range(4)]
-    assert calls.wait_for(2)
-    time.sleep(0.1)
-    assert calls.running == 2  # the pool's own slots only
+    assert calls.settles_at(2)  # the pool's own slots only
     for _ in range(3):
         pool.task_done()  # the queued ones' turn: still six readers, no slot comes free
-    time.sleep(0.1)
-    assert calls.running == 2
+    assert calls.settles_at(2)
     pool.task_done()
-    assert calls.wait_for(3)
-    calls.release.set()
-    assert [f.result(5) for f in futures] == ["done"] * 4
-    pool.close()
+    assert calls.settles_at(3)
+    calls.finish(pool, futures)
 
 
 def test_without_the_loan_tasks_change_nothing():
@@ -164,9 +163,5 @@ def test_without_the_loan_tasks_change_nothing():
     pool.task_done()
     pool.task_done()
     futures = [pool.submit(calls.call) for _ in range(4)]
-    assert calls.wait_for(2)
-    time.sleep(0.1)
-    assert calls.running == 2
-    calls.release.set()
-    assert [f.result(5) for f in futures] == ["done"] * 4
-    pool.close()
+    assert calls.settles_at(2)
+    calls.finish(pool, futures)
