@@ -17,11 +17,11 @@ The results go under ``config["_derived"]``; the manifest reads them with ``conf
 The legacy config of Airbyte's official connector is migrated declaratively in the manifest.
 """
 
+import dataclasses
 import logging
 import socket
 import time
 from concurrent.futures import ThreadPoolExecutor
-import dataclasses
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any, Iterable, List, Mapping, MutableMapping, Optional, Tuple

@@ -10,15 +10,15 @@ counts that cut a first sync by work) run in this pool. Both must fit in the one
   since it sends nothing meanwhile.
 
 So at most ``num_workers`` requests are in flight, and a worker waiting for its page's look-ups never
-leaves its slot idle.
+leaves its slot idle. A look-up never waits on a queued one (``access/lookups.py`` ``_Once`` only makes a
+caller wait for a computation already running), so lending cannot deadlock.
 
 A CDK worker with no task sends nothing either, but the CDK says nothing of its workers. When every stream
 a sync reads is one whose tasks this connector sees begin and end (the content streams'
 ``PageCheckpointingCursor``: generating its partitions, reading each one), the idle workers' slots are lent
 too (``lend_idle_workers``): each task holds one while it lasts (``task_started``/``task_done``), up to as
 many as the CDK has workers, and the rest serve the look-ups. That is what a first sync's window counts and
-an incremental sync's first look-ups run on, while the CDK's workers have little to read yet. A look-up never waits on a queued one (``access/lookups.py`` ``_Once`` only makes a
-caller wait for a computation already running), so lending cannot deadlock.
+an incremental sync's first look-ups run on, while the CDK's workers have little to read yet.
 
 Why Python: the CDK's concurrency is one pool of stream workers and its ``api_budget`` limits calls per
 second, not calls in flight.
