@@ -4,7 +4,7 @@ transformations, output) is the real connector. It isolates what the conversion 
 making it optional or moving it off the read path would gain. Used by bench/run.py only."""
 import sys
 
-import source_confluence.components.markdown_pool as markdown_pool
+import source_confluence.sync.markdown_pool as markdown_pool
 import source_confluence.components.records as records
 
 # Both places that convert: a page of results at once (the extractor) and a lone record (the fallback).

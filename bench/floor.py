@@ -15,7 +15,7 @@ compares like with like. Each record also gains
     in a process pool sized as the connector's (min(4, CPUs), forkserver), with the mention names below;
   * `effective_read_access`: `{"users", "restricted", "anonymous", "unknown"}`, who may read it: the space's
     readers narrowed by its own and every ancestor's read restriction. It fetches every input the connector
-    fetches, with the same endpoints, batch sizes and expands (source_confluence/components/access/, people.py):
+    fetches, with the same endpoints, batch sizes and expands (source_confluence/access/, people.py):
       - the content's own read restriction: the listing's expand
         `restrictions.read.restrictions.user,restrictions.read.restrictions.group`;
       - the read restrictions of ancestors not listed yet (each id asked once): CQL `content/search?cql=id IN

@@ -1,4 +1,4 @@
-"""At most ``num_workers`` requests in flight, look-ups and window counts included (components/lookup_pool.py),
+"""At most ``num_workers`` requests in flight, look-ups and window counts included (sync/lookup_pool.py),
 while the stream workers that have nothing to read lend their slots to the look-ups."""
 
 from typing import Any, Iterable, List, Mapping
@@ -9,7 +9,7 @@ from airbyte_cdk.models import SyncMode
 from confluence_emulator.server import Emulator
 from integration_tests.emulator_configs import connector_config
 from integration_tests.reading import duplicate_ids, read_streams, records_by_stream
-from source_confluence.components.lookup_pool import base_slots
+from source_confluence.sync.lookup_pool import base_slots
 from bench.request_log import kind_of
 
 NUM_WORKERS = 4

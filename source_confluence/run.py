@@ -42,7 +42,7 @@ from airbyte_cdk.utils.airbyte_secrets_utils import add_to_secrets, filter_secre
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
 from source_confluence.components.config import probe_configured_urls
-from source_confluence.components.config_spec import connection_specification
+from source_confluence.config_spec import connection_specification
 from source_confluence.components.state import parse_state
 from source_confluence.source import SourceConfluence
 

@@ -1,7 +1,7 @@
 """The source class Airbyte's tooling imports: the YAML manifest, a state per page of results for the
 content streams (components/checkpoints.py), and progress lines for long syncs.
 
-Each read has one ``SyncContext`` (components/sync_context.py): the source lets the content streams'
+Each read has one ``SyncContext`` (sync/context.py): the source lets the content streams'
 states out once their records are out, counts progress and skips from it, and closes it at the end."""
 
 import logging
@@ -25,9 +25,9 @@ from airbyte_cdk.sources.connector_state_manager import ConnectorStateManager
 from airbyte_cdk.sources.declarative.yaml_declarative_source import YamlDeclarativeSource
 
 from source_confluence.components.checkpoints import PageCheckpointingFactory, checkpointing_streams, reads_only_checkpointing_streams
-from source_confluence.components.lookup_pool import lookup_pool
+from source_confluence.sync.lookup_pool import lookup_pool
 from source_confluence.components.skips import skip_warnings
-from source_confluence.components.sync_context import SyncContext
+from source_confluence.sync.context import SyncContext
 
 PROGRESS_EVERY_SECONDS = 30.0
 # A log line a person can read, whatever the size of the site.

@@ -4,7 +4,7 @@ import base64
 from typing import Dict, List, Optional
 from urllib.parse import parse_qs, urlsplit
 
-from source_confluence.components.access.ancestors import TREE_PROBE_CQL
+from source_confluence.access.ancestors import TREE_PROBE_CQL
 from unit_tests.config_builder import CLOUD_ID, DC_BASE, GATEWAY, SITE
 
 
@@ -63,7 +63,7 @@ def bearer(token: str) -> str:
 
 
 def is_content_tree_probe(request) -> bool:
-    """The one CQL request a Cloud sync of pages makes to learn whether the site has folders (components/access/ancestors.py)."""
+    """The one CQL request a Cloud sync of pages makes to learn whether the site has folders (access/ancestors.py)."""
     return "content/search" in request.url and (query_of(request.url).get("cql") or [""])[0] == TREE_PROBE_CQL
 
 

@@ -7,7 +7,7 @@
   with ``connector_builder_handler.create_source`` (custom components count as untrusted code there,
   so ``AIRBYTE_ENABLE_UNSAFE_CODE`` must be set, as the Builder does when it is given components).
   Every construct outside ``Custom*`` components must be a schema component, and every custom class
-  must live in ``source_confluence.components``.
+  must live in this package (``source_confluence``).
 """
 
 import copy
@@ -28,7 +28,7 @@ from airbyte_cdk.sources.declarative.parsers.manifest_reference_resolver import 
 from jsonschema import ValidationError
 
 MANIFEST_PATH = Path(__file__).resolve().parents[1] / "source_confluence" / "manifest.yaml"
-CUSTOM_PACKAGE = "source_confluence.components."
+CUSTOM_PACKAGE = "source_confluence."
 
 
 def load_manifest() -> Dict[str, Any]:

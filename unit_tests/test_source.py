@@ -6,7 +6,7 @@ import requests
 from airbyte_cdk.models import AirbyteMessage, AirbyteRecordMessage, Type
 
 from source_confluence.components.pagination import NextLinkPagination
-from source_confluence.components.sync_context import SyncContext
+from source_confluence.sync.context import SyncContext
 from source_confluence.source import PROGRESS_LINE_MAX_CHARS, progress_message, with_progress
 
 

@@ -40,7 +40,7 @@ from airbyte_cdk.sources.declarative.requesters.requester import Requester
 from airbyte_cdk.sources.declarative.transformations import RecordTransformation
 from airbyte_cdk.sources.types import Config, StreamSlice, StreamState
 
-from source_confluence.components.config_spec import spec_default
+from source_confluence.config_spec import spec_default
 from source_confluence.components.downloads import DownloadRefused, download_path, redact
 from source_confluence.text.extraction import ExtractionResult, detect_kind, extract_text, should_download
 

@@ -42,7 +42,7 @@ from airbyte_cdk.sources.streams.http.error_handlers.response_models import Erro
 from airbyte_cdk.sources.types import Config
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
-from source_confluence.components.response_json import json_body
+from source_confluence.api.response_json import json_body
 
 logger = logging.getLogger("airbyte")
 

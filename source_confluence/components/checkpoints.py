@@ -75,10 +75,10 @@ from airbyte_cdk.sources.streams.concurrent.state_converters.datetime_stream_sta
 from airbyte_cdk.sources.types import Record, StreamSlice
 from isodate import parse_duration
 
-from source_confluence.components.endpoints import parse_instant
+from source_confluence.api.endpoints import parse_instant
 from source_confluence.components.space_catch_up import STATE_KEY, SpaceCatchUp, remembered_spaces, windows_not_read
-from source_confluence.components.sync_context import SyncContext, slice_key
-from source_confluence.components.lookup_pool import LookupPool, base_slots, lookup_pool, workers
+from source_confluence.sync.context import SyncContext, slice_key
+from source_confluence.sync.lookup_pool import LookupPool, base_slots, lookup_pool, workers
 from source_confluence.components.work_windows import WorkWindows, count_requester_definition, search_counter
 
 # Streams read from CQL `ORDER BY lastmodified ASC` name this cursor in their manifest `$parameters`

@@ -35,10 +35,10 @@ from airbyte_cdk.sources.declarative.transformations.config_transformations.conf
 )
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
-from source_confluence.components.config_spec import config_problems, drop_null_optional_fields, fill_defaults, spec_default
-from source_confluence.components.endpoints import api_roots, signing_headers
+from source_confluence.config_spec import config_problems, drop_null_optional_fields, fill_defaults, spec_default
+from source_confluence.api.endpoints import api_roots, signing_headers
 from source_confluence.components.slicing import slice_plan
-from source_confluence.components.sync_context import SYNC_ID_KEY, new_sync_id
+from source_confluence.sync.context import SYNC_ID_KEY, new_sync_id
 from source_confluence.components.visible_spaces import visible_space_keys
 
 logger = logging.getLogger("airbyte")
@@ -210,7 +210,7 @@ class NormaliseConfig(ConfigTransformation):
     parameters: Mapping[str, Any] = dataclasses.field(default_factory=dict)
 
     def transform(self, config: MutableMapping[str, Any]) -> None:
-        # This source's sync: its own caches and counts, even if the config given carried an id (sync_context.py).
+        # This source's sync: its own caches and counts, even if the config given carried an id (sync/context.py).
         config[SYNC_ID_KEY] = new_sync_id()
         drop_null_optional_fields(config)
         if config.get("deployment") is None and isinstance(config.get("base_url"), str):

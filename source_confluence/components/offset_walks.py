@@ -28,8 +28,8 @@ from datetime import datetime
 from typing import Any, Callable, Dict, List, Mapping, NamedTuple, Optional, Sequence, Tuple
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
-from source_confluence.components.endpoints import endpoint_path, parse_instant
-from source_confluence.components.sync_cache import per_sync
+from source_confluence.api.endpoints import endpoint_path, parse_instant
+from source_confluence.sync.cache import per_sync
 
 logger = logging.getLogger("airbyte")
 
@@ -141,6 +141,6 @@ class OffsetWalks:
 
 
 def offset_walks_of(config: Mapping[str, Any]) -> OffsetWalks:
-    """The walks of this sync (see ``sync_cache``): an expectation never outlives its sync."""
+    """The walks of this sync (see ``sync/cache.py``): an expectation never outlives its sync."""
     return per_sync(config, "offset_walks", OffsetWalks)
 

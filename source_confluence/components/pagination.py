@@ -24,10 +24,10 @@ from airbyte_cdk.sources.declarative.requesters.paginators.strategies.pagination
 from airbyte_cdk.sources.types import Config, Record
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
-from source_confluence.components.endpoints import endpoint_path
+from source_confluence.api.endpoints import endpoint_path
 from source_confluence.components.offset_walks import offset_walks_of
-from source_confluence.components.response_json import json_body
-from source_confluence.components.sync_context import SyncContext
+from source_confluence.api.response_json import json_body
+from source_confluence.sync.context import SyncContext
 
 # Path segments an identifier follows (a page id, a space key, a group id or name) when more path comes after it.
 _ID_HOLDERS = frozenset({

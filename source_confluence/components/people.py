@@ -13,8 +13,8 @@ from typing import Dict, Iterable, List, Mapping, Optional
 
 from airbyte_cdk.sources.declarative.requesters.requester import Requester
 
-from source_confluence.components.response_json import json_body
-from source_confluence.components.sync_cache import per_sync
+from source_confluence.api.response_json import json_body
+from source_confluence.sync.cache import per_sync
 
 LOGGER = logging.getLogger("airbyte")
 CLOUD_BULK_SIZE = 100

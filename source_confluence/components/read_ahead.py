@@ -41,11 +41,11 @@ from airbyte_cdk.sources.declarative.auth.declarative_authenticator import Decla
 from airbyte_cdk.sources.declarative.requesters.requester import HttpMethod, Requester
 from airbyte_cdk.sources.types import Config, StreamSlice, StreamState
 
-from source_confluence.components.access.transformation import queue_listed_ancestors
-from source_confluence.components.lookup_pool import lookup_pool, workers
+from source_confluence.access.transformation import queue_listed_ancestors
+from source_confluence.sync.lookup_pool import lookup_pool, workers
 from source_confluence.components.pagination import next_link_token
-from source_confluence.components.response_json import json_body
-from source_confluence.components.sync_context import slice_key
+from source_confluence.api.response_json import json_body
+from source_confluence.sync.context import slice_key
 
 LOGGER = logging.getLogger("airbyte")
 

@@ -18,7 +18,7 @@ from airbyte_cdk.sources.declarative.requesters.requester import Requester
 from airbyte_cdk.sources.declarative.transformations import RecordTransformation
 from airbyte_cdk.sources.types import Config, StreamSlice, StreamState
 
-from source_confluence.components.access.rule import ANCESTRY_UNKNOWN, read_restriction_from_v1
+from source_confluence.access.rule import ANCESTRY_UNKNOWN, read_restriction_from_v1
 from source_confluence.components.results import PRECOMPUTED_MARKDOWN, body_of
 from source_confluence.components.tree import V2_COLLECTIONS, TreeUnknown, get_json
 from source_confluence.text.markdown import storage_to_markdown
@@ -119,7 +119,7 @@ def normalise_content(raw: Mapping[str, Any], site_url: str) -> Dict[str, Any]:
             "readRestriction": read_restriction_from_v1(raw),
         }
     )
-    if raw.get(ANCESTRY_UNKNOWN):  # for EffectiveReadAccess, which takes it off (components/access/ancestors.py)
+    if raw.get(ANCESTRY_UNKNOWN):  # for EffectiveReadAccess, which takes it off (access/ancestors.py)
         record[ANCESTRY_UNKNOWN] = raw[ANCESTRY_UNKNOWN]
     record.update(_body(raw, site_url))
     return record

@@ -17,13 +17,13 @@ from airbyte_cdk.sources.declarative.requesters.requester import Requester
 from airbyte_cdk.sources.types import Config
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
-from source_confluence.components.access.ancestors import complete_ancestors, tree_lookup_for
-from source_confluence.components.access.lookups import in_background
-from source_confluence.components.lookup_pool import lookup_pool
-from source_confluence.components.access.transformation import prefetch_access
-from source_confluence.components.sync_context import SyncContext
+from source_confluence.access.ancestors import complete_ancestors, tree_lookup_for
+from source_confluence.access.lookups import in_background
+from source_confluence.sync.lookup_pool import lookup_pool
+from source_confluence.access.transformation import prefetch_access
+from source_confluence.sync.context import SyncContext
 from source_confluence.components.offset_walks import offset_walks_of
-from source_confluence.components.response_json import json_body
+from source_confluence.api.response_json import json_body
 from source_confluence.components.people import user_names_for
 from source_confluence.text.markdown import mentioned_user_ids
 
@@ -109,7 +109,7 @@ class BodyResultsExtractor(ResultsExtractor):
     """
 
     requester: Optional[Requester] = None
-    # Cloud v2, for pages' typed ancestors when the site has folders and the like (components/access/ancestors.py).
+    # Cloud v2, for pages' typed ancestors when the site has folders and the like (access/ancestors.py).
     v2_requester: Optional[Requester] = None
 
     def extract_records(self, response: requests.Response) -> Iterable[MutableMapping[Any, Any]]:

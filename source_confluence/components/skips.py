@@ -22,7 +22,7 @@ from airbyte_cdk.models import FailureType
 from airbyte_cdk.sources.streams.http.error_handlers.response_models import ErrorResolution, ResponseAction
 
 from source_confluence.components.backoff import ConfluenceErrorHandler
-from source_confluence.components.sync_context import SyncContext
+from source_confluence.sync.context import SyncContext
 
 NOT_FOUND = "not_found"
 FORBIDDEN = "forbidden"

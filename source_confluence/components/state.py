@@ -26,8 +26,8 @@ from airbyte_cdk.sources.declarative.migrations.state_migration import StateMigr
 from airbyte_cdk.sources.types import Config
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
-from source_confluence.components.config_spec import manifest
-from source_confluence.components.endpoints import parse_instant
+from source_confluence.config_spec import manifest
+from source_confluence.api.endpoints import parse_instant
 
 CURSOR_FIELD = "lastModifiedAt"
 STATE_TYPES = ("STREAM", "GLOBAL", "LEGACY")

@@ -6,7 +6,7 @@ What the manifest cannot say about it, all resting on the same v2 parent links:
   walk for every type, incremental on ``lastmodified``), completed with the node's v2 ``parentId``/``parentType``/
   ``position``/``ownerId``. v1 ancestry may leave folders out (Atlassian documents typed ancestry for v2 only), so
   the parent comes from v2: one request per node, and these nodes are few next to pages.
-* Typed ancestors of pages for effective access: ``components/access/ancestors.py``, on ``get_json`` and
+* Typed ancestors of pages for effective access: ``access/ancestors.py``, on ``get_json`` and
   ``walk_results`` from here.
 * ``SelectedTrees`` / ``InSelectedTree``: ``page_ids`` (with ``include_descendants``) and ``folder_ids`` resolved
   once per sync to the ids of the content in those trees, and a record filter every content stream shares.
@@ -26,9 +26,9 @@ from airbyte_cdk.sources.declarative.transformations.config_transformations.conf
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
 from source_confluence.components.pagination import walk_list
-from source_confluence.components.response_json import json_body
+from source_confluence.api.response_json import json_body
 from source_confluence.components.slicing import InSliceWindow
-from source_confluence.components.sync_cache import per_sync
+from source_confluence.sync.cache import per_sync
 
 LOGGER = logging.getLogger("airbyte")
 

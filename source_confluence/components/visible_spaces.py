@@ -18,7 +18,7 @@ from urllib.parse import parse_qsl, urlsplit
 
 import requests
 
-from source_confluence.components.endpoints import api_roots
+from source_confluence.api.endpoints import api_roots
 
 logger = logging.getLogger("airbyte")
 

@@ -35,9 +35,9 @@ from typing import Any, Callable, Dict, Iterator, List, NamedTuple, Optional, Se
 from airbyte_cdk.sources.declarative.requesters.requester import Requester
 from airbyte_cdk.sources.types import StreamSlice
 
-from source_confluence.components.endpoints import parse_instant
-from source_confluence.components.lookup_pool import LookupPool
-from source_confluence.components.response_json import json_body
+from source_confluence.api.endpoints import parse_instant
+from source_confluence.sync.lookup_pool import LookupPool
+from source_confluence.api.response_json import json_body
 
 LOGGER = logging.getLogger("airbyte")
 

@@ -21,7 +21,7 @@ from source_confluence.components.attachments import (
     download_path,
     read_capped,
 )
-from source_confluence.components.endpoints import api_roots
+from source_confluence.api.endpoints import api_roots
 from source_confluence.components.records import normalise_attachment
 
 MANIFEST = Path(__file__).resolve().parents[2] / "source_confluence" / "manifest.yaml"

@@ -23,7 +23,7 @@ from source_confluence.components.checkpoints import (
     cursor_instant,
     reads_only_checkpointing_streams,
 )
-from source_confluence.components.sync_context import SyncContext
+from source_confluence.sync.context import SyncContext
 from unit_tests.config_builder import ConfigBuilder
 from unit_tests.conftest import get_source, is_content_tree_probe, read_streams, state_for
 from unit_tests.request_builder import ConfluenceUrls, query_of

@@ -27,7 +27,7 @@ from source_confluence.components.downloads import (
     DownloadFailed,
     redact,
 )
-from source_confluence.components.endpoints import api_roots
+from source_confluence.api.endpoints import api_roots
 
 MANIFEST = Path(__file__).resolve().parents[2] / "source_confluence" / "manifest.yaml"
 SITE = "https://acme.atlassian.net"

@@ -6,9 +6,9 @@ import pytest
 
 from airbyte_cdk.sources.types import StreamSlice
 
-from source_confluence.components.access.lookups import AccessLookup, cache_for
+from source_confluence.access.lookups import AccessLookup, cache_for
 from source_confluence.components.read_ahead import ReadAheadRequester
-from source_confluence.components.sync_context import new_sync_id
+from source_confluence.sync.context import new_sync_id
 from unit_tests.components.fake_requester import FakeRequester
 
 WINDOW = StreamSlice(partition={}, cursor_slice={"start_time": "2026-01-01T00:00:00Z", "end_time": "2026-02-01T00:00:00Z"})

@@ -10,7 +10,7 @@ import pytest
 import requests
 
 from source_confluence.components.skips import SERVER_ERROR, ItemErrorHandler, skip_warnings
-from source_confluence.components.sync_context import SyncContext
+from source_confluence.sync.context import SyncContext
 from unit_tests.config_builder import ConfigBuilder
 from unit_tests.conftest import log_messages, read_streams, records_of
 from unit_tests.request_builder import ConfluenceUrls

@@ -3,7 +3,7 @@
 from urllib.parse import parse_qs, urlsplit
 
 from source_confluence.components import visible_spaces
-from source_confluence.components.endpoints import signing_headers
+from source_confluence.api.endpoints import signing_headers
 from source_confluence.components.visible_spaces import visible_space_keys as listed_with
 from unit_tests.conftest import manifest_authenticator
 

@@ -6,7 +6,7 @@ import threading
 from datetime import datetime, timedelta, timezone
 from types import SimpleNamespace
 
-from source_confluence.components.lookup_pool import LookupPool
+from source_confluence.sync.lookup_pool import LookupPool
 from source_confluence.components.work_windows import (
     MINIMUM_ITEMS,
     WINDOWS_PER_WORKER,

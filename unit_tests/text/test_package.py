@@ -1,23 +1,16 @@
 """The text package stands alone: importing it loads no part of airbyte-cdk or of the connector."""
 
-import subprocess
-import sys
-from pathlib import Path
-
-ROOT = Path(__file__).resolve().parents[2]
+from unit_tests.standalone import printed_alone
 
 
 def test_text_package_imports_nothing_from_airbyte_or_the_connector():
-    probe = (
+    converted, loaded = printed_alone(
         "import sys\n"
         "import source_confluence.text.markdown, source_confluence.text.extraction\n"
         "print(source_confluence.text.markdown.storage_to_markdown('<p>Hello <strong>world</strong></p>').strip())\n"
         "loaded = sorted(m for m in sys.modules if m.startswith(('airbyte_cdk', 'source_confluence.components', 'source_confluence.source')))\n"
         "print(loaded)\n"
     )
-    completed = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, timeout=60)
-    assert completed.returncode == 0, completed.stderr[-2000:]
-    converted, loaded = completed.stdout.strip().splitlines()
     assert converted == "Hello **world**"
     assert loaded == "[]"
 

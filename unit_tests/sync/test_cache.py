@@ -1,6 +1,6 @@
 """per_sync: one cache per sync, kept while the sync uses it, even with other syncs in the same process."""
 
-from source_confluence.components.sync_cache import per_sync
+from source_confluence.sync.cache import per_sync
 
 NAMES = ("lookup_pool", "effective_read_access", "user_names", "offset_walks")
 

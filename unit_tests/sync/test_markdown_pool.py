@@ -1,6 +1,6 @@
 """markdown_pool: the same Markdown in parallel as in one thread, and a fallback that loses nothing."""
 
-from source_confluence.components import markdown_pool
+from source_confluence.sync import markdown_pool
 from source_confluence.text.markdown import storage_to_markdown
 
 BODIES = [

@@ -2,7 +2,7 @@
 
 import pytest
 
-from source_confluence.components.access.rule import (
+from source_confluence.access.rule import (
     AccessUnknown,
     Principals,
     compute_effective_access,

@@ -12,10 +12,10 @@ from typing import Any, Dict, Iterator, List, Mapping, Optional, Tuple
 import pytest
 import yaml
 
-from source_confluence.components.config_spec import config_problems, fill_defaults
+from source_confluence.config_spec import config_problems, fill_defaults
 from unit_tests.config_builder import ConfigBuilder
 
-SPEC = yaml.safe_load((Path(__file__).resolve().parents[2] / "source_confluence" / "manifest.yaml").read_text())["spec"][
+SPEC = yaml.safe_load((Path(__file__).resolve().parents[1] / "source_confluence" / "manifest.yaml").read_text())["spec"][
     "connection_specification"
 ]
 SECRET = "SeCrEt-7f3a9c-do-not-print"

@@ -6,9 +6,9 @@ import time
 import pytest
 
 from confluence_emulator import Emulator
-from source_confluence.components.access import lookups
-from source_confluence.components.access.rule import AccessUnknown
-from unit_tests.components.access.emulated import build_transformation, emulator_config, raw_contents
+from source_confluence.access import lookups
+from source_confluence.access.rule import AccessUnknown
+from unit_tests.access.emulated import build_transformation, emulator_config, raw_contents
 
 
 def test_an_ancestors_look_up_that_raises_is_kept_as_unknown_and_never_waited_for_again():

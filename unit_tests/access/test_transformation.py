@@ -7,11 +7,11 @@ import threading
 from airbyte_cdk.sources.declarative.requesters.http_requester import HttpRequester
 
 from confluence_emulator import Emulator
-from source_confluence.components.access import lookups
-from source_confluence.components.access.rule import ANCESTRY_UNKNOWN
-from source_confluence.components.access.transformation import EffectiveReadAccess, prefetch_access
-from source_confluence.components.sync_context import SYNC_ID_KEY, new_sync_id
-from unit_tests.components.access.emulated import build_transformation, emulator_config, raw_contents, record_from, truth
+from source_confluence.access import lookups
+from source_confluence.access.rule import ANCESTRY_UNKNOWN
+from source_confluence.access.transformation import EffectiveReadAccess, prefetch_access
+from source_confluence.sync.context import SYNC_ID_KEY, new_sync_id
+from unit_tests.access.emulated import build_transformation, emulator_config, raw_contents, record_from, truth
 
 
 def test_factory_builds_nested_http_requesters(emu):
@@ -145,7 +145,7 @@ def test_ancestors_of_a_page_that_fill_several_requests_are_asked_side_by_side(e
     """A page of results deep in a tree names more ancestors than one request carries: its batches go at
     the same time (up to the look-up's senders), not one after the other. The first two searches must be in
     flight together to pass, and each id is still asked once."""
-    from source_confluence.components.access import transformation as transformation_module
+    from source_confluence.access import transformation as transformation_module
 
     monkeypatch.setattr(lookups, "BATCH_SIZE", 4)
     monkeypatch.setattr(transformation_module, "BATCH_SIZE", 4)

@@ -5,7 +5,7 @@ import time
 
 import pytest
 
-from source_confluence.components.lookup_pool import LookupPool, base_slots, workers
+from source_confluence.sync.lookup_pool import LookupPool, base_slots, workers
 
 
 class InFlight:

@@ -10,11 +10,11 @@ from airbyte_cdk.sources.declarative.parsers.manifest_component_transformer impo
 from airbyte_cdk.sources.declarative.parsers.manifest_reference_resolver import ManifestReferenceResolver
 from airbyte_cdk.sources.declarative.parsers.model_to_component_factory import ModelToComponentFactory
 
-from source_confluence.components.access.rule import READ_RESTRICTION_EXPAND, read_restriction_from_v1
-from source_confluence.components.endpoints import api_roots
+from source_confluence.access.rule import READ_RESTRICTION_EXPAND, read_restriction_from_v1
+from source_confluence.api.endpoints import api_roots
 from source_confluence.components.records import normalise_content
 
-MANIFEST = Path(__file__).resolve().parents[3] / "source_confluence" / "manifest.yaml"
+MANIFEST = Path(__file__).resolve().parents[2] / "source_confluence" / "manifest.yaml"
 
 
 def transformation_component():

@@ -16,9 +16,9 @@ from airbyte_cdk.sources.declarative.requesters.requester import Requester
 from airbyte_cdk.sources.declarative.transformations import RecordTransformation
 from airbyte_cdk.sources.types import Config, StreamSlice, StreamState
 
-from source_confluence.components.access.lookups import BATCH_SIZE, AccessCache, AccessLookup, cache_for, side_by_side
-from source_confluence.components.lookup_pool import lookup_pool, workers
-from source_confluence.components.access.rule import (
+from source_confluence.access.lookups import BATCH_SIZE, AccessCache, AccessLookup, cache_for, side_by_side
+from source_confluence.sync.lookup_pool import lookup_pool, workers
+from source_confluence.access.rule import (
     ANCESTRY_UNKNOWN,
     AccessUnknown,
     Principals,

@@ -1,9 +1,9 @@
-"""components/endpoints.py: one place decides where each API lives for a config."""
+"""api/endpoints.py: one place decides where each API lives for a config."""
 
 import base64
 from datetime import datetime, timedelta, timezone
 
-from source_confluence.components.endpoints import api_roots, signing_headers
+from source_confluence.api.endpoints import api_roots, signing_headers
 from unit_tests.config_builder import CLOUD_ID, DC_BASE, GATEWAY, SITE, ConfigBuilder
 from unit_tests.conftest import manifest_authenticator
 

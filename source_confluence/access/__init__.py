@@ -11,9 +11,7 @@ Three parts, read in this order:
 * ``transformation.py``: the record side, ``EffectiveReadAccess`` (named in the manifest) and the prefetch
   ``BodyResultsExtractor`` runs ahead of each page of results.
 
-``EffectiveReadAccess`` is re-exported here so the class path older manifests name keeps working.
+Not under ``components/``: it is a sub-package of its own, like ``text/``; the manifest names its
+component by module (``source_confluence.access.transformation.EffectiveReadAccess``), and importing the
+package loads nothing, so the pure rule can be used without airbyte-cdk.
 """
-
-from source_confluence.components.access.transformation import EffectiveReadAccess
-
-__all__ = ["EffectiveReadAccess"]

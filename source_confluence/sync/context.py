@@ -25,8 +25,8 @@ from typing import Any, Callable, Dict, List, Mapping, MutableMapping, Optional,
 
 from airbyte_cdk.models import AirbyteMessage
 
-from source_confluence.components.lookup_pool import LookupPool
-from source_confluence.components.markdown_pool import MarkdownPool
+from source_confluence.sync.lookup_pool import LookupPool
+from source_confluence.sync.markdown_pool import MarkdownPool
 
 T = TypeVar("T")
 

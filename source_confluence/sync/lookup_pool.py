@@ -31,7 +31,7 @@ import threading
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from typing import Any, Callable, Iterable, List, Mapping, Optional, Set, TypeVar
 
-from source_confluence.components.config_spec import spec_default
+from source_confluence.config_spec import spec_default
 
 LOGGER = logging.getLogger("airbyte")
 T = TypeVar("T")
@@ -152,6 +152,6 @@ class LookupPool:
 
 def lookup_pool(config: Mapping[str, Any]) -> LookupPool:
     """The sync's pool (one per ``SyncContext``, closed with it)."""
-    from source_confluence.components.sync_cache import per_sync
+    from source_confluence.sync.cache import per_sync
 
     return per_sync(config, "lookup_pool", lambda: LookupPool(workers(config)))

@@ -16,7 +16,7 @@ import yaml
 from airbyte_cdk.utils.datetime_helpers import ab_datetime_parse
 from jsonschema import Draft7Validator, FormatChecker
 
-MANIFEST_PATH = Path(__file__).resolve().parents[1] / "manifest.yaml"
+MANIFEST_PATH = Path(__file__).resolve().parent / "manifest.yaml"
 EXCERPT_CHARS = 60
 # How a JSON schema `format` reads to a person; the example from the spec shows the exact form.
 FORMAT_WORDS = {"date-time": "a date and time (ISO 8601)"}

@@ -1,7 +1,7 @@
 """access/ancestors.py: typed ancestry of Cloud pages from v2 parent links."""
 
-from source_confluence.components.access.ancestors import TreeCache, TreeLookup, complete_ancestors
-from source_confluence.components.access.rule import ANCESTRY_UNKNOWN
+from source_confluence.access.ancestors import TreeCache, TreeLookup, complete_ancestors
+from source_confluence.access.rule import ANCESTRY_UNKNOWN
 from unit_tests.components.fake_requester import FakeRequester
 
 

@@ -17,8 +17,8 @@ from urllib.parse import quote
 
 from airbyte_cdk.sources.declarative.requesters.requester import Requester
 
-from source_confluence.components.access.rule import ANCESTRY_UNKNOWN
-from source_confluence.components.sync_cache import per_sync
+from source_confluence.access.rule import ANCESTRY_UNKNOWN
+from source_confluence.sync.cache import per_sync
 from source_confluence.components.tree import TREE_NODE_TYPES, V2_COLLECTIONS, TreeUnknown, get_json, walk_results
 
 LOGGER = logging.getLogger("airbyte")

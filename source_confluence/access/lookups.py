@@ -21,7 +21,7 @@ from urllib.parse import quote
 
 from airbyte_cdk.sources.declarative.requesters.requester import Requester
 
-from source_confluence.components.access.rule import (
+from source_confluence.access.rule import (
     READ_RESTRICTION_EXPAND,
     AccessUnknown,
     Principals,
@@ -34,9 +34,9 @@ from source_confluence.components.access.rule import (
 )
 from source_confluence.components.backoff import query_int
 from source_confluence.components.pagination import walk_list
-from source_confluence.components.response_json import json_body
-from source_confluence.components.lookup_pool import LookupPool, lookup_pool
-from source_confluence.components.sync_cache import per_sync
+from source_confluence.api.response_json import json_body
+from source_confluence.sync.lookup_pool import LookupPool, lookup_pool
+from source_confluence.sync.cache import per_sync
 
 LOGGER = logging.getLogger("airbyte")
 
@@ -54,7 +54,7 @@ def in_background(config: Mapping[str, Any], call: Callable[[], Any]) -> "Future
 
 
 def side_by_side(config: Mapping[str, Any], calls: Iterable[Callable[[], Any]]) -> None:
-    """Run the calls in the sync's look-up pool (``components/lookup_pool.py``) and wait for all; a failure
+    """Run the calls in the sync's look-up pool (``sync/lookup_pool.py``) and wait for all; a failure
     is left for the caller to meet again.
 
     The look-ups a page of results needs (its ancestors, its spaces' permissions, their groups' members,
@@ -131,7 +131,7 @@ class AccessCache:
 
 
 def cache_for(config: Mapping[str, Any]) -> AccessCache:
-    """One access cache per sync (see ``sync_cache``)."""
+    """One access cache per sync (see ``sync/cache.py``)."""
     return per_sync(config, "effective_read_access", AccessCache)
 
 

@@ -2,7 +2,7 @@
 
 from airbyte_cdk.models import AirbyteLogMessage, AirbyteMessage, Level, Type
 
-from source_confluence.components.sync_context import SYNC_ID_KEY, SyncContext
+from source_confluence.sync.context import SYNC_ID_KEY, SyncContext
 
 
 def log(text: str) -> AirbyteMessage:
