@@ -126,12 +126,12 @@ class BodyResultsExtractor(ResultsExtractor):
             complete_ancestors(self.config, tree_lookup_for(self.config, self.requester, self.v2_requester), records)
         names: Mapping[str, str] = lookup_pool(self.config).result(names_looked_up) if names_looked_up is not None else {}
         site_url = (self.config.get("_derived") or {}).get("site_url") or self.config.get("base_url", "")
-        jobs = [
-            (body_value_of(record), site_url, (record.get("space") or {}).get("key"), {k: v for k, v in names.items()})
-            for record in with_body
-        ]
-        # The Markdown is made by the pool while this thread does the page's access look-ups.
-        markdown_of_page = SyncContext.of(self.config).markdown.submit_all(jobs) if jobs else None
+        # One mapping for every job of the page: pickled once for the process that converts them.
+        page_names = dict(names)
+        jobs = [(body_value_of(record), site_url, (record.get("space") or {}).get("key"), page_names) for record in with_body]
+        # The Markdown is made by the pool while this thread does the page's access look-ups; while it waits
+        # for the rest, its slot in the request budget serves the look-ups and the pages read ahead.
+        markdown_of_page = SyncContext.of(self.config).markdown.submit_all(jobs, wait=lookup_pool(self.config).wait_all) if jobs else None
         prefetch_access(self.config, records)
         if markdown_of_page is not None:
             for record, markdown in zip(with_body, markdown_of_page()):

@@ -82,6 +82,11 @@ class LookupPool:
         self._wait([future])
         return future.result()
 
+    def wait_all(self, futures: Iterable["Future[Any]"]) -> None:
+        """Wait until every future is done, lending the caller's slot meanwhile: for work that is not a request
+        (the Markdown processes' conversion of a page), during which this thread would hold its slot idle."""
+        self._wait(list(futures))
+
     def first_done(self, futures: Iterable["Future[Any]"]) -> Set["Future[Any]"]:
         """Wait until at least one of the futures is done (lending the caller's slot); the done ones."""
         pending = list(futures)

@@ -14,7 +14,8 @@ import logging
 import multiprocessing
 import os
 import threading
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures import wait as futures_wait
 from typing import Callable, List, Mapping, Optional, Sequence, Tuple
 
 from source_confluence.text.markdown import storage_to_markdown
@@ -118,20 +119,25 @@ class MarkdownPool:
         is more than one job and more than one CPU."""
         return self.submit_all(jobs)()
 
-    def submit_all(self, jobs: Sequence[Job]) -> Callable[[], List[str]]:
+    def submit_all(self, jobs: Sequence[Job], wait: Callable[[List[Future]], None] = futures_wait) -> Callable[[], List[str]]:
         """Start converting the jobs and return what collects the Markdown, in order: the caller does its
-        page's look-ups while the pool converts (the page then waits for the longer of the two, not both)."""
+        page's look-ups while the pool converts (the page then waits for the longer of the two, not both).
+        ``wait`` is how the collector waits for the processes (the look-up pool's, to lend its slot meanwhile).
+
+        A page's bodies go to one process, as one task: the sync's stream workers convert several pages at
+        once, which keeps every process busy, and each task costs both sides pickling and a round trip (cut
+        in five, a page cost a sixth more CPU in the processes than whole, at 20,000 pages, bench/NOTES.md)."""
         pool = self._started_pool() if self._worth_a_pool(len(jobs)) else None
         if pool is None:
             return lambda: [convert(job) for job in jobs]
-        size = max(1, len(jobs) // (2 * _worker_count()))
         try:
-            futures = [pool.submit(convert_chunk, list(jobs[start:start + size])) for start in range(0, len(jobs), size)]
+            futures = [pool.submit(convert_chunk, list(jobs))]
         except Exception as error:  # a broken pool must not cost the page: convert here instead
             return self._given_up(error, jobs)
 
         def collect() -> List[str]:
             try:
+                wait(futures)
                 return [markdown for future in futures for markdown in future.result()]
             except Exception as error:
                 return self._given_up(error, jobs)()

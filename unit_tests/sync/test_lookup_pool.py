@@ -104,6 +104,25 @@ def test_a_slot_lent_by_hand_runs_one_more_look_up_until_it_is_taken_back():
     pool.close()
 
 
+def test_a_worker_waiting_for_other_work_lends_its_slot_until_that_work_is_done():
+    # What a stream worker does while the Markdown processes convert its page (components/results.py).
+    from concurrent.futures import Future
+
+    pool, calls = LookupPool(8), InFlight()
+    futures = [pool.submit(calls.call) for _ in range(4)]
+    assert calls.settles_at(2)
+    conversion = Future()
+    waiter = threading.Thread(target=pool.wait_all, args=([conversion],))
+    waiter.start()
+    assert calls.settles_at(3)  # its slot runs a third look-up meanwhile
+    conversion.set_result("markdown")
+    time.sleep(0.1)
+    assert waiter.is_alive()  # done waiting, it waits for a slot before it may send again
+    calls.finish(pool, futures)
+    waiter.join(5)
+    assert not waiter.is_alive()
+
+
 def test_with_one_worker_the_look_ups_run_one_at_a_time_on_the_callers_lent_slot():
     pool = LookupPool(1)
     calls = InFlight()

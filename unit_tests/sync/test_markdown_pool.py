@@ -89,3 +89,40 @@ def test_expecting_many_bodies_starts_the_pool_ahead_and_few_do_not(monkeypatch)
         assert pool.convert_all(BODIES[:2]) == expected()[:2]
     finally:
         pool.close()
+
+
+class CountingPool:
+    """A process pool stand-in that converts in this process and counts the tasks it was given."""
+
+    def __init__(self):
+        self.tasks = []
+
+    def submit(self, function, *args):
+        from concurrent.futures import Future
+
+        self.tasks.append(args)
+        future = Future()
+        future.set_result(function(*args))
+        return future
+
+
+def test_a_page_of_bodies_is_one_task_for_one_process(monkeypatch):
+    # Each task is pickled both ways and a round trip: a page cut in five cost its processes a sixth more CPU.
+    monkeypatch.setattr(markdown_pool, "_worker_count", lambda: 4)
+    fake = CountingPool()
+    pool = past_the_warm_up()
+    monkeypatch.setattr(pool, "_started_pool", lambda: fake)
+    assert pool.convert_all(BODIES) == expected()
+    assert len(fake.tasks) == 1 and len(fake.tasks[0][0]) == len(BODIES)
+
+
+def test_the_collector_waits_the_way_the_caller_says():
+    # The look-up pool's wait_all, which lends the caller's request slot while the processes convert.
+    waited = []
+    pool = past_the_warm_up()
+    try:
+        collect = pool.submit_all(BODIES, wait=lambda futures: waited.append(len(futures)))
+        assert collect() == expected()
+        assert waited == [1]
+    finally:
+        pool.close()
