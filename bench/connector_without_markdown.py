@@ -8,7 +8,7 @@ import source_confluence.sync.markdown_pool as markdown_pool
 import source_confluence.components.records as records
 
 # Both places that convert: a page of results at once (the extractor) and a lone record (the fallback).
-markdown_pool.MarkdownPool.convert_all = lambda self, jobs: [None] * len(jobs)
+markdown_pool.MarkdownPool.submit_all = lambda self, jobs, wait=None: (lambda: [None] * len(jobs))
 records.storage_to_markdown = lambda *args, **kwargs: None
 
 from source_confluence.run import run  # noqa: E402
