@@ -1,6 +1,7 @@
 """server.py: the two HTTP servers. werkzeug closes each connection; keepalive (cheroot) keeps it, TLS too."""
 import http.client
 import ssl
+import time
 from base64 import b64encode
 from urllib.parse import urlsplit
 
@@ -53,8 +54,13 @@ def test_the_keepalive_server_refuses_the_connection_faults_it_cannot_emulate():
         Emulator(pages=5, server="gunicorn")
 
 
-def test_the_log_says_how_long_the_emulator_held_each_request():
-    with Emulator(pages=20, server="keepalive", latency_ms=50) as emu:
+def test_the_log_says_when_each_request_arrived_and_how_long_the_emulator_held_it():
+    with Emulator(pages=20, server="keepalive", latency_ms=300) as emu:
+        sent = time.time()
         _requests_on_one_connection(emu, 1)
+        answered = time.time()
         (entry,) = emu.admin.requests()
-        assert 50 <= entry["elapsed_ms"] < 5000
+        assert 300 <= entry["elapsed_ms"] < 5000
+        # Its arrival, not its answer (one latency later): readers of the log add elapsed_ms to it.
+        assert sent <= entry["time"] < sent + 0.25
+        assert entry["time"] + entry["elapsed_ms"] / 1000 <= answered + 0.01
