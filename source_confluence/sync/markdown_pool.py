@@ -125,8 +125,9 @@ class MarkdownPool:
         ``wait`` is how the collector waits for the processes (the look-up pool's, to lend its slot meanwhile).
 
         A page's bodies go to one process, as one task: the sync's stream workers convert several pages at
-        once, which keeps every process busy, and each task costs both sides pickling and a round trip (cut
-        in five, a page cost a sixth more CPU in the processes than whole, at 20,000 pages, bench/NOTES.md)."""
+        once, which keeps every process busy, and each task costs both sides pickling and a round trip. (In a
+        micro-benchmark of 3,600 bodies this halved the processes' CPU against five tasks a page; a full sync's
+        did not change, bench/NOTES.md.)"""
         pool = self._started_pool() if self._worth_a_pool(len(jobs)) else None
         if pool is None:
             return lambda: [convert(job) for job in jobs]

@@ -107,7 +107,7 @@ class CountingPool:
 
 
 def test_a_page_of_bodies_is_one_task_for_one_process(monkeypatch):
-    # Each task is pickled both ways and a round trip: a page cut in five cost its processes a sixth more CPU.
+    # Each task is pickled both ways and a round trip; the sync's workers keep every process busy with whole pages.
     monkeypatch.setattr(markdown_pool, "_worker_count", lambda: 4)
     fake = CountingPool()
     pool = past_the_warm_up()
