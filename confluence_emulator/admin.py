@@ -135,7 +135,8 @@ def stats(app, request):
     with app.lock:
         s = app.stats
         return 200, {"total": s["total"], "by_route": dict(s["by_route"]), "by_status": dict(s["by_status"]), "faults": dict(s["faults"]),
-                     "latency_ms": round(s.get("latency_ms", 0.0), 3), "peak_in_flight": s["peak_in_flight"]}
+                     "latency_ms": round(s.get("latency_ms", 0.0), 3), "peak_in_flight": s["peak_in_flight"],
+                     "oauth_refreshes": dict(app.oauth.refresh_outcomes)}
 
 
 @h("clock")

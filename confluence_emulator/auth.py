@@ -4,6 +4,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import threading
+from collections import Counter
 from typing import Optional
 
 from .errors import ApiError, v1_body
@@ -77,6 +78,10 @@ class OAuthService:
         self.access = {}    # token -> {"family", "account", "exp"}
         self.families = {}  # family -> {"revoked": bool}
         self.counter = 0
+        # How each refresh went: "fresh" (a token never used), "reused" (a retired one, within the leeway),
+        # "revoked" (a retired one after it: the family is gone), "refused" (unknown or of a revoked family).
+        # Shown in the admin stats, so a test that fails on a refused token can say why.
+        self.refresh_outcomes: Counter = Counter()
         for role, s in creds.by_user.items():
             fam = "fam-" + role
             self.families[fam] = {"revoked": False}
@@ -95,13 +100,16 @@ class OAuthService:
         with self.lock:
             rt = self.refresh.get(form.get("refresh_token") or "")
             if rt is None or self.families[rt["family"]]["revoked"]:
+                self.refresh_outcomes["refused"] += 1
                 return 403, {"error": "invalid_grant", "error_description": "Unknown or invalid refresh token."}
             if rt["retired"]:
                 # Atlassian tolerates reuse for a short leeway (network retries, parallel workers);
                 # after it, reuse looks like theft and the whole family is revoked.
                 if self.clock.now_ms() - rt["retired_ms"] > self.REUSE_LEEWAY_SECONDS * 1000:
+                    self.refresh_outcomes["revoked"] += 1
                     self._revoke(rt["family"])
                     return 403, {"error": "invalid_grant", "error_description": "Unknown or invalid refresh token."}
+            self.refresh_outcomes["reused" if rt["retired"] else "fresh"] += 1
             rt["retired"] = True
             rt.setdefault("retired_ms", self.clock.now_ms())
             fam = rt["family"]

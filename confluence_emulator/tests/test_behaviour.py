@@ -215,6 +215,8 @@ def test_gateway_oauth_rotation_and_410(fresh_gateway):
     assert bad.status_code == 403 and bad.json()["error"] == "invalid_grant"
     assert tok(r2["refresh_token"]).status_code == 403
     assert requests.get(gw + "/api/v2/pages", headers=H(r2["access_token"])).status_code == 401
+    # The admin stats say how each refresh went: two with fresh tokens, one reuse tolerated, one that revoked, one refused.
+    assert gateway.admin.stats()["oauth_refreshes"] == {"fresh": 2, "reused": 1, "revoked": 1, "refused": 1}
     # scoped token: works on the gateway, 401 on the site
     s = info["credentials"]["scoped_api_token"]
     assert requests.get(gw + "/api/v2/spaces", auth=(s["email"], s["api_token"])).status_code == 200
