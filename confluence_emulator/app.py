@@ -145,7 +145,7 @@ class EmulatorApp:
                 now = time.time()
                 started = request.environ.get(STARTED, now)
                 # ``time`` is when the request arrived, as the readers of the log take it (bench/request_log.py,
-                # the start-up figures of bench/run.py): it was the moment it was logged, one latency later.
+                # the start-up figures of bench/run.py); the moment of logging is one latency later.
                 self.log.append({"method": request.method, "path": request.path, "query": request.query_string.decode("latin-1"),
                                  "status": status, "family": family, "surface": surface, "route": route, "fault": fault,
                                  "auth": request.headers.get("Authorization", "").split(" ")[0] or None,

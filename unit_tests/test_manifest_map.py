@@ -50,10 +50,11 @@ def named_in_manifest(known: Set[str]) -> Set[str]:
 
 def test_every_component_module_is_named_in_the_manifest_or_imported_only_by_modules_that_are():
     known = modules()
-    named = named_in_manifest(set(known))
+    names = set(known)
+    named = named_in_manifest(names)
     importers: Dict[str, Set[str]] = {name: set() for name in known}
     for name, path in known.items():
-        for target in imported_by(path, set(known)):
+        for target in imported_by(path, names):
             if target != name:
                 importers[target].add(name)
     components = [name for name in known if name.startswith(COMPONENTS + ".")]

@@ -132,14 +132,14 @@ class MarkdownPool:
         if pool is None:
             return lambda: [convert(job) for job in jobs]
         try:
-            futures = [pool.submit(convert_chunk, list(jobs))]
+            future = pool.submit(convert_chunk, list(jobs))
         except Exception as error:  # a broken pool must not cost the page: convert here instead
             return self._given_up(error, jobs)
 
         def collect() -> List[str]:
             try:
-                wait(futures)
-                return [markdown for future in futures for markdown in future.result()]
+                wait([future])
+                return future.result()
             except Exception as error:
                 return self._given_up(error, jobs)()
 
