@@ -1,13 +1,72 @@
-"""SourceConfluence: progress lines for long syncs, and a source built without config."""
+"""SourceConfluence: the manifest it is built from, progress lines for long syncs, and a source built without config."""
 
+import json
 from collections import Counter
 
 import requests
+import yaml
 from airbyte_cdk.models import AirbyteMessage, AirbyteRecordMessage, Type
 
 from source_confluence.components.pagination import NextLinkPagination
+from source_confluence.config_spec import MANIFEST_PATH, YAML_LOADER, manifest
 from source_confluence.sync.context import SyncContext
-from source_confluence.source import PROGRESS_LINE_MAX_CHARS, progress_message, with_progress
+from source_confluence.source import PROGRESS_LINE_MAX_CHARS, manifest_for, progress_message, streams_named, with_progress
+from unit_tests.conftest import catalog, get_source
+from unit_tests.config_builder import ConfigBuilder
+
+
+def stream_names(entries):
+    """Every stream an entry list defines, those inside ConditionalStreams included, in order."""
+    names = []
+    for entry in entries:
+        if entry.get("type") == "ConditionalStreams":
+            names += stream_names(entry["streams"])
+        else:
+            names.append(entry["name"])
+    return names
+
+
+def test_the_manifest_reads_the_same_with_the_fast_yaml_loader_as_with_the_safe_one():
+    text = MANIFEST_PATH.read_text()
+    assert yaml.load(text, Loader=YAML_LOADER) == yaml.safe_load(text)
+
+
+def test_a_read_builds_the_engine_from_the_streams_its_catalog_selects_and_nothing_else():
+    document = manifest_for(catalog("pages", "content_tree"))
+    # content_tree has a Cloud and a Data Center definition, each under its deployment's condition.
+    assert stream_names(document["streams"]) == ["pages", "content_tree", "content_tree"]
+    conditions = [entry["condition"] for entry in document["streams"] if entry.get("type") == "ConditionalStreams"]
+    assert conditions == ["{{ config.deployment != 'data_center' }}", "{{ config.deployment == 'data_center' }}"]
+    # Resolved: the definitions are gone and nothing refers to them.
+    text = json.dumps(document)
+    assert "definitions" not in document and "$ref" not in text and "#/definitions/" not in text
+    assert document["spec"]["connection_specification"] == manifest()["spec"]["connection_specification"]
+
+
+def test_without_a_catalog_the_engine_gets_every_stream_and_the_shared_manifest_stays_as_read():
+    document = manifest_for(None)
+    assert document == manifest()
+    document["streams"].clear()
+    document["definitions"]["pages_stream"]["name"] = "changed"
+    assert manifest() == yaml.safe_load(MANIFEST_PATH.read_text())
+
+
+def test_a_conditional_entry_keeps_its_condition_and_the_selected_streams_and_goes_when_it_holds_none():
+    entries = [
+        {"name": "space"},
+        {"type": "ConditionalStreams", "condition": "{{ a }}", "streams": [{"name": "users"}, {"name": "group_members"}]},
+        {"type": "ConditionalStreams", "condition": "{{ b }}", "streams": [{"name": "audit"}]},
+    ]
+    assert streams_named(entries, {"space", "group_members"}) == [
+        {"name": "space"},
+        {"type": "ConditionalStreams", "condition": "{{ a }}", "streams": [{"name": "group_members"}]},
+    ]
+
+
+def test_the_source_for_a_read_builds_the_selected_streams_only(http, tmp_path):
+    source = get_source(ConfigBuilder().build(), catalog("space", "pages"))
+    config = source.configure(ConfigBuilder().build(), str(tmp_path))  # the normalised config the CDK passes on
+    assert sorted(stream.name for stream in source.streams(config)) == ["pages", "space"]
 
 
 def record(stream: str) -> AirbyteMessage:
