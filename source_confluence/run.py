@@ -22,6 +22,11 @@ from datetime import datetime, timezone
 from typing import Any, Iterable, List, Mapping, MutableMapping, Optional
 
 import orjson
+
+from source_confluence.startup import import_protocol_models
+
+import_protocol_models()  # before anything imports airbyte-cdk: 0.3 s less start-up (startup.py)
+
 from airbyte_cdk.entrypoint import AirbyteEntrypoint
 from airbyte_cdk.logger import PRINT_BUFFER
 from airbyte_cdk.models import (
