@@ -34,16 +34,30 @@ SCENARIOS = {
 }
 
 
+def _retries_pending(emulator: Emulator) -> bool:
+    """Whether a request the emulator refused with 401 has not been answered again since. The CDK re-sends the
+    very request it refreshed the token for (same method, path and query), 4.5-7.5 s later (the backoff
+    strategy's 5 s with jitter, plus the CDK's second)."""
+    pending = set()
+    for request in emulator.admin.requests():  # in the order they were answered
+        key = (request["method"], request["path"], request["query"])
+        if request["status"] == 401:
+            pending.add(key)
+        else:
+            pending.discard(key)
+    return bool(pending)
+
+
 def _expire_tokens_during(emulator: Emulator, done: threading.Event, log: list) -> None:
     """Move the emulator's clock past the access token's lifetime twice, once requests are flowing.
 
-    The two expiries are 75 requests apart: a request refused at the first is refreshed and retried, and its
-    retry must not meet the second (a real token lives an hour). 30 apart, the scenario failed now and then on a
-    loaded machine (2 of about 12 runs, with the CDK's "Refreshed OAuth access token is rejected" once); the likely
-    cause is a worker starved of CPU (the four scenarios run side by side) whose retry came after the second
-    expiry, refused again right after its refresh."""
+    A request refused at the first expiry is refreshed and retried; its retry must not meet the second (a real
+    token lives an hour): the CDK refreshes at most once per request, and a request refused again right after
+    its refresh ends the sync ("Refreshed OAuth access token is rejected by the API"). 75 requests apart was not
+    enough: they can take less than the retry's wait (a run had the second expiry at 7.4 s, between retries of
+    the first at 7.3 and 8.4 s). So the second expiry also waits until every refused request was answered again."""
     for threshold in (15, 90):
-        while not done.is_set() and emulator.admin.stats()["total"] < threshold:
+        while not done.is_set() and (emulator.admin.stats()["total"] < threshold or (log and _retries_pending(emulator))):
             time.sleep(0.05)
         if done.is_set():
             return
