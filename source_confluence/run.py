@@ -16,6 +16,7 @@ too (``ConfluenceEntrypoint.set_up_secret_filter``).
 
 import argparse
 import base64
+import os
 import sys
 import time
 from datetime import datetime, timezone
@@ -203,7 +204,22 @@ def run(args: Optional[List[str]] = None) -> None:
                 parsed.command,
             )
         )
-    emit(ConfluenceEntrypoint(source).run(parsed))
+    try:
+        emit(ConfluenceEntrypoint(source).run(parsed))
+    except BrokenPipeError:
+        sys.exit(_reader_gone())
+
+
+def _reader_gone() -> int:
+    """Whoever read stdout has closed it (``source-confluence spec | head``, a sync cancelled): stop without a
+    stack trace about it on stderr. stdout now points at /dev/null, so the interpreter's last flush (and the
+    CDK's log buffer's) does not fail again on the way out. The exit code says the output was cut short."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.__stdout__.fileno())  # type: ignore[union-attr]
+    except (OSError, AttributeError, ValueError):
+        pass
+    return 1
 
 
 def emit(messages: Iterable[str]) -> None:

@@ -70,3 +70,18 @@ def test_a_state_reaches_stdout_at_once_not_when_the_next_message_comes():
     finally:
         run.communicate("go\n", timeout=60)
     assert run.returncode == 0
+
+
+def test_a_reader_that_closes_stdout_gets_no_stack_trace_on_stderr():
+    """``source-confluence spec | head -c 50``: the reader takes the first line (a log line) and goes away
+    before the spec is written."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "source_confluence.run", "spec"],
+        cwd=Path(__file__).resolve().parents[1], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    )
+    first = process.stdout.readline()
+    process.stdout.close()
+    stderr = process.stderr.read().decode()
+    assert json.loads(first)["type"] == "LOG"
+    assert process.wait(timeout=60) == 1  # the output was cut short
+    assert "Traceback" not in stderr and "BrokenPipeError" not in stderr, stderr[-2000:]
