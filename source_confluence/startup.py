@@ -3,9 +3,9 @@
 ``airbyte_cdk.models`` builds its protocol serializers (serpyco-rs) when it is imported, and serpyco-rs gives
 each serializer a JSON schema, reading the docstring of every field of the protocol's dataclasses from their
 source files (``inspect.getsource``, which on Python 3.11 parses the whole module again for each class). That
-was about 0.3 s of every command's 1.3 s of imports on the benchmark machine (bench/NOTES.md). Neither the CDK
-nor this connector reads those schemas: they dump and load messages. So they are left out while the CDK's
-models are imported; every serializer built afterwards gets its schema as usual.
+was 0.44 s of the console script's 1.27 s of imports on the benchmark machine, 0.09 s without (bench/NOTES.md).
+Neither the CDK nor this connector reads those schemas: they dump and load messages. So they are left out while
+the CDK's models are imported; every serializer built afterwards gets its schema as usual.
 
 If serpyco-rs no longer builds the schema where this expects it, the models are imported the usual way.
 """

@@ -23,7 +23,7 @@ print(serpyco_rs.Serializer(Later).get_json_schema()["components"]["schemas"]["_
 def test_the_models_load_and_dump_messages_without_the_schemas_and_later_serializers_get_theirs():
     round_trip, skipped, restored, later = printed_alone(PROBE)
     assert round_trip == "True"
-    # If this fails, serpyco-rs builds its schema elsewhere now and start-up is 0.3 s slower again (startup.py).
+    # If this fails, serpyco-rs builds its schema elsewhere now and start-up is 0.35 s slower again (startup.py).
     assert skipped == "True"
     assert restored == "True"
     assert later == "integer"
