@@ -24,8 +24,9 @@ from typing import Any, Iterable, List, Mapping, MutableMapping, Optional
 
 import orjson
 
-from source_confluence.startup import import_protocol_models
+from source_confluence.startup import import_protocol_models, limit_malloc_arenas
 
+limit_malloc_arenas()  # before any thread starts: a quarter less memory (startup.py)
 import_protocol_models()  # before anything imports airbyte-cdk: 0.35 s less start-up (startup.py)
 
 from airbyte_cdk.entrypoint import AirbyteEntrypoint

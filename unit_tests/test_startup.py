@@ -27,3 +27,48 @@ def test_the_models_load_and_dump_messages_without_the_schemas_and_later_seriali
     assert skipped == "True"
     assert restored == "True"
     assert later == "integer"
+
+
+ARENAS_PROBE = """
+import ctypes, os, tempfile, threading
+os.environ.pop("MALLOC_ARENA_MAX", None)
+{before}
+libc = ctypes.CDLL(None)
+libc.malloc.restype = ctypes.c_void_p
+libc.malloc.argtypes = (ctypes.c_size_t,)
+libc.free.argtypes = (ctypes.c_void_p,)
+
+def churn():  # ctypes lets go of the GIL: the threads really contend for malloc
+    for _ in range(20000):
+        libc.free(libc.malloc(4096))
+
+threads = [threading.Thread(target=churn) for _ in range(16)]
+for thread in threads:
+    thread.start()
+for thread in threads:
+    thread.join()
+libc.fopen.restype = ctypes.c_void_p
+libc.fopen.argtypes = (ctypes.c_char_p, ctypes.c_char_p)
+libc.malloc_info.argtypes = (ctypes.c_int, ctypes.c_void_p)
+libc.fclose.argtypes = (ctypes.c_void_p,)
+path = tempfile.mktemp()
+stream = libc.fopen(path.encode(), b"w")
+libc.malloc_info(0, stream)
+libc.fclose(stream)
+print(open(path).read().count("<heap nr="))
+os.remove(path)
+"""
+
+
+def test_the_console_script_keeps_malloc_to_two_arenas_however_many_threads_allocate():
+    (arenas_with_the_script,) = printed_alone(ARENAS_PROBE.format(before="import source_confluence.run"))
+    (arenas_without,) = printed_alone(ARENAS_PROBE.format(before=""))
+    assert int(arenas_with_the_script) == 2
+    assert int(arenas_without) > 2  # the probe does make glibc open more: the limit is what keeps it at 2
+
+
+def test_an_arena_limit_set_in_the_environment_is_left_as_it_is(monkeypatch):
+    from source_confluence.startup import limit_malloc_arenas
+
+    monkeypatch.setenv("MALLOC_ARENA_MAX", "4")
+    assert limit_malloc_arenas() is False
