@@ -78,7 +78,7 @@ from isodate import parse_duration
 from source_confluence.api.endpoints import parse_instant
 from source_confluence.components.space_catch_up import STATE_KEY, SpaceCatchUp, remembered_spaces, windows_not_read
 from source_confluence.sync.context import SyncContext, slice_key
-from source_confluence.sync.lookup_pool import LookupPool, base_slots, lookup_pool, workers
+from source_confluence.sync.lookup_pool import LookupPool, lookup_pool, workers
 from source_confluence.components.work_windows import WorkWindows, count_requester_definition, search_counter
 
 # Streams read from CQL `ORDER BY lastmodified ASC` name this cursor in their manifest `$parameters`
@@ -335,7 +335,7 @@ class PageCheckpointingFactory(ModelToComponentFactory):
         # The streams with bodies start the Markdown pool's processes as soon as they know there are many.
         on_total = self.sync.markdown.expect if stream_name in STREAMS_WITH_BODIES else None
         return WorkWindows(
-            search_counter(requester, boundaries, output), lookup_pool(config), num_workers - base_slots(num_workers),
+            search_counter(requester, boundaries, output), lookup_pool(config), lookup_pool(config).stream_workers,
             granularity or timedelta(0), on_total,
         )
 

@@ -4,10 +4,11 @@ Atlassian's rate limits reward about 8 requests in flight per site, and the user
 ``num_workers``. The CDK's workers read the streams; the look-ups (effective access, mention names, the
 counts that cut a first sync by work) run in this pool. Both must fit in the one budget, so:
 
-* the CDK gets ``num_workers - base_slots(num_workers)`` threads (``concurrency_level`` in the manifest);
-* the pool runs a look-up only while it holds a slot: it owns ``base_slots`` of them, and a CDK worker
-  that waits for look-ups (``side_by_side``, ``result``) lends its own slot for as long as it waits,
-  since it sends nothing meanwhile.
+* the pool runs a look-up only while it holds a slot, and a CDK worker that waits for look-ups
+  (``side_by_side``, ``result``) lends its own slot for as long as it waits, since it sends nothing meanwhile;
+* when the CDK's workers may run tasks this connector does not see (a catalog with other streams than the
+  content streams), the pool owns ``base_slots(num_workers)`` of the slots and the CDK gets the rest as
+  threads (``concurrency_level`` in the manifest), so look-ups always have a slot of their own.
 
 So at most ``num_workers`` requests are in flight, and a worker waiting for its page's look-ups never
 leaves its slot idle. A look-up never waits on a queued one (``access/lookups.py`` ``_Once`` only makes a
@@ -18,7 +19,11 @@ a sync reads is one whose tasks this connector sees begin and end (the content s
 ``PageCheckpointingCursor``: generating its partitions, reading each one), the idle workers' slots are lent
 too (``lend_idle_workers``): each task holds one while it lasts (``task_started``/``task_done``), up to as
 many as the CDK has workers, and the rest serve the look-ups. That is what a first sync's window counts and
-an incremental sync's first look-ups run on, while the CDK's workers have little to read yet.
+an incremental sync's first look-ups run on, while the CDK's workers have little to read yet. The CDK then
+gets a thread per slot (``stream_workers``; ``source.py`` ``manifest_for`` sets its concurrency) and the pool
+none of its own: with six workers and two slots kept for look-ups, the walks of a full sync had about 4.6
+requests in flight of 8, the look-ups 1.6 (bench/NOTES.md); look-ups still run whenever a worker waits, which
+is when a page needs them.
 
 Why Python: the CDK's concurrency is one pool of stream workers and its ``api_budget`` limits calls per
 second, not calls in flight.
@@ -44,9 +49,16 @@ def workers(config: Mapping[str, Any]) -> int:
 
 
 def base_slots(num_workers: int) -> int:
-    """The slots the look-up pool owns: a quarter of the budget (none below 4, where look-ups only run
-    on lent slots). The CDK's stream workers get the rest (manifest ``concurrency_level``)."""
+    """The slots the look-up pool owns when the CDK's workers do not lend theirs: a quarter of the budget
+    (none below 4, where look-ups only run on lent slots). The CDK's workers get the rest (manifest
+    ``concurrency_level``)."""
     return num_workers // 4
+
+
+def stream_workers(num_workers: int, idle_workers_lend: bool) -> int:
+    """The CDK's worker threads: one per slot when its idle workers lend theirs (``lend_idle_workers``),
+    else the budget less the pool's own slots."""
+    return num_workers if idle_workers_lend else num_workers - base_slots(num_workers)
 
 
 class LookupPool:
@@ -54,7 +66,9 @@ class LookupPool:
 
     def __init__(self, num_workers: int) -> None:
         self._slots = threading.Semaphore(base_slots(num_workers))
-        self._stream_workers = num_workers - base_slots(num_workers)
+        # The slots the CDK's workers hold (and lend, ``lend_idle_workers``): all but the pool's own.
+        self._workers_slots = num_workers - base_slots(num_workers)
+        self._stream_workers = stream_workers(num_workers, idle_workers_lend=False)
         # Set by ``lend_idle_workers``: the CDK tasks begun and not done, of which ``_stream_workers`` at most hold a slot.
         self._tasks: Optional[int] = None
         self._loan_lock = threading.Lock()
@@ -109,15 +123,24 @@ class LookupPool:
         thread needs in order to lend or finish."""
         self._slots.acquire()
 
-    def lend_idle_workers(self) -> None:
+    @property
+    def stream_workers(self) -> int:
+        """The CDK's worker threads this pool counts on: at most this many tasks hold a slot."""
+        return self._stream_workers
+
+    def lend_idle_workers(self, cdk_workers: Optional[int] = None) -> None:
         """The CDK's stream workers lend their slots while no task of theirs holds them. Only when every stream
         the sync reads reports its tasks (``task_started``/``task_done``): a worker busy with another stream
-        would send on a slot lent away. Once per sync; later calls change nothing."""
+        would send on a slot lent away. ``cdk_workers``: how many threads the CDK has, when it has one per slot
+        (``stream_workers``); up to that many tasks then hold the budget's slots, the pool's own included.
+        Once per sync; later calls change nothing."""
         with self._loan_lock:
             if self._tasks is not None:
                 return
             self._tasks = 0
-        for _ in range(self._stream_workers):
+            if cdk_workers is not None:
+                self._stream_workers = cdk_workers
+        for _ in range(self._workers_slots):
             self._slots.release()
 
     def task_started(self) -> None:

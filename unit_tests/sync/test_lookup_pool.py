@@ -175,6 +175,21 @@ def test_more_tasks_than_workers_hold_no_more_slots_than_the_workers_have():
     calls.finish(pool, futures)
 
 
+def test_with_a_cdk_worker_per_slot_look_ups_run_only_on_the_slots_of_idle_or_waiting_workers():
+    # 8 in all and 8 CDK workers: once every worker has a task, no slot is left for the look-ups.
+    pool, calls = LookupPool(8), InFlight()
+    pool.lend_idle_workers(cdk_workers=8)
+    assert pool.stream_workers == 8
+    for _ in range(7):
+        pool.task_started()
+    futures = [pool.submit(calls.call) for _ in range(4)]
+    assert calls.settles_at(1)  # the eighth worker is idle: its slot serves them, and no other
+    pool.lend_slot()  # a worker with a task waits for a look-up
+    assert calls.settles_at(2)
+    calls.finish(pool, futures)
+    assert calls.peak == 2
+
+
 def test_without_the_loan_tasks_change_nothing():
     # Another stream's tasks may run on any worker: no worker's slot is lent, and none is taken back.
     pool, calls = LookupPool(8), InFlight()
