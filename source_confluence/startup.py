@@ -4,12 +4,13 @@ Memory: glibc's malloc gives threads that contend for it arenas of their own, up
 memory freed in one arena serves only that arena. A sync's threads (the CDK's workers, the look-ups, the
 pages read ahead) each build large bodies and records by turns, so most of a sync's resident memory was
 freed memory kept in a dozen arenas: on the benchmark's real-shaped site 174 MB at 20,000 pages and 202 MB at
-100,000, against 133 MB and 154 MB in two arenas, at the same speed (bench/NOTES.md). ``limit_malloc_arenas``
-sets that limit (glibc's ``MALLOC_ARENA_MAX``, which is how a container would set it too) unless the
-environment already does; elsewhere than glibc it does nothing.
+100,000, against 133 MB and 154 MB in two arenas: as fast at 20,000 pages, perhaps 3% slower at 100,000, within
+the benchmark machine's noise (bench/NOTES.md). ``limit_malloc_arenas`` sets that limit (glibc's
+``MALLOC_ARENA_MAX``, which is how a container would set it too) unless the environment already does; elsewhere
+than glibc it does nothing.
 
-Imports: ``airbyte_cdk.models`` builds its protocol serializers (serpyco-rs) when it is imported, and serpyco-rs gives
-each serializer a JSON schema, reading the docstring of every field of the protocol's dataclasses from their
+Imports: ``airbyte_cdk.models`` builds its protocol serializers (serpyco-rs) when it is imported, and serpyco-rs
+gives each serializer a JSON schema, reading the docstring of every field of the protocol's dataclasses from their
 source files (``inspect.getsource``, which on Python 3.11 parses the whole module again for each class). That
 was 0.44 s of the console script's 1.27 s of imports on the benchmark machine, 0.09 s without (bench/NOTES.md).
 Neither the CDK nor this connector reads those schemas: they dump and load messages. So they are left out while
@@ -36,7 +37,7 @@ def limit_malloc_arenas(arenas: int = MALLOC_ARENAS) -> bool:
         return False
     try:
         mallopt = ctypes.CDLL(None).mallopt  # the process's own C library
-    except (OSError, AttributeError):  # not glibc (macOS, or a libc without mallopt)
+    except (OSError, AttributeError, TypeError):  # not glibc: macOS, Windows, a libc without mallopt
         return False
     mallopt.argtypes = (ctypes.c_int, ctypes.c_int)
     mallopt.restype = ctypes.c_int
