@@ -27,7 +27,7 @@ from airbyte_cdk.sources.declarative.concurrent_declarative_source import Concur
 from airbyte_cdk.sources.declarative.parsers.manifest_reference_resolver import ManifestReferenceResolver
 
 from source_confluence.components.checkpoints import PageCheckpointingFactory, checkpointing_streams, reads_only_checkpointing_streams
-from source_confluence.sync.lookup_pool import lookup_pool, stream_workers, workers
+from source_confluence.sync.lookup_pool import lookup_pool
 from source_confluence.components.skips import skip_warnings
 from source_confluence.config_spec import manifest
 from source_confluence.sync.context import SyncContext
@@ -123,7 +123,7 @@ class SourceConfluence(ConcurrentDeclarativeSource):
         definitions = self.resolved_manifest.get("streams") or []
         if reads_only_checkpointing_streams(self._catalog_given, definitions):
             # Every CDK task is one the pool hears of; the CDK has a thread per slot (``manifest_for``).
-            lookup_pool(config).lend_idle_workers(cdk_workers=stream_workers(workers(config), idle_workers_lend=True))
+            lookup_pool(config).lend_idle_workers()
         return checkpointing_streams(built, definitions, factory, config)
 
     def discover(self, logger: logging.Logger, config: Mapping[str, Any]) -> AirbyteCatalog:

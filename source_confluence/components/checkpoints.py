@@ -334,8 +334,9 @@ class PageCheckpointingFactory(ModelToComponentFactory):
         requester = self.create_component(HttpRequesterModel, definition, config, name=f"{stream_name}_window_counts")
         # The streams with bodies start the Markdown pool's processes as soon as they know there are many.
         on_total = self.sync.markdown.expect if stream_name in STREAMS_WITH_BODIES else None
+        pool = lookup_pool(config)
         return WorkWindows(
-            search_counter(requester, boundaries, output), lookup_pool(config), lookup_pool(config).stream_workers,
+            search_counter(requester, boundaries, output), pool, pool.stream_workers,
             granularity or timedelta(0), on_total,
         )
 

@@ -65,6 +65,7 @@ class LookupPool:
     """Look-ups in threads of their own, each holding one of the budget's slots while it runs."""
 
     def __init__(self, num_workers: int) -> None:
+        self._num_workers = num_workers
         self._slots = threading.Semaphore(base_slots(num_workers))
         # The slots the CDK's workers hold (and lend, ``lend_idle_workers``): all but the pool's own.
         self._workers_slots = num_workers - base_slots(num_workers)
@@ -128,18 +129,17 @@ class LookupPool:
         """The CDK's worker threads this pool counts on: at most this many tasks hold a slot."""
         return self._stream_workers
 
-    def lend_idle_workers(self, cdk_workers: Optional[int] = None) -> None:
+    def lend_idle_workers(self) -> None:
         """The CDK's stream workers lend their slots while no task of theirs holds them. Only when every stream
         the sync reads reports its tasks (``task_started``/``task_done``): a worker busy with another stream
-        would send on a slot lent away. ``cdk_workers``: how many threads the CDK has, when it has one per slot
-        (``stream_workers``); up to that many tasks then hold the budget's slots, the pool's own included.
+        would send on a slot lent away. The CDK then has a thread per slot (``stream_workers``, ``source.py``
+        ``manifest_for``): up to that many tasks hold the budget's slots, the pool's own included.
         Once per sync; later calls change nothing."""
         with self._loan_lock:
             if self._tasks is not None:
                 return
             self._tasks = 0
-            if cdk_workers is not None:
-                self._stream_workers = cdk_workers
+            self._stream_workers = stream_workers(self._num_workers, idle_workers_lend=True)
         for _ in range(self._workers_slots):
             self._slots.release()
 

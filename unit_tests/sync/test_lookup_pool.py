@@ -145,7 +145,7 @@ def test_first_done_returns_what_finished_while_the_rest_run_on():
 
 
 def test_idle_stream_workers_lend_their_slots_until_tasks_take_them_back():
-    # 8 in all: the pool owns 2, the CDK's 6 workers lend theirs while no task of theirs holds them.
+    # 8 in all: the CDK then has 8 workers, which lend theirs while no task of theirs holds them.
     pool, calls = LookupPool(8), InFlight()
     pool.lend_idle_workers()
     pool.lend_idle_workers()  # once per sync: a second call lends nothing more
@@ -160,25 +160,25 @@ def test_idle_stream_workers_lend_their_slots_until_tasks_take_them_back():
 
 
 def test_more_tasks_than_workers_hold_no_more_slots_than_the_workers_have():
-    # The CDK runs at most as many tasks as it has workers; the others wait in its queue, sending nothing.
+    # The CDK runs at most as many tasks as it has workers (8 here); the others wait in its queue, sending nothing.
     pool, calls = LookupPool(8), InFlight()
     pool.lend_idle_workers()
-    for _ in range(9):
-        pool.task_started()  # 6 take a slot, 3 queue: never blocks, since look-ups hold none
+    for _ in range(11):
+        pool.task_started()  # 8 take a slot, 3 queue: never blocks, since look-ups hold none
     futures = [pool.submit(calls.call) for _ in range(4)]
-    assert calls.settles_at(2)  # the pool's own slots only
+    assert calls.settles_at(0)  # every slot is a worker's, the pool's own included
     for _ in range(3):
-        pool.task_done()  # the queued ones' turn: still six readers, no slot comes free
-    assert calls.settles_at(2)
+        pool.task_done()  # the queued ones' turn: still eight readers, no slot comes free
+    assert calls.settles_at(0)
     pool.task_done()
-    assert calls.settles_at(3)
+    assert calls.settles_at(1)
     calls.finish(pool, futures)
 
 
 def test_with_a_cdk_worker_per_slot_look_ups_run_only_on_the_slots_of_idle_or_waiting_workers():
     # 8 in all and 8 CDK workers: once every worker has a task, no slot is left for the look-ups.
     pool, calls = LookupPool(8), InFlight()
-    pool.lend_idle_workers(cdk_workers=8)
+    pool.lend_idle_workers()
     assert pool.stream_workers == 8
     for _ in range(7):
         pool.task_started()
