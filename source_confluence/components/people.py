@@ -36,6 +36,12 @@ class UserNames:
         with self._lock:
             return sorted(set(wanted) - self._names.keys())
 
+    def known(self, ids: Iterable[str]) -> Optional[Dict[str, str]]:
+        """The names of ``ids`` when this sync has looked every one of them up already (unknown ones left
+        out), else None: then ``names_for`` has a request to send."""
+        wanted = set(ids)
+        return None if self._missing(wanted) else self._known(wanted)
+
     def names_for(self, ids: Iterable[str], requester: Requester, data_center: bool) -> Dict[str, str]:
         wanted = set(ids)
         if self._missing(wanted):

@@ -8,7 +8,7 @@ would lose records without a word. Bodies that do not parse are retried by the e
 """
 
 from dataclasses import InitVar, dataclass
-from typing import Any, Iterable, List, Mapping, MutableMapping, Optional, Tuple
+from typing import Any, Callable, Iterable, List, Mapping, MutableMapping, Optional, Tuple
 
 import requests
 from airbyte_cdk.models import FailureType
@@ -116,24 +116,37 @@ class BodyResultsExtractor(ResultsExtractor):
         records = list(super().extract_records(response))
         with_body = [record for record in records if body_value_of(record) is not None]
         mentions = set().union(*(mentioned_user_ids(body_value_of(record)) for record in with_body))
-        # The page's look-ups, side by side: the names it mentions, and what its access needs.
+        # The page's look-ups, side by side: the names it mentions (unless this sync has them all), and what
+        # its access needs.
+        names: Optional[Mapping[str, str]] = {}
         names_looked_up = None
         if mentions and self.requester is not None:
-            data_center = self.config.get("deployment") == "data_center"
-            names_for = user_names_for(self.config).names_for
-            names_looked_up = in_background(self.config, lambda: names_for(mentions, self.requester, data_center))
+            user_names = user_names_for(self.config)
+            names = user_names.known(mentions)
+            if names is None:
+                data_center = self.config.get("deployment") == "data_center"
+                names_looked_up = in_background(self.config, lambda: user_names.names_for(mentions, self.requester, data_center))
         if self.requester is not None and self.v2_requester is not None:
             complete_ancestors(self.config, tree_lookup_for(self.config, self.requester, self.v2_requester), records)
-        names: Mapping[str, str] = lookup_pool(self.config).result(names_looked_up) if names_looked_up is not None else {}
-        site_url = (self.config.get("_derived") or {}).get("site_url") or self.config.get("base_url", "")
-        # One mapping for every job of the page: pickled once for the process that converts them.
-        page_names = dict(names)
-        jobs = [(body_value_of(record), site_url, (record.get("space") or {}).get("key"), page_names) for record in with_body]
         # The Markdown is made by the pool while this thread does the page's access look-ups; while it waits
-        # for the rest, its slot in the request budget serves the look-ups and the pages read ahead.
-        markdown_of_page = SyncContext.of(self.config).markdown.submit_all(jobs, wait=lookup_pool(self.config).wait_all) if jobs else None
+        # for the rest, its slot in the request budget serves the look-ups and the pages read ahead. When the
+        # names need a request, the access look-ups go out first and the Markdown starts once both are in:
+        # a page then waits for the longer of the two round trips, not for one after the other.
+        markdown_of_page = self._markdown(with_body, names) if names is not None else None
         prefetch_access(self.config, records)
+        if names_looked_up is not None:
+            markdown_of_page = self._markdown(with_body, lookup_pool(self.config).result(names_looked_up))
         if markdown_of_page is not None:
             for record, markdown in zip(with_body, markdown_of_page()):
                 record[PRECOMPUTED_MARKDOWN] = markdown
         yield from records
+
+    def _markdown(self, with_body: List[Mapping[str, Any]], names: Mapping[str, str]) -> Optional[Callable[[], List[str]]]:
+        """Start converting the bodies (``markdown_pool``); what collects them, in order (None: no body)."""
+        if not with_body:
+            return None
+        site_url = (self.config.get("_derived") or {}).get("site_url") or self.config.get("base_url", "")
+        # One mapping for every job of the page: pickled once for the process that converts them.
+        page_names = dict(names)
+        jobs = [(body_value_of(record), site_url, (record.get("space") or {}).get("key"), page_names) for record in with_body]
+        return SyncContext.of(self.config).markdown.submit_all(jobs, wait=lookup_pool(self.config).wait_all)

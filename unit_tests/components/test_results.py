@@ -108,3 +108,54 @@ def test_bodies_of_a_page_get_their_markdown_with_mentions_resolved_in_one_looku
     assert [r.get(PRECOMPUTED_MARKDOWN) for r in records] == ["@Ada", "@Bob", None]
     assert len(lookups) == 1 and lookups[0][0] == "user/bulk"
     assert sorted(lookups[0][1]["accountId"]) == ["a1", "b2"]
+
+
+@pytest.fixture(scope="module")
+def cloud_site():
+    from confluence_emulator import Emulator
+
+    with Emulator(profile="cloud", seed=21, pages=120, time_zone="UTC") as emulator:
+        yield emulator
+
+
+def test_a_page_asks_what_its_access_needs_while_the_names_it_mentions_are_looked_up(cloud_site):
+    """One round trip after the other made an incremental sync's first pages wait twice: the names before the
+    access look-ups. The names' request here answers only once an access look-up has gone out (or after 5 s)."""
+    import json
+    import threading
+    from unittest.mock import MagicMock
+
+    from source_confluence.components.results import PRECOMPUTED_MARKDOWN, BodyResultsExtractor
+    from unit_tests.access.emulated import build_transformation, emulator_config, raw_contents
+
+    config = emulator_config(cloud_site)
+    lookup = build_transformation(config)._lookup  # the sync's access look-ups, as the manifest declares them
+    access_asked = threading.Event()
+
+    def noting(send):
+        def send_request(**kwargs):
+            access_asked.set()
+            return send(**kwargs)
+        return send_request
+
+    for requester in {id(r): r for r in (lookup.requester, lookup.v2_requester, lookup.space_permissions_requester) if r}.values():
+        requester.send_request = noting(requester.send_request)
+    names_waited_for_access = []
+
+    def names(path, request_params):
+        names_waited_for_access.append(access_asked.wait(timeout=5))
+        answer = requests.Response()
+        answer.status_code = 200
+        answer._content = b'{"results": [{"accountId": "a1", "displayName": "Ada"}]}'
+        return answer
+
+    names_requester = MagicMock()
+    names_requester.send_request.side_effect = names
+    mention = '<p><ac:link><ri:user ri:account-id="a1" /></ac:link></p>'
+    children = [dict(raw, body={"storage": {"value": mention}}) for raw in raw_contents(cloud_site, config)
+                if raw["type"] == "page" and raw["ancestors"]][:10]
+    extractor = BodyResultsExtractor(config=config, parameters={}, requester=names_requester)
+    records = list(extractor.extract_records(response(json.dumps({"results": children}).encode())))
+    assert names_waited_for_access == [True]
+    assert [r[PRECOMPUTED_MARKDOWN] for r in records] == ["@Ada"] * len(children)
+
