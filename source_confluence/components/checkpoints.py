@@ -174,6 +174,7 @@ class PageCheckpointingCursor(Cursor):
         """The CDK's windows (cut to about equal work when there are several, ``work_windows``), then each
         new space alone over the time those windows leave out. The pool hears when this generation and each
         partition begin and end (``LookupPool.task_started``)."""
+        self.sync.read_started()  # the look-ups the first page of results would wait for (``at_read_start``)
         if self.pool is None:
             yield from self._windows()
             return

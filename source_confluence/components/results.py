@@ -112,6 +112,14 @@ class BodyResultsExtractor(ResultsExtractor):
     # Cloud v2, for pages' typed ancestors when the site has folders and the like (access/ancestors.py).
     v2_requester: Optional[Requester] = None
 
+    def __post_init__(self, parameters: Mapping[str, Any]) -> None:
+        super().__post_init__(parameters)
+        if self.requester is not None and self.v2_requester is not None and self.config.get("deployment") != "data_center":
+            # The probe for folders and the like goes out as the read begins, beside the first walks, instead
+            # of after the first page of pages, which would wait for it before its access look-ups.
+            tree = tree_lookup_for(self.config, self.requester, self.v2_requester)
+            SyncContext.of(self.config).at_read_start("tree_probe", lambda: in_background(self.config, tree.site_has_nodes))
+
     def extract_records(self, response: requests.Response) -> Iterable[MutableMapping[Any, Any]]:
         records = list(super().extract_records(response))
         with_body = [record for record in records if body_value_of(record) is not None]

@@ -18,6 +18,7 @@ Upstream change that would remove the index: a per-source object the CDK hands c
 """
 
 import json
+import logging
 import threading
 import uuid
 from collections import Counter, OrderedDict
@@ -27,6 +28,8 @@ from airbyte_cdk.models import AirbyteMessage
 
 from source_confluence.sync.lookup_pool import LookupPool
 from source_confluence.sync.markdown_pool import MarkdownPool
+
+LOGGER = logging.getLogger("airbyte")
 
 T = TypeVar("T")
 
@@ -90,6 +93,8 @@ class SyncContext:
         self._page_cursors: Dict[str, PageCheckpoints] = {}
         # (stream, records of it observed when the message was made, message), oldest first.
         self._held: List[Tuple[Optional[str], int, AirbyteMessage]] = []
+        # Look-ups to start when the read begins (``at_read_start``), by name; None once started.
+        self._read_start: Optional[Dict[str, Callable[[], Any]]] = {}
 
     @classmethod
     def of(cls, config: Mapping[str, Any]) -> "SyncContext":
@@ -115,6 +120,25 @@ class SyncContext:
             if name not in self._caches:
                 self._caches[name] = factory()
             return self._caches[name]
+
+    def at_read_start(self, name: str, start: Callable[[], Any]) -> None:
+        """Have ``start`` called when this sync's first stream begins reading (``read_started``): for a look-up
+        the first page of results would otherwise wait for, built with the streams (so also by ``check`` and
+        ``discover``, which read nothing and so start nothing). One per name; too late once reading began."""
+        with self._lock:
+            if self._read_start is not None:
+                self._read_start.setdefault(name, start)
+
+    def read_started(self) -> None:
+        """A stream begins reading: start what ``at_read_start`` registered, once per sync. ``start`` must not
+        block (it hands its look-up to the sync's pool); one that fails costs nothing but the head start."""
+        with self._lock:
+            starts, self._read_start = self._read_start, None
+        for name, start in (starts or {}).items():
+            try:
+                start()
+            except Exception as error:  # noqa: BLE001 - the look-up is made again when a page needs it
+                LOGGER.debug("Could not start %s ahead of the read: %s", name, type(error).__name__)
 
     def count_result_page(self, endpoint_template: str) -> None:
         with self._lock:

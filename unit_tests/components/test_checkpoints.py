@@ -351,6 +351,16 @@ def test_the_pool_hears_of_the_generation_and_of_each_partition_before_the_cdk_h
     assert pool.events.count("started") == pool.events.count("done") == 3
 
 
+def test_generating_the_windows_starts_what_the_sync_starts_with_the_read():
+    cursor, sync = checkpointing_cursor({})
+    started = []
+    sync.at_read_start("probe", lambda: started.append("probe"))
+    generated = cursor.stream_slices()
+    assert started == []  # a generator: nothing before the CDK asks for the first window
+    next(generated)
+    assert started == ["probe"]
+
+
 def test_idle_workers_lend_their_slots_only_when_every_selected_stream_reports_its_tasks():
     definitions = get_source(ConfigBuilder().build()).resolved_manifest["streams"]
 

@@ -159,3 +159,38 @@ def test_a_page_asks_what_its_access_needs_while_the_names_it_mentions_are_looke
     assert names_waited_for_access == [True]
     assert [r[PRECOMPUTED_MARKDOWN] for r in records] == ["@Ada"] * len(children)
 
+
+def test_the_probe_for_folders_goes_out_when_the_read_begins_not_when_the_streams_are_built():
+    """The first page of pages would wait for it before its access look-ups; `check` and `discover` build the
+    streams and read nothing, so they must not send it."""
+    import time
+    from unittest.mock import MagicMock
+
+    from source_confluence.access.ancestors import TREE_PROBE_CQL
+    from source_confluence.components.results import BodyResultsExtractor
+    from source_confluence.sync.context import SyncContext
+
+    def built(deployment):
+        config, requester = {"base_url": "https://acme.atlassian.net", "deployment": deployment}, MagicMock()
+        answer = requests.Response()
+        answer.status_code = 200
+        answer._content = b'{"results": []}'
+        requester.send_request.return_value = answer
+        BodyResultsExtractor(config=config, parameters={}, requester=requester, v2_requester=MagicMock())
+        return config, requester
+
+    config, requester = built("cloud")
+    assert not requester.send_request.called
+    SyncContext.of(config).read_started()
+    deadline = time.monotonic() + 5
+    while not requester.send_request.called and time.monotonic() < deadline:
+        time.sleep(0.01)
+    call = requester.send_request.call_args
+    assert call is not None and call.kwargs["request_params"]["cql"] == TREE_PROBE_CQL
+    SyncContext.of(config).close()
+
+    config, requester = built("data_center")  # no folders there: nothing to probe
+    SyncContext.of(config).read_started()
+    time.sleep(0.2)
+    assert not requester.send_request.called
+    SyncContext.of(config).close()

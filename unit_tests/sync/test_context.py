@@ -68,3 +68,28 @@ def test_page_done_reaches_the_cursor_of_that_stream_only():
     sync.page_done("space", {"start_time": "b"})
     sync.page_done(None, {"start_time": "c"})
     assert seen == [{"start_time": "a"}]
+
+
+def test_what_starts_with_the_read_starts_once_when_reading_begins_and_never_before():
+    sync, started = SyncContext(), []
+    sync.at_read_start("probe", lambda: started.append("probe"))
+    sync.at_read_start("probe", lambda: started.append("the same name again"))  # the streams are built twice
+    assert started == []  # built streams (check, discover) start nothing
+    sync.read_started()
+    sync.read_started()  # the second stream begins: nothing again
+    assert started == ["probe"]
+    sync.at_read_start("late", lambda: started.append("late"))
+    sync.read_started()
+    assert started == ["probe"]  # registered after reading began: the page that needs it asks itself
+
+
+def test_a_start_that_fails_costs_the_others_nothing():
+    sync, started = SyncContext(), []
+
+    def broken():
+        raise RuntimeError("no pool")
+
+    sync.at_read_start("broken", broken)
+    sync.at_read_start("probe", lambda: started.append("probe"))
+    sync.read_started()
+    assert started == ["probe"]
