@@ -90,10 +90,7 @@ def test_bodies_of_a_page_get_their_markdown_with_mentions_resolved_in_one_looku
 
     def send_request(path, request_params):
         lookups.append((path, request_params))
-        answer = requests.Response()
-        answer.status_code = 200
-        answer._content = b'{"results": [{"accountId": "a1", "displayName": "Ada"}, {"accountId": "b2", "displayName": "Bob"}]}'
-        return answer
+        return response(b'{"results": [{"accountId": "a1", "displayName": "Ada"}, {"accountId": "b2", "displayName": "Bob"}]}')
 
     requester = MagicMock()
     requester.send_request.side_effect = send_request
@@ -144,10 +141,7 @@ def test_a_page_asks_what_its_access_needs_while_the_names_it_mentions_are_looke
 
     def names(path, request_params):
         names_waited_for_access.append(access_asked.wait(timeout=5))
-        answer = requests.Response()
-        answer.status_code = 200
-        answer._content = b'{"results": [{"accountId": "a1", "displayName": "Ada"}]}'
-        return answer
+        return response(b'{"results": [{"accountId": "a1", "displayName": "Ada"}]}')
 
     names_requester = MagicMock()
     names_requester.send_request.side_effect = names
@@ -172,10 +166,7 @@ def test_the_probe_for_folders_goes_out_when_the_read_begins_not_when_the_stream
 
     def built(deployment):
         config, requester = {"base_url": "https://acme.atlassian.net", "deployment": deployment}, MagicMock()
-        answer = requests.Response()
-        answer.status_code = 200
-        answer._content = b'{"results": []}'
-        requester.send_request.return_value = answer
+        requester.send_request.return_value = response(b'{"results": []}')
         BodyResultsExtractor(config=config, parameters={}, requester=requester, v2_requester=MagicMock())
         return config, requester
 
