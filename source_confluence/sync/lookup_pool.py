@@ -33,7 +33,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from concurrent.futures import FIRST_COMPLETED, CancelledError, Future, ThreadPoolExecutor, wait
 from typing import Any, Callable, Iterable, List, Mapping, Optional, Set, TypeVar
 
 from source_confluence.config_spec import spec_default
@@ -41,6 +41,8 @@ from source_confluence.config_spec import spec_default
 LOGGER = logging.getLogger("airbyte")
 T = TypeVar("T")
 DEFAULT_WORKERS = spec_default("num_workers")
+# How often a look-up waiting for a slot checks whether the sync has ended (``LookupPool.close``).
+SLOT_POLL_SECONDS = 0.5
 
 
 def workers(config: Mapping[str, Any]) -> int:
@@ -75,14 +77,22 @@ class LookupPool:
         self._loan_lock = threading.Lock()
         # More threads than slots: a look-up that waits for another's answer (ancestors' batches) lends its
         # slot but keeps its thread, and the slots, not the threads, bound the requests in flight.
+        self._closed = threading.Event()
         self._executor = ThreadPoolExecutor(max_workers=2 * num_workers + 2, thread_name_prefix="confluence-lookup")
 
     def submit(self, call: Callable[[], T]) -> "Future[T]":
         """Start a look-up that does not itself wait on queued look-ups; wait for it with ``result``/``side_by_side``."""
 
         def in_a_slot() -> T:
-            with self._slots:
+            # A look-up nobody waits for (``SyncContext.at_read_start``) may find no slot free until the sync
+            # ends: then it gives up, rather than keep its thread, and the process, waiting at exit.
+            while not self._slots.acquire(timeout=SLOT_POLL_SECONDS):
+                if self._closed.is_set():
+                    raise CancelledError("the sync ended before this look-up had a slot")
+            try:
                 return call()
+            finally:
+                self._slots.release()
 
         return self._executor.submit(in_a_slot)
 
@@ -175,6 +185,7 @@ class LookupPool:
             self.take_slot_back()  # before this thread sends again
 
     def close(self) -> None:
+        self._closed.set()  # a look-up still waiting for a slot gives up (``submit``)
         self._executor.shutdown(wait=False, cancel_futures=True)
 
 

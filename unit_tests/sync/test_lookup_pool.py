@@ -2,6 +2,7 @@
 
 import threading
 import time
+from concurrent.futures import CancelledError
 
 import pytest
 
@@ -199,3 +200,17 @@ def test_without_the_loan_tasks_change_nothing():
     futures = [pool.submit(calls.call) for _ in range(4)]
     assert calls.settles_at(2)
     calls.finish(pool, futures)
+
+
+def test_a_look_up_nobody_waits_for_gives_up_its_thread_when_the_sync_ends_without_a_slot_for_it():
+    """Two workers: the pool owns no slot and no worker lends one. A look-up started at the read's start
+    (``SyncContext.at_read_start``) waited for a slot forever, and the process for its thread at exit."""
+    pool = LookupPool(2)
+    ran = []
+    future = pool.submit(lambda: ran.append("sent"))
+    time.sleep(0.1)
+    assert not future.done()
+    pool.close()
+    with pytest.raises(CancelledError):
+        future.result(timeout=5)
+    assert ran == []
