@@ -17,7 +17,7 @@ from airbyte_cdk.sources.declarative.requesters.requester import Requester
 from airbyte_cdk.sources.types import Config
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
-from source_confluence.access.ancestors import complete_ancestors, tree_lookup_for
+from source_confluence.access.ancestors import TreeLookup, complete_ancestors, tree_lookup_for
 from source_confluence.access.lookups import in_background
 from source_confluence.sync.lookup_pool import lookup_pool
 from source_confluence.access.transformation import prefetch_access
@@ -114,10 +114,12 @@ class BodyResultsExtractor(ResultsExtractor):
 
     def __post_init__(self, parameters: Mapping[str, Any]) -> None:
         super().__post_init__(parameters)
+        # Typed ancestors are Cloud's (Data Center has no folders): the sync's one tree look-up, else None.
+        self._tree: Optional[TreeLookup] = None
         if self.requester is not None and self.v2_requester is not None and self.config.get("deployment") != "data_center":
+            self._tree = tree = tree_lookup_for(self.config, self.requester, self.v2_requester)
             # The probe for folders and the like goes out as the read begins, beside the first walks, instead
             # of after the first page of pages, which would wait for it before its access look-ups.
-            tree = tree_lookup_for(self.config, self.requester, self.v2_requester)
             SyncContext.of(self.config).at_read_start("tree_probe", lambda: in_background(self.config, tree.site_has_nodes))
 
     def extract_records(self, response: requests.Response) -> Iterable[MutableMapping[Any, Any]]:
@@ -134,8 +136,7 @@ class BodyResultsExtractor(ResultsExtractor):
             if names is None:
                 data_center = self.config.get("deployment") == "data_center"
                 names_looked_up = in_background(self.config, lambda: user_names.names_for(mentions, self.requester, data_center))
-        if self.requester is not None and self.v2_requester is not None:
-            complete_ancestors(self.config, tree_lookup_for(self.config, self.requester, self.v2_requester), records)
+        complete_ancestors(self.config, self._tree, records)
         # The Markdown is made by the pool while this thread does the page's access look-ups; while it waits
         # for the rest, its slot in the request budget serves the look-ups and the pages read ahead. When the
         # names need a request, the access look-ups go out first and the Markdown starts once both are in:
