@@ -26,16 +26,13 @@ from airbyte_cdk.sources.connector_state_manager import ConnectorStateManager
 from airbyte_cdk.sources.declarative.concurrent_declarative_source import ConcurrentDeclarativeSource
 from airbyte_cdk.sources.declarative.parsers.manifest_reference_resolver import ManifestReferenceResolver
 
-from source_confluence.components.checkpoints import PageCheckpointingFactory, checkpointing_streams, reads_only_checkpointing_streams
-from source_confluence.sync.lookup_pool import lookup_pool
+from source_confluence.components.checkpoints import PageCheckpointingFactory, checkpointing_streams
 from source_confluence.components.skips import skip_warnings
 from source_confluence.config_spec import manifest
 from source_confluence.sync.context import SyncContext
+from source_confluence.sync.in_flight import in_flight_budget, reading
 
 PROGRESS_EVERY_SECONDS = 30.0
-# The CDK's threads when its idle workers lend their slots: ``stream_workers(num_workers, True)``, as the
-# manifest's ``concurrency_level`` says the other case.
-ONE_WORKER_PER_SLOT = "{{ config.get('num_workers') or 1 }}"
 # A log line a person can read, whatever the size of the site.
 PROGRESS_LINE_MAX_CHARS = 1000
 
@@ -121,9 +118,6 @@ class SourceConfluence(ConcurrentDeclarativeSource):
         if budget:
             factory.set_api_budget(budget, config)
         definitions = self.resolved_manifest.get("streams") or []
-        if reads_only_checkpointing_streams(self._catalog_given, definitions):
-            # Every CDK task is one the pool hears of; the CDK has a thread per slot (``manifest_for``).
-            lookup_pool(config).lend_idle_workers()
         return checkpointing_streams(built, definitions, factory, config)
 
     def discover(self, logger: logging.Logger, config: Mapping[str, Any]) -> AirbyteCatalog:
@@ -145,10 +139,11 @@ class SourceConfluence(ConcurrentDeclarativeSource):
         skipped_before = sync.skips.snapshot()
         records: Counter = Counter()
         try:
-            for message in with_progress(with_held_messages(super().read(logger, config, catalog, state), sync), sync):
-                if message.type == Type.RECORD and message.record is not None:
-                    records[message.record.stream] += 1
-                yield message
+            with reading(in_flight_budget(config)):  # at most num_workers requests in flight, whoever sends them
+                for message in with_progress(with_held_messages(super().read(logger, config, catalog, state), sync), sync):
+                    if message.type == Type.RECORD and message.record is not None:
+                        records[message.record.stream] += 1
+                    yield message
         except Exception:
             yield from skip_messages(sync, skipped_before, records, config)
             raise
@@ -175,10 +170,6 @@ def manifest_for(catalog: Optional[ConfiguredAirbyteCatalog]) -> Dict[str, Any]:
     # Every reference is resolved: the CDK would only propagate types and parameters through the
     # definitions again, which took as long as building the streams.
     resolved.pop("definitions", None)
-    if reads_only_checkpointing_streams(catalog, resolved["streams"]) and "concurrency_level" in resolved:
-        # Every task the CDK runs is one the look-up pool hears of, so its idle workers lend their slots and
-        # it gets one thread per slot of the budget (sync/lookup_pool.py), not six of eight.
-        resolved["concurrency_level"] = {**resolved["concurrency_level"], "default_concurrency": ONE_WORKER_PER_SLOT}
     return resolved
 
 

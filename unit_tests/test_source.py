@@ -10,7 +10,6 @@ from airbyte_cdk.models import AirbyteMessage, AirbyteRecordMessage, Type
 from source_confluence.components.pagination import NextLinkPagination
 from source_confluence.config_spec import MANIFEST_PATH, YAML_LOADER, manifest
 from source_confluence.sync.context import SyncContext
-from source_confluence.sync.lookup_pool import stream_workers
 from source_confluence.source import PROGRESS_LINE_MAX_CHARS, manifest_for, progress_message, streams_named, with_progress
 from unit_tests.conftest import catalog, get_source
 from unit_tests.config_builder import ConfigBuilder
@@ -73,13 +72,13 @@ def cdk_workers(document, num_workers):
     return level.get_concurrency_level()
 
 
-def test_a_read_of_content_streams_only_gives_the_cdk_a_worker_per_slot_and_any_other_read_three_quarters():
-    # Content streams only: the idle workers lend their slots (sync/lookup_pool.py), so the CDK has all of them.
-    assert cdk_workers(manifest_for(catalog("pages", "blog_posts")), 8) == 8 == stream_workers(8, idle_workers_lend=True)
-    assert cdk_workers(manifest_for(catalog("pages")), 3) == 3
-    # Another stream too, or no catalog: the look-up pool keeps a quarter of the budget as its own.
-    assert cdk_workers(manifest_for(catalog("pages", "space")), 8) == 6 == stream_workers(8, idle_workers_lend=False)
-    assert cdk_workers(manifest_for(None), 8) == 6
+def test_the_cdk_has_twice_as_many_workers_as_requests_in_flight_whatever_the_catalog():
+    # The budget is held around each request (sync/in_flight.py), so a worker turning a page into records
+    # or waiting for its look-ups leaves its slot to another worker's request.
+    assert cdk_workers(manifest_for(catalog("pages", "blog_posts")), 8) == 16
+    assert cdk_workers(manifest_for(catalog("pages", "space")), 3) == 6
+    assert cdk_workers(manifest_for(None), 1) == 2
+    assert cdk_workers(manifest_for(None), 40) == 40  # the manifest's max_concurrency
 
 
 def test_the_source_for_a_read_builds_the_selected_streams_only(http, tmp_path):

@@ -35,7 +35,7 @@ from source_confluence.access.rule import (
 from source_confluence.components.backoff import query_int
 from source_confluence.components.pagination import walk_list
 from source_confluence.api.response_json import json_body
-from source_confluence.sync.lookup_pool import LookupPool, lookup_pool
+from source_confluence.sync.lookup_pool import lookup_pool
 from source_confluence.sync.cache import per_sync
 
 LOGGER = logging.getLogger("airbyte")
@@ -146,12 +146,10 @@ class AccessLookup:
         cache: AccessCache,
         space_permissions_requester: Optional[Requester] = None,
         senders: int = 1,
-        pool: Optional[LookupPool] = None,
     ) -> None:
         self.requester = requester
         # Ancestor look-ups in flight at once (``restrictions``): few, so that batches fill under load.
         self.senders = max(1, senders)
-        self.pool = pool  # the budget this thread's slot belongs to, lent while it waits for others' batches
         self.v2_requester = v2_requester
         # Data Center's space permissions: its own error handling (see the manifest), else the main one.
         self.space_permissions_requester = space_permissions_requester or requester
@@ -255,7 +253,6 @@ class AccessLookup:
         """
         wanted = list(dict.fromkeys(ids))
         cache = self.cache
-        lent = False  # this thread's slot (in self.pool), lent while another thread's request carries its ids
         with cache.batches:
             for i in wanted:
                 if i not in cache.restrictions and i not in cache.in_flight:
@@ -270,11 +267,8 @@ class AccessLookup:
                     cache.in_flight.update(batch)
                     results: List[Mapping[str, Any]] = []
                     failure: Optional[AccessUnknown] = AccessUnknown("the look-up of ancestors %s stopped" % ",".join(batch))
-                    cache.batches.release()  # the request goes out without the lock, in this thread's slot
+                    cache.batches.release()  # the request goes out without the lock
                     try:
-                        if lent:
-                            self.pool.take_slot_back()
-                            lent = False
                         results, failure = self._fetch_restrictions(batch)
                     finally:
                         cache.batches.acquire()
@@ -283,15 +277,10 @@ class AccessLookup:
                         cache.in_flight.difference_update(batch)
                         cache.batches.notify_all()
                     continue
-                if not lent and self.pool is not None:
-                    self.pool.lend_slot()
-                    lent = True
                 # Another thread's request carries the rest, or a walk lists them meanwhile: both notify.
                 # The timeout only bounds the wait should a notification be missed (a record kept alone).
                 cache.batches.wait(timeout=WAIT_SECONDS)
             values = [cache.restrictions[i] for i in wanted]
-        if lent:
-            self.pool.take_slot_back()
         for value in values:
             if isinstance(value, AccessUnknown):
                 raise value

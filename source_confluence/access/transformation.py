@@ -17,7 +17,7 @@ from airbyte_cdk.sources.declarative.transformations import RecordTransformation
 from airbyte_cdk.sources.types import Config, StreamSlice, StreamState
 
 from source_confluence.access.lookups import BATCH_SIZE, AccessCache, AccessLookup, cache_for, side_by_side
-from source_confluence.sync.lookup_pool import lookup_pool, workers
+from source_confluence.sync.in_flight import workers
 from source_confluence.access.rule import (
     ANCESTRY_UNKNOWN,
     AccessUnknown,
@@ -57,8 +57,7 @@ class EffectiveReadAccess(RecordTransformation):
             cache = cache_for(self.config)
             # One ancestors' look-up in flight per 4 of the budget: the ids of several pages share a request.
             self._lookup = AccessLookup(self.requester, None if data_center else self.v2_requester, data_center,
-                                        cache, self.space_permissions_requester, senders=workers(self.config) // 4,
-                                        pool=lookup_pool(self.config))
+                                        cache, self.space_permissions_requester, senders=workers(self.config) // 4)
             if cache.lookup is None:
                 cache.lookup = self._lookup
 

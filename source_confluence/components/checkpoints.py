@@ -78,7 +78,8 @@ from isodate import parse_duration
 from source_confluence.api.endpoints import parse_instant
 from source_confluence.components.space_catch_up import STATE_KEY, SpaceCatchUp, remembered_spaces, windows_not_read
 from source_confluence.sync.context import SyncContext, slice_key
-from source_confluence.sync.lookup_pool import LookupPool, lookup_pool, workers
+from source_confluence.sync.in_flight import workers
+from source_confluence.sync.lookup_pool import lookup_pool
 from source_confluence.components.work_windows import WorkWindows, count_requester_definition, search_counter
 
 # Streams read from CQL `ORDER BY lastmodified ASC` name this cursor in their manifest `$parameters`
@@ -135,11 +136,9 @@ class PageCheckpointingCursor(Cursor):
         sync: SyncContext,
         catch_up: Optional[SpaceCatchUp] = None,
         work_windows: Optional[WorkWindows] = None,
-        pool: Optional[LookupPool] = None,
     ) -> None:
         """``windows`` cuts the slices (its state, lookback and step are the manifest's); ``stream_state``
-        is the state it was built from, which this cursor keeps growing. ``pool`` hears when its tasks begin and
-        end, so the CDK's idle workers can lend their slots (``LookupPool.lend_idle_workers``)."""
+        is the state it was built from, which this cursor keeps growing."""
         self.stream_name = stream_name
         self.windows = windows
         self.converter = converter
@@ -148,7 +147,6 @@ class PageCheckpointingCursor(Cursor):
         self.sync = sync
         self.catch_up = catch_up
         self.work_windows = work_windows
-        self.pool = pool
         self.read_so_far = self._stretches_from(copy.deepcopy(dict(stream_state)))
         self.newest_per_window: MutableMapping[Any, Any] = {}  # by ``window_key``
         self.window_key = WindowKeys()
@@ -172,19 +170,9 @@ class PageCheckpointingCursor(Cursor):
 
     def stream_slices(self) -> Iterable[StreamSlice]:
         """The CDK's windows (cut to about equal work when there are several, ``work_windows``), then each
-        new space alone over the time those windows leave out. The pool hears when this generation and each
-        partition begin and end (``LookupPool.task_started``)."""
+        new space alone over the time those windows leave out."""
         self.sync.read_started()  # the look-ups the first page of results would wait for (``at_read_start``)
-        if self.pool is None:
-            yield from self._windows()
-            return
-        self.pool.task_started()  # generating the partitions is a task of a CDK worker too
-        try:
-            for window in self._windows():
-                self.pool.task_started()  # the partition's, before the CDK has it
-                yield window
-        finally:
-            self.pool.task_done()
+        yield from self._windows()
 
     def _windows(self) -> Iterable[StreamSlice]:
         normal = list(self.windows.stream_slices())
@@ -254,9 +242,7 @@ class PageCheckpointingCursor(Cursor):
                 self.in_order = False
 
     def close_partition(self, partition: Partition) -> None:
-        """Called by the worker that read the partition, once its last record is queued (it sends nothing after)."""
-        if self.pool is not None:
-            self.pool.task_done()
+        """Called by the worker that read the partition, once its last record is queued."""
         window = partition.to_slice()
         with self.lock:
             space_key = (getattr(window, "partition", None) or {}).get(SPACE_PARTITION_FIELD)
@@ -335,9 +321,8 @@ class PageCheckpointingFactory(ModelToComponentFactory):
         requester = self.create_component(HttpRequesterModel, definition, config, name=f"{stream_name}_window_counts")
         # The streams with bodies start the Markdown pool's processes as soon as they know there are many.
         on_total = self.sync.markdown.expect if stream_name in STREAMS_WITH_BODIES else None
-        pool = lookup_pool(config)
         return WorkWindows(
-            search_counter(requester, boundaries, output), pool, pool.stream_workers,
+            search_counter(requester, boundaries, output), lookup_pool(config), num_workers,
             granularity or timedelta(0), on_total,
         )
 
@@ -382,7 +367,6 @@ class PageCheckpointingFactory(ModelToComponentFactory):
         cursor = PageCheckpointingCursor(
             stream_name, windows, stream_state, converter, boundaries, granularity, self.sync, catch_up_for(config, stream_state),
             self.work_windows_for(stream_name, config, boundaries, converter.output_format, granularity),
-            lookup_pool(config),
         )
         self.sync.checkpoint_pages_of(stream_name, cursor)
         return cursor
@@ -406,14 +390,6 @@ def catch_up_for(config: Mapping[str, Any], stream_state: Mapping[str, Any]) -> 
     if "visible_space_keys" not in derived:  # filled by NormaliseConfig (components/visible_spaces.py)
         return None
     return SpaceCatchUp(remembered_spaces(stream_state), derived["visible_space_keys"], parse_instant(derived.get("content_start")))
-
-
-def reads_only_checkpointing_streams(catalog: Any, definitions: Sequence[Mapping[str, Any]]) -> bool:
-    """Whether every stream the catalog selects has this cursor, which tells the pool when its tasks begin and
-    end: then no CDK worker runs a task the pool does not know of (``LookupPool.lend_idle_workers``)."""
-    selected = [configured.stream.name for configured in getattr(catalog, "streams", None) or []]
-    with_cursor = {d.get("name") for d in definitions if isinstance(d, Mapping) and names_this_cursor(d.get("$parameters") or {})}
-    return bool(selected) and all(name in with_cursor for name in selected)
 
 
 def checkpointing_streams(

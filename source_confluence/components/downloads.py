@@ -45,6 +45,7 @@ from airbyte_cdk.sources.types import StreamSlice, StreamState
 from requests.auth import AuthBase
 
 from source_confluence.components.slicing import InSliceWindow
+from source_confluence.sync import in_flight
 
 LOGGER = logging.getLogger("airbyte")
 
@@ -145,7 +146,7 @@ class AttachmentDownloader(HttpRequester):
     def __post_init__(self, parameters: Mapping[str, Any]) -> None:
         super().__post_init__(parameters)
         # Two clients of its own (the inherited one follows redirects and is not used): one to Confluence,
-        # counted in the connector's request budget, and one with no credentials for the media host.
+        # held to the manifest's call rate (``download`` takes a slot of requests in flight), and one with no credentials for the media host.
         timeout = (self.connect_timeout_in_seconds, self.read_timeout_in_seconds)
         # Not at debug level: the CDK's debug lines hold the redirect's Location and the media URL, token included.
         logger = logging.getLogger(self.logger.name + ".downloads")
@@ -197,11 +198,13 @@ class AttachmentDownloader(HttpRequester):
         return self.download(url)
 
     def download(self, url: str) -> requests.Response:
-        response, from_media_host = self._follow(url)
-        if from_media_host and response.status_code in (401, 403):
-            # The token expired between Confluence's redirect and this request: ask Confluence for a new one, once.
-            response.close()
+        # Its clients' sessions are not the CDK's, so the sync's budget of requests in flight is taken here.
+        with in_flight.slot():
             response, from_media_host = self._follow(url)
+            if from_media_host and response.status_code in (401, 403):
+                # The token expired between Confluence's redirect and this request: ask Confluence for a new one, once.
+                response.close()
+                response, from_media_host = self._follow(url)
         return response
 
     def _follow(self, url: str) -> tuple:
@@ -260,11 +263,12 @@ class DownloadableAttachments(InSliceWindow):
             try:
                 path = download_path({"id": record.get("id"), "containerId": container})
                 url = self.requester.download_url(path, None, None, None)  # type: ignore[union-attr]
-                response = self.requester.download(url)  # type: ignore[union-attr]
-                if response.status_code >= 400:
-                    response.close()
-                    raise DownloadFailed("HTTP %s" % response.status_code)
-                response.content  # read it now: a body cut short costs this file, not the upload
+                with in_flight.slot():  # the body is read here too: the request is in flight until it is in
+                    response = self.requester.download(url)  # type: ignore[union-attr]
+                    if response.status_code >= 400:
+                        response.close()
+                        raise DownloadFailed("HTTP %s" % response.status_code)
+                    response.content  # read it now: a body cut short costs this file, not the upload
             except Exception as error:  # a 4xx, retries exhausted, a broken body: this file only
                 LOGGER.warning("Confluence: attachment %s (%s) skipped: its file could not be downloaded: %s",
                                record.get("id"), name, redact(getattr(error, "message", None) or error))

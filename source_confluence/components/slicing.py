@@ -22,7 +22,7 @@ from typing import Any, Iterable, Mapping, Optional
 from airbyte_cdk.sources.declarative.extractors.record_filter import RecordFilter
 
 from source_confluence.api.endpoints import parse_instant
-from source_confluence.sync.lookup_pool import workers
+from source_confluence.sync.in_flight import workers
 
 EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 # Windows from start_date: twice the workers, so that a slow window does not leave the others idle.

@@ -15,7 +15,7 @@ with the stream's own CQL query asked of `/rest/api/search`, whose `totalSize` A
   site's content begins (its window starts in 1970, or at ``start_date``) without a request of its own;
 * neighbouring windows that hold little are merged into one (an empty window still costs a request).
 
-The target is the stream's total divided by ``WINDOWS_PER_WORKER`` windows per stream worker, at least
+The target is the stream's total divided by ``WINDOWS_PER_WORKER`` windows per request of the ``num_workers`` budget, at least
 ``MINIMUM_ITEMS`` (a few pages of 50: smaller windows cost more requests than they save). The counts run
 in the sync's look-up pool (within ``num_workers`` requests in flight), and windows are handed to the
 CDK as soon as they are settled, so reading starts while the busy stretches are still being cut.
@@ -72,8 +72,8 @@ class WindowCount(NamedTuple):
 Counter = Callable[[Window], Union[WindowCount, int, None]]
 
 
-def target_items(total: int, stream_workers: int) -> int:
-    return max(MINIMUM_ITEMS, math.ceil(total / max(1, WINDOWS_PER_WORKER * stream_workers)))
+def target_items(total: int, num_workers: int) -> int:
+    return max(MINIMUM_ITEMS, math.ceil(total / max(1, WINDOWS_PER_WORKER * num_workers)))
 
 
 def split(window: Window, parts: int, granularity: timedelta, first_edit: Optional[datetime] = None) -> List[Window]:
@@ -145,7 +145,7 @@ class WorkWindows:
         self,
         count: Counter,
         pool: LookupPool,
-        stream_workers: int,
+        num_workers: int,
         granularity: timedelta,
         on_total: Optional[Callable[[int], None]] = None,
     ) -> None:
@@ -153,7 +153,7 @@ class WorkWindows:
         self.count = count
         self.on_total = on_total
         self.pool = pool
-        self.stream_workers = stream_workers
+        self.num_workers = num_workers
         self.granularity = granularity
         # group -> (its window's count, whether that window was a burst in its own parent, its parts)
         self.groups: Dict[int, Tuple[int, bool, List[Tuple[Window, Any]]]] = {}
@@ -173,7 +173,7 @@ class WorkWindows:
         runs = touching_runs(windows, self.granularity)
         first = self._counted([(run[0][0], run[-1][1]) for run in runs])
         total = sum(count for _, count in first if count is not None)
-        target = target_items(total, self.stream_workers)
+        target = target_items(total, self.num_workers)
         if self.on_total is not None:
             self.on_total(total)
         LOGGER.info("%s items in %s windows; cutting them to about %s each.", total, len(windows), target)

@@ -14,8 +14,7 @@ import logging
 import multiprocessing
 import os
 import threading
-from concurrent.futures import Future, ProcessPoolExecutor
-from concurrent.futures import wait as futures_wait
+from concurrent.futures import ProcessPoolExecutor
 from typing import Callable, List, Mapping, Optional, Sequence, Tuple
 
 from source_confluence.text.markdown import storage_to_markdown
@@ -119,10 +118,9 @@ class MarkdownPool:
         is more than one job and more than one CPU."""
         return self.submit_all(jobs)()
 
-    def submit_all(self, jobs: Sequence[Job], wait: Callable[[List[Future]], None] = futures_wait) -> Callable[[], List[str]]:
+    def submit_all(self, jobs: Sequence[Job]) -> Callable[[], List[str]]:
         """Start converting the jobs and return what collects the Markdown, in order: the caller does its
         page's look-ups while the pool converts (the page then waits for the longer of the two, not both).
-        ``wait`` is how the collector waits for the processes (the look-up pool's, to lend its slot meanwhile).
 
         A page's bodies go to one process, as one task: the sync's stream workers convert several pages at
         once, which keeps every process busy, and each task costs both sides pickling and a round trip. (In a
@@ -138,7 +136,6 @@ class MarkdownPool:
 
         def collect() -> List[str]:
             try:
-                wait([future])
                 return future.result()
             except Exception as error:
                 return self._given_up(error, jobs)()

@@ -21,7 +21,6 @@ from source_confluence.components.checkpoints import (
     WindowKeys,
     catch_up_for,
     cursor_instant,
-    reads_only_checkpointing_streams,
 )
 from source_confluence.sync.context import SyncContext
 from unit_tests.config_builder import ConfigBuilder
@@ -316,41 +315,6 @@ def test_window_keys_are_equal_for_equal_slices_and_made_once_per_slice_object()
     assert keys(window) is keys(window)  # kept, not made again
 
 
-class PoolEvents:
-    """The look-up pool's side of the cursor: which CDK tasks began and ended, in order."""
-
-    def __init__(self):
-        self.events = []
-
-    def task_started(self):
-        self.events.append("started")
-
-    def task_done(self):
-        self.events.append("done")
-
-
-def test_the_pool_hears_of_the_generation_and_of_each_partition_before_the_cdk_has_it():
-    pool = PoolEvents()
-    windows = ConcurrentCursor(
-        "pages", None, {}, NoopMessageRepository(), ConnectorStateManager(),
-        CustomFormatConcurrentStreamStateConverter(datetime_format="%Y-%m-%dT%H:%M:%S.%fZ", cursor_granularity=timedelta(microseconds=1)),
-        CursorField("lastModifiedAt"), ("start_time", "end_time"), datetime(2024, 1, 1, tzinfo=timezone.utc),
-        lambda: datetime(2024, 3, 1, tzinfo=timezone.utc), slice_range=timedelta(days=31), cursor_granularity=timedelta(microseconds=1),
-    )
-    cursor = PageCheckpointingCursor(
-        "pages", windows, {}, CustomFormatConcurrentStreamStateConverter(datetime_format="%Y-%m-%dT%H:%M:%S.%fZ"),
-        ("start_time", "end_time"), timedelta(microseconds=1), SyncContext(), pool=pool,
-    )
-    generated = cursor.stream_slices()
-    first = next(generated)
-    assert pool.events == ["started", "started"]  # the generation's task, then the first partition's, before it is handed over
-    rest = list(generated)
-    assert len(rest) == 1 and pool.events == ["started", "started", "started", "done"]  # the second partition; generation over
-    for window in [first] + rest:
-        cursor.close_partition(SimpleNamespace(to_slice=lambda window=window: window))
-    assert pool.events.count("started") == pool.events.count("done") == 3
-
-
 def test_generating_the_windows_starts_what_the_sync_starts_with_the_read():
     cursor, sync = checkpointing_cursor({})
     started = []
@@ -359,16 +323,3 @@ def test_generating_the_windows_starts_what_the_sync_starts_with_the_read():
     assert started == []  # a generator: nothing before the CDK asks for the first window
     next(generated)
     assert started == ["probe"]
-
-
-def test_idle_workers_lend_their_slots_only_when_every_selected_stream_reports_its_tasks():
-    definitions = get_source(ConfigBuilder().build()).resolved_manifest["streams"]
-
-    def selected(*names):
-        return SimpleNamespace(streams=[SimpleNamespace(stream=SimpleNamespace(name=name)) for name in names])
-
-    assert reads_only_checkpointing_streams(selected("pages", "blog_posts"), definitions)
-    assert reads_only_checkpointing_streams(selected("pages", "blog_posts", "comments", "attachments"), definitions)
-    assert not reads_only_checkpointing_streams(selected("pages", "space"), definitions)  # space's tasks are the CDK's alone
-    assert not reads_only_checkpointing_streams(selected(), definitions)
-    assert not reads_only_checkpointing_streams(None, definitions)

@@ -114,15 +114,3 @@ def test_a_page_of_bodies_is_one_task_for_one_process(monkeypatch):
     monkeypatch.setattr(pool, "_started_pool", lambda: fake)
     assert pool.convert_all(BODIES) == expected()
     assert len(fake.tasks) == 1 and len(fake.tasks[0][0]) == len(BODIES)
-
-
-def test_the_collector_waits_the_way_the_caller_says():
-    # The look-up pool's wait_all, which lends the caller's request slot while the processes convert.
-    waited = []
-    pool = past_the_warm_up()
-    try:
-        collect = pool.submit_all(BODIES, wait=lambda futures: waited.append(len(futures)))
-        assert collect() == expected()
-        assert waited == [1]
-    finally:
-        pool.close()

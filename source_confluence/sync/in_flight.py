@@ -1,0 +1,135 @@
+"""At most ``num_workers`` requests in flight during a read, whichever thread sends them: ``InFlightBudget``.
+
+Atlassian's rate limits reward about 8 requests in flight per site, and the user sets the budget with
+``num_workers``. The budget is held around each request, not by threads: a thread that parses a page,
+converts records or waits for a look-up holds nothing meanwhile. So the CDK may run more workers than the
+budget (the manifest's ``concurrency_level``) and the look-ups run in threads of their own
+(``lookup_pool.py``); only their requests wait for a slot, and a slot is always given back when its
+request ends, so waiting for one cannot deadlock.
+
+Why a patch of the CDK: airbyte-cdk 7.39 sends every request of its HTTP clients through
+``LimiterMixin.send``, which calls the ``api_budget`` before a request and after its response but not
+when the request fails (a timeout, a reset connection): a budget held through ``api_budget`` would lose
+a slot at every failure. And the CDK builds the streams outside the content streams with its own
+component factory and budget, which a connector cannot reach. So ``install`` wraps
+``LimiterMixin.send`` once per process: while a sync reads (``reading``), each send holds a slot of that
+sync's budget and gives it back however the send ends. Outside a read (spec, check, discover, other code
+in the process) the wrapper only calls the CDK's. Requests the CDK does not send (the attachment files,
+through sessions of their own) take a slot with ``slot``.
+
+Two reads at once in one process (some tests) share the budget of the one that began last.
+Upstream change that would remove the patch: ``LimiterMixin.send`` telling the budget when a request
+fails, and a call-rate policy of concurrent calls.
+"""
+
+from __future__ import annotations
+
+import threading
+from contextlib import contextmanager
+from typing import Any, Iterator, List, Mapping, Optional
+
+import requests
+from airbyte_cdk.sources.streams.call_rate import LimiterMixin
+
+from source_confluence.config_spec import spec_default
+
+DEFAULT_WORKERS = spec_default("num_workers")
+
+
+def workers(config: Mapping[str, Any]) -> int:
+    """``num_workers``: the most requests this sync has in flight at once."""
+    return max(1, int(config.get("num_workers") or DEFAULT_WORKERS))
+
+
+class InFlightBudget:
+    """A sync's slots: one per request in flight. A thread holds at most one, however deep its sends nest
+    (the hops of a redirect are sent from inside the first send)."""
+
+    def __init__(self, slots: int) -> None:
+        self.slots = max(1, int(slots))
+        self._free = threading.BoundedSemaphore(self.slots)
+        self._held = threading.local()
+        self._count_lock = threading.Lock()
+        self.in_flight = 0
+        self.peak = 0  # the most slots held at once: what the benchmark's emulator counts, seen from here
+
+    @contextmanager
+    def slot(self) -> Iterator[None]:
+        """Hold a slot while the block sends; nested in a block that holds one already, take no other."""
+        depth = getattr(self._held, "depth", 0)
+        if depth:
+            self._held.depth = depth + 1
+            try:
+                yield
+            finally:
+                self._held.depth = depth
+            return
+        self._free.acquire()
+        self._held.depth = 1
+        with self._count_lock:
+            self.in_flight += 1
+            self.peak = max(self.peak, self.in_flight)
+        try:
+            yield
+        finally:
+            self._held.depth = 0
+            with self._count_lock:
+                self.in_flight -= 1
+            self._free.release()
+
+
+def in_flight_budget(config: Mapping[str, Any]) -> InFlightBudget:
+    """The sync's budget (one per ``SyncContext``); ``SourceConfluence.read`` holds its requests to it (``reading``)."""
+    from source_confluence.sync.cache import per_sync
+
+    return per_sync(config, "in_flight_budget", lambda: InFlightBudget(workers(config)))
+
+
+_reading: List[InFlightBudget] = []
+_reading_lock = threading.Lock()
+_installed = False
+_cdk_send = LimiterMixin.send
+
+
+def current() -> Optional[InFlightBudget]:
+    """The budget of the read in progress (the latest begun), if any."""
+    with _reading_lock:
+        return _reading[-1] if _reading else None
+
+
+@contextmanager
+def reading(budget: InFlightBudget) -> Iterator[InFlightBudget]:
+    """Every request the CDK sends while the block runs holds a slot of ``budget``."""
+    install()
+    with _reading_lock:
+        _reading.append(budget)
+    try:
+        yield budget
+    finally:
+        with _reading_lock:
+            _reading.remove(budget)
+
+
+@contextmanager
+def slot() -> Iterator[None]:
+    """A slot of the read in progress around requests the CDK's clients do not send; nothing outside a read."""
+    budget = current()
+    if budget is None:
+        yield
+        return
+    with budget.slot():
+        yield
+
+
+def _send_in_a_slot(self: Any, request: requests.PreparedRequest, **kwargs: Any) -> requests.Response:
+    with slot():
+        return _cdk_send(self, request, **kwargs)
+
+
+def install() -> None:
+    """Wrap the CDK's ``LimiterMixin.send`` (once per process; see the module docstring for why)."""
+    global _installed
+    with _reading_lock:
+        if not _installed:
+            LimiterMixin.send = _send_in_a_slot  # type: ignore[method-assign]
+            _installed = True

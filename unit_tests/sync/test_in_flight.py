@@ -1,0 +1,164 @@
+"""in_flight.py: a sync's requests hold a slot of its budget while they are sent, whoever sends them."""
+
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+import requests
+from airbyte_cdk.sources.streams.call_rate import LimiterSession
+
+from source_confluence.sync import in_flight
+from source_confluence.sync.in_flight import InFlightBudget, reading, workers
+
+ANSWER_AFTER_SECONDS = 0.15
+
+
+class SlowServer:
+    """A local HTTP server that answers after a pause and counts the requests it holds at once."""
+
+    def __init__(self):
+        counter = self
+        self.lock = threading.Lock()
+        self.running = self.peak = self.total = 0
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self):
+                with counter.lock:
+                    counter.running += 1
+                    counter.total += 1
+                    counter.peak = max(counter.peak, counter.running)
+                time.sleep(ANSWER_AFTER_SECONDS)
+                with counter.lock:
+                    counter.running -= 1
+                if self.path == "/redirect":
+                    self.send_response(302)
+                    self.send_header("Location", "/")
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                    return
+                self.send_response(200)
+                self.send_header("Content-Length", "2")
+                self.end_headers()
+                self.wfile.write(b"ok")
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = "http://127.0.0.1:%d" % self.server.server_address[1]
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def server():
+    slow = SlowServer()
+    yield slow
+    slow.close()
+
+
+def send_side_by_side(url, threads, path="/"):
+    """``threads`` threads, each sending one GET through a CDK session (the class every CDK client uses)."""
+    results = []
+
+    def one():
+        with LimiterSession(api_budget=_no_rate_limit()) as session:
+            results.append(session.get(url + path, timeout=10).status_code)
+
+    workers_ = [threading.Thread(target=one) for _ in range(threads)]
+    for worker in workers_:
+        worker.start()
+    for worker in workers_:
+        worker.join(30)
+    return results
+
+
+def _no_rate_limit():
+    from airbyte_cdk.sources.streams.call_rate import APIBudget
+
+    return APIBudget(policies=[])
+
+
+@pytest.mark.parametrize("num_workers", [1, 3])
+def test_while_a_sync_reads_its_requests_through_the_cdk_hold_at_most_num_workers_slots(server, num_workers):
+    budget = InFlightBudget(num_workers)
+    with reading(budget):
+        assert send_side_by_side(server.url, 8) == [200] * 8
+    assert server.total == 8
+    assert server.peak == num_workers  # the budget, not the eight threads, bounds them
+    assert budget.peak == num_workers and budget.in_flight == 0
+
+
+def test_outside_a_read_the_cdk_sends_as_before(server):
+    in_flight.install()
+    assert in_flight.current() is None
+    assert send_side_by_side(server.url, 4) == [200] * 4
+    assert server.peak == 4
+
+
+def test_a_redirect_is_followed_in_the_slot_its_first_request_holds(server):
+    # The hops of a redirect are sent from inside the first send: with one slot, a second would never come.
+    budget = InFlightBudget(1)
+    with reading(budget):
+        assert send_side_by_side(server.url, 2, path="/redirect") == [200, 200]
+    assert server.total == 4 and server.peak == 1
+
+
+def test_a_request_that_fails_gives_its_slot_back():
+    budget = InFlightBudget(1)
+    with reading(budget):
+        with LimiterSession(api_budget=_no_rate_limit()) as session:
+            for _ in range(2):  # a second failure would wait for ever if the first kept the only slot
+                with pytest.raises(requests.ConnectionError):
+                    session.get("http://127.0.0.1:9/", timeout=2)  # discard port: nothing listens
+    assert budget.in_flight == 0 and budget.peak == 1
+
+
+def test_a_block_that_holds_a_slot_takes_no_other_for_what_it_sends_inside():
+    budget = InFlightBudget(1)
+    done = []
+
+    def download():
+        with budget.slot():
+            with budget.slot():  # the attachment download's own request, inside the download's slot
+                done.append("sent")
+            assert budget.in_flight == 1
+    thread = threading.Thread(target=download)
+    thread.start()
+    thread.join(5)
+    assert done == ["sent"] and budget.in_flight == 0
+
+
+def test_a_slot_is_given_back_when_the_block_raises():
+    budget = InFlightBudget(1)
+    with pytest.raises(RuntimeError):
+        with budget.slot():
+            raise RuntimeError("the body was cut short")
+    acquired = threading.Event()
+
+    def other_thread():
+        with budget.slot():
+            acquired.set()
+    thread = threading.Thread(target=other_thread)
+    thread.start()
+    assert acquired.wait(5)
+    thread.join(5)
+
+
+def test_the_latest_read_begun_is_the_one_whose_budget_holds():
+    first, second = InFlightBudget(2), InFlightBudget(5)
+    with reading(first):
+        assert in_flight.current() is first
+        with reading(second):
+            assert in_flight.current() is second
+        assert in_flight.current() is first
+    assert in_flight.current() is None
+
+
+@pytest.mark.parametrize("configured, expected", [({"num_workers": 3}, 3), ({"num_workers": 0}, 8), ({}, 8), ({"num_workers": 40}, 40)])
+def test_num_workers_is_the_budget_and_the_spec_default_fills_it(configured, expected):
+    assert workers(configured) == expected
