@@ -4,7 +4,8 @@ It holds the caches (``per_sync``), the result pages read (for the progress line
 (for the end-of-read warnings), the Markdown pool, the content streams' page-checkpointing cursors
 and the state messages they wait to release. Two syncs in one process (the fault tests run several;
 Airbyte's harnesses build a source per command) each have their own: nothing is counted or cached
-across them, and nothing lives in module globals or thread-locals.
+across them. The one module global is the budget of the read in progress (``in_flight.py``), since the
+CDK's HTTP clients cannot be handed one.
 
 How a component finds it: airbyte-cdk 7.39 hands a custom component only the config mapping and its
 ``$parameters``. The CDK gives every component of one source the very same config dict, the one
