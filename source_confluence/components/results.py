@@ -98,6 +98,12 @@ def results_of(response: requests.Response) -> List[Any]:
     return results if isinstance(results, list) else []
 
 
+def lists_pages(parameters: Mapping[str, Any]) -> bool:
+    """Whether the stream's ``$parameters`` (``content_types``, which the CDK hands down to its extractor) list
+    pages: only pages have a place in the tree that folders and the like can take (``complete_ancestors``)."""
+    return "page" in {kind.strip() for kind in str((parameters or {}).get("content_types") or "").split(",")}
+
+
 @dataclass
 class BodyResultsExtractor(ResultsExtractor):
     """The same records, each with its Markdown body already converted.
@@ -116,7 +122,8 @@ class BodyResultsExtractor(ResultsExtractor):
         super().__post_init__(parameters)
         # Typed ancestors are Cloud's (Data Center has no folders): the sync's one tree look-up, else None.
         self._tree: Optional[TreeLookup] = None
-        if self.requester is not None and self.v2_requester is not None and self.config.get("deployment") != "data_center":
+        if (self.requester is not None and self.v2_requester is not None and self.config.get("deployment") != "data_center"
+                and lists_pages(parameters)):
             self._tree = tree = tree_lookup_for(self.config, self.requester, self.v2_requester)
             # The probe for folders and the like goes out as the read begins, beside the first walks, instead
             # of after the first page of pages, which would wait for it before its access look-ups.

@@ -167,7 +167,7 @@ def test_the_probe_for_folders_goes_out_when_the_read_begins_not_when_the_stream
     def built(deployment):
         config, requester = {"base_url": "https://acme.atlassian.net", "deployment": deployment}, MagicMock()
         requester.send_request.return_value = response(b'{"results": []}')
-        BodyResultsExtractor(config=config, parameters={}, requester=requester, v2_requester=MagicMock())
+        BodyResultsExtractor(config=config, parameters={"content_types": "page"}, requester=requester, v2_requester=MagicMock())
         return config, requester
 
     config, requester = built("cloud")
@@ -185,3 +185,27 @@ def test_the_probe_for_folders_goes_out_when_the_read_begins_not_when_the_stream
     time.sleep(0.2)
     assert not requester.send_request.called
     SyncContext.of(config).close()
+
+
+def test_only_a_stream_that_lists_pages_probes_the_site_for_folders(http):
+    """Blog posts, comments and attachments have no place in the tree that a folder could take: a sync of
+    them alone sends no probe (it did, one request, when every body stream registered it)."""
+    from unit_tests.config_builder import ConfigBuilder
+    from unit_tests.conftest import read_streams
+    from unit_tests.request_builder import ConfluenceUrls, is_content_tree_probe
+    from unit_tests.response_builder import list_page
+
+    search = ConfluenceUrls.cloud_site().content_search
+    http.get(search, json=list_page([]), additional_matcher=lambda r: not is_content_tree_probe(r))
+    http.get(search, json=list_page([]), additional_matcher=is_content_tree_probe)
+
+    def probes_sent_reading(stream):
+        before = len(http.request_history)
+        output = read_streams(ConfigBuilder().build(), stream)
+        assert not output.errors
+        return sum(1 for r in http.request_history[before:] if is_content_tree_probe(r))
+
+    assert probes_sent_reading("blog_posts") == 0
+    assert probes_sent_reading("comments") == 0
+    assert probes_sent_reading("pages") == 1
+
