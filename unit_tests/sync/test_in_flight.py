@@ -11,16 +11,22 @@ from airbyte_cdk.sources.streams.call_rate import LimiterSession
 from source_confluence.sync import in_flight
 from source_confluence.sync.in_flight import InFlightBudget, reading, workers
 
-ANSWER_AFTER_SECONDS = 0.15
+ANSWER_AFTER_SECONDS = 0.05
+# How long a request waits for the others the server expects to hold at once (``SlowServer.together``).
+TOGETHER_AT_MOST_SECONDS = 3.0
 
 
 class SlowServer:
-    """A local HTTP server that answers after a pause and counts the requests it holds at once."""
+    """A local HTTP server that counts the requests it holds at once. Until ``together`` have been held at once,
+    each waits for the others (at most ``TOGETHER_AT_MOST_SECONDS``): the peak does not depend on how fast
+    threads start, only on how many requests the client lets out."""
 
     def __init__(self):
         counter = self
         self.lock = threading.Lock()
+        self.arrived = threading.Condition(self.lock)
         self.running = self.peak = self.total = 0
+        self.together = 1
 
         class Handler(BaseHTTPRequestHandler):
             def do_GET(self):
@@ -28,6 +34,8 @@ class SlowServer:
                     counter.running += 1
                     counter.total += 1
                     counter.peak = max(counter.peak, counter.running)
+                    counter.arrived.notify_all()
+                    counter.arrived.wait_for(lambda: counter.peak >= counter.together, TOGETHER_AT_MOST_SECONDS)
                 time.sleep(ANSWER_AFTER_SECONDS)
                 with counter.lock:
                     counter.running -= 1
@@ -86,6 +94,7 @@ def _no_rate_limit():
 @pytest.mark.parametrize("num_workers", [1, 3])
 def test_while_a_sync_reads_its_requests_through_the_cdk_hold_at_most_num_workers_slots(server, num_workers):
     budget = InFlightBudget(num_workers)
+    server.together = num_workers
     with reading(budget):
         assert send_side_by_side(server.url, 8) == [200] * 8
     assert server.total == 8
@@ -96,6 +105,7 @@ def test_while_a_sync_reads_its_requests_through_the_cdk_hold_at_most_num_worker
 def test_outside_a_read_the_cdk_sends_as_before(server):
     in_flight.install()
     assert in_flight.current() is None
+    server.together = 4
     assert send_side_by_side(server.url, 4) == [200] * 4
     assert server.peak == 4
 
