@@ -42,6 +42,7 @@ from airbyte_cdk.sources.types import Config, StreamSlice, StreamState
 
 from source_confluence.config_spec import spec_default
 from source_confluence.components.downloads import DownloadRefused, download_path, redact
+from source_confluence.sync import in_flight
 from source_confluence.text.extraction import ExtractionResult, detect_kind, extract_text, should_download
 
 LOGGER = logging.getLogger("airbyte")
@@ -153,6 +154,11 @@ class AttachmentText(RecordTransformation):
         return extract_text(data, filename=filename, media_type=media_type, max_chars=self.max_chars, max_bytes=self.max_bytes)
 
     def _download(self, path: str, kind: str) -> Any:
+        # The body is streamed after the requester returns: the request is in flight until it is read.
+        with in_flight.slot():
+            return self._download_in_a_slot(path, kind)
+
+    def _download_in_a_slot(self, path: str, kind: str) -> Any:
         try:
             # Headers (Accept: */*) come from the requester's declaration: passing them here would collide with it.
             response = self.requester.send_request(path=path)  # type: ignore[union-attr]

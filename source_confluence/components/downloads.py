@@ -145,8 +145,9 @@ class AttachmentDownloader(HttpRequester):
 
     def __post_init__(self, parameters: Mapping[str, Any]) -> None:
         super().__post_init__(parameters)
-        # Two clients of its own (the inherited one follows redirects and is not used): one to Confluence,
-        # held to the manifest's call rate (``download`` takes a slot of requests in flight), and one with no credentials for the media host.
+        # Two clients of its own (the inherited one follows redirects and is not used): one to Confluence and
+        # one with no credentials for the media host. Their sessions are not the CDK's, so ``download`` takes
+        # its slot of requests in flight itself, and holds it through its retries' waits.
         timeout = (self.connect_timeout_in_seconds, self.read_timeout_in_seconds)
         # Not at debug level: the CDK's debug lines hold the redirect's Location and the media URL, token included.
         logger = logging.getLogger(self.logger.name + ".downloads")

@@ -156,6 +156,23 @@ class TestOutcomes:
         assert transformation.requester.stream_response is True
         assert run(transformation, record("a.txt", "text/plain", 5))["text"] == "hello"
 
+    def test_the_streamed_body_is_read_within_the_slot_of_its_request(self, requests_mock):
+        # The requester returns once the headers are in; the body follows, still one request in flight.
+        from source_confluence.sync.in_flight import InFlightBudget, reading
+
+        budget, seen = InFlightBudget(1), []
+
+        class Body(CountingBody):
+            def read(self, *args: Any) -> bytes:
+                seen.append(budget.in_flight)
+                return super().read(*args)
+
+        requests_mock.get(url(), body=Body(b"hello"))
+        with reading(budget):
+            assert run(build(cloud_config()), record("a.txt", "text/plain", 5))["text"] == "hello"
+        assert seen and set(seen) == {1}
+        assert budget.in_flight == 0
+
     def test_corrupt_file_fails_with_reason(self, requests_mock):
         requests_mock.get(url(), content=b"not a zip")
         rec = run(build(cloud_config()), record("broken.docx", DOCX, 9))
