@@ -17,7 +17,8 @@ sync's budget and gives it back however the send ends. Outside a read (spec, che
 in the process) the wrapper only calls the CDK's. Requests the CDK does not send (the attachment files,
 through sessions of their own) take a slot with ``slot``.
 
-Two reads at once in one process (some tests) share the budget of the one that began last.
+While a read runs, every CDK session in the process counts against its budget, and two reads at once in
+one process (some tests) share the budget of the one that began last.
 Upstream change that would remove the patch: ``LimiterMixin.send`` telling the budget when a request
 fails, and a call-rate policy of concurrent calls.
 """
@@ -41,38 +42,36 @@ def workers(config: Mapping[str, Any]) -> int:
     return max(1, int(config.get("num_workers") or DEFAULT_WORKERS))
 
 
+# Whether this thread holds a slot, of any budget: a send nested in another (the hops of a redirect are sent
+# from inside the first send) takes none, even if another read began meanwhile and ``current`` changed.
+_held = threading.local()
+
+
 class InFlightBudget:
-    """A sync's slots: one per request in flight. A thread holds at most one, however deep its sends nest
-    (the hops of a redirect are sent from inside the first send)."""
+    """A sync's slots: one per request in flight. A thread holds at most one, however deep its sends nest."""
 
     def __init__(self, slots: int) -> None:
         self.slots = max(1, int(slots))
         self._free = threading.BoundedSemaphore(self.slots)
-        self._held = threading.local()
         self._count_lock = threading.Lock()
         self.in_flight = 0
-        self.peak = 0  # the most slots held at once: what the benchmark's emulator counts, seen from here
+        self.peak = 0  # the most slots held at once (the tests read it; the benchmark's emulator counts its own)
 
     @contextmanager
     def slot(self) -> Iterator[None]:
         """Hold a slot while the block sends; nested in a block that holds one already, take no other."""
-        depth = getattr(self._held, "depth", 0)
-        if depth:
-            self._held.depth = depth + 1
-            try:
-                yield
-            finally:
-                self._held.depth = depth
+        if getattr(_held, "slot", False):
+            yield
             return
         self._free.acquire()
-        self._held.depth = 1
+        _held.slot = True
         with self._count_lock:
             self.in_flight += 1
             self.peak = max(self.peak, self.in_flight)
         try:
             yield
         finally:
-            self._held.depth = 0
+            _held.slot = False
             with self._count_lock:
                 self.in_flight -= 1
             self._free.release()

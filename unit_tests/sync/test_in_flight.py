@@ -77,12 +77,23 @@ def send_side_by_side(url, threads, path="/"):
         with LimiterSession(api_budget=_no_rate_limit()) as session:
             results.append(session.get(url + path, timeout=10).status_code)
 
-    workers_ = [threading.Thread(target=one) for _ in range(threads)]
+    workers_ = [threading.Thread(target=one, daemon=True) for _ in range(threads)]
     for worker in workers_:
         worker.start()
     for worker in workers_:
         worker.join(30)
+    assert not any(worker.is_alive() for worker in workers_), "a send waited for a slot that never came back"
     return results
+
+
+def ends_within(seconds, call):
+    """Run ``call`` in a daemon thread: a slot that never comes back fails the test instead of hanging the run."""
+    outcome = []
+    thread = threading.Thread(target=lambda: outcome.append(call()), daemon=True)
+    thread.start()
+    thread.join(seconds)
+    assert not thread.is_alive(), "still waiting for a slot after %s s" % seconds
+    return outcome[0]
 
 
 def _no_rate_limit():
@@ -120,27 +131,44 @@ def test_a_redirect_is_followed_in_the_slot_its_first_request_holds(server):
 
 def test_a_request_that_fails_gives_its_slot_back():
     budget = InFlightBudget(1)
-    with reading(budget):
-        with LimiterSession(api_budget=_no_rate_limit()) as session:
+
+    def fail_twice():
+        failures = 0
+        with reading(budget), LimiterSession(api_budget=_no_rate_limit()) as session:
             for _ in range(2):  # a second failure would wait for ever if the first kept the only slot
-                with pytest.raises(requests.ConnectionError):
+                try:
                     session.get("http://127.0.0.1:9/", timeout=2)  # discard port: nothing listens
+                except requests.ConnectionError:
+                    failures += 1
+        return failures
+
+    assert ends_within(10, fail_twice) == 2
     assert budget.in_flight == 0 and budget.peak == 1
 
 
 def test_a_block_that_holds_a_slot_takes_no_other_for_what_it_sends_inside():
     budget = InFlightBudget(1)
-    done = []
 
     def download():
         with budget.slot():
             with budget.slot():  # the attachment download's own request, inside the download's slot
-                done.append("sent")
-            assert budget.in_flight == 1
-    thread = threading.Thread(target=download)
-    thread.start()
-    thread.join(5)
-    assert done == ["sent"] and budget.in_flight == 0
+                inside = budget.in_flight
+            return inside, budget.in_flight
+
+    assert ends_within(5, download) == (1, 1)
+    assert budget.in_flight == 0
+
+
+def test_a_send_nested_in_another_reads_slot_takes_none_of_the_read_begun_since():
+    # Two reads in one process: a redirect's hop must not take a second slot from the newer read's budget.
+    older, newer = InFlightBudget(1), InFlightBudget(1)
+
+    def hop_after_a_newer_read_began():
+        with reading(older), in_flight.slot():
+            with reading(newer), in_flight.slot():
+                return older.in_flight, newer.in_flight
+
+    assert ends_within(5, hop_after_a_newer_read_began) == (1, 0)
 
 
 def test_a_slot_is_given_back_when_the_block_raises():
@@ -153,7 +181,7 @@ def test_a_slot_is_given_back_when_the_block_raises():
     def other_thread():
         with budget.slot():
             acquired.set()
-    thread = threading.Thread(target=other_thread)
+    thread = threading.Thread(target=other_thread, daemon=True)
     thread.start()
     assert acquired.wait(5)
     thread.join(5)
