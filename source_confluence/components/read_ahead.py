@@ -8,8 +8,8 @@ benchmark's request log, 250 ms between a page's answer and the next request, fo
 ``ReadAheadRequester`` wraps the walk's ``HttpRequester`` (declared in the manifest as ``requester``):
 when an answer carries a cursor link, it sends that request at once in the sync's look-up pool, inside
 the ``num_workers`` budget of requests in flight (``sync/in_flight.py``); when the retriever then asks for
-exactly that path, it gets the answer fetched ahead, waiting for it if it is still on its way. Every request still goes through the
-wrapped requester (auth, error handler, retries), with the very arguments the retriever would pass: the
+exactly that path, it gets the answer fetched ahead, waiting for it if it is still on its way. Every request
+still goes through the wrapped requester (auth, error handler, retries), with the very arguments the retriever would pass: the
 paginator's token as the path and no other parameter (the manifest guards the first request's with
 ``if not next_page_token``; ``RequestPath`` adds none).
 

@@ -144,9 +144,10 @@ class BodyResultsExtractor(ResultsExtractor):
                 data_center = self.config.get("deployment") == "data_center"
                 names_looked_up = in_background(self.config, lambda: user_names.names_for(mentions, self.requester, data_center))
         complete_ancestors(self.config, self._tree, records)
-        # The Markdown is made by the pool while this thread does the page's access look-ups; a thread that
-        # waits holds no slot of the request budget (sync/in_flight.py). When the names need a request, the access look-ups go out first and the Markdown starts once both are in:
-        # a page then waits for the longer of the two round trips, not for one after the other.
+        # The Markdown is made by the pool while this thread does the page's access look-ups (a thread that
+        # waits holds no slot of the request budget, sync/in_flight.py). When the names need a request, the
+        # access look-ups go out first and the Markdown starts once both are in: a page then waits for the
+        # longer of the two round trips, not for one after the other.
         markdown_of_page = self._markdown(with_body, names) if names is not None else None
         prefetch_access(self.config, records)
         if names_looked_up is not None:

@@ -15,7 +15,7 @@ with the stream's own CQL query asked of `/rest/api/search`, whose `totalSize` A
   site's content begins (its window starts in 1970, or at ``start_date``) without a request of its own;
 * neighbouring windows that hold little are merged into one (an empty window still costs a request).
 
-The target is the stream's total divided by ``WINDOWS_PER_WORKER`` windows per request of the ``num_workers``
+The target is the stream's total divided by ``WINDOWS_PER_SLOT`` windows per slot of the ``num_workers``
 budget, at least ``MINIMUM_ITEMS`` (a few pages of 50: smaller windows cost more requests than they save) and at
 most ``MAXIMUM_ITEMS``. Four windows a slot sent 3% fewer requests than six at 20,000 pages, as fast or
 faster (bench/NOTES.md). The counts run
@@ -43,7 +43,7 @@ from source_confluence.api.response_json import json_body
 
 LOGGER = logging.getLogger("airbyte")
 
-WINDOWS_PER_WORKER = 4
+WINDOWS_PER_SLOT = 4
 MINIMUM_ITEMS = 300
 # At most 40 pages of 50 walked one after the other: on a big site, larger windows would leave the last few
 # walked alone, with the budget's other slots idle (the floor, bench/floor.py, caps its windows the same).
@@ -78,7 +78,7 @@ Counter = Callable[[Window], Union[WindowCount, int, None]]
 
 
 def target_items(total: int, num_workers: int) -> int:
-    share = math.ceil(total / max(1, WINDOWS_PER_WORKER * num_workers))
+    share = math.ceil(total / max(1, WINDOWS_PER_SLOT * num_workers))
     return min(MAXIMUM_ITEMS, max(MINIMUM_ITEMS, share))
 
 

@@ -4,8 +4,9 @@ It holds the caches (``per_sync``), the result pages read (for the progress line
 (for the end-of-read warnings), the Markdown pool, the content streams' page-checkpointing cursors
 and the state messages they wait to release. Two syncs in one process (the fault tests run several;
 Airbyte's harnesses build a source per command) each have their own: nothing is counted or cached
-across them. The one module global is the budget of the read in progress (``in_flight.py``), since the
-CDK's HTTP clients cannot be handed one.
+across them. The module globals that are not per sync: the budget of the read in progress
+(``in_flight.py``, since the CDK's HTTP clients cannot be handed one) and the downloads waiting for the
+file uploader (``downloads.py`` ``PREFETCHED``), keyed by URL.
 
 How a component finds it: airbyte-cdk 7.39 hands a custom component only the config mapping and its
 ``$parameters``. The CDK gives every component of one source the very same config dict, the one

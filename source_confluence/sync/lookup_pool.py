@@ -13,13 +13,11 @@ so the pool's threads cannot all wait on work that has no thread.
 
 from __future__ import annotations
 
-import logging
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from typing import Any, Callable, Iterable, List, Mapping, Set, TypeVar
 
 from source_confluence.sync.in_flight import workers
 
-LOGGER = logging.getLogger("airbyte")
 T = TypeVar("T")
 
 
@@ -49,11 +47,6 @@ class LookupPool:
     def result(future: "Future[T]") -> T:
         """The look-up's result (or its exception), once it is done."""
         return future.result()
-
-    @staticmethod
-    def wait_all(futures: Iterable["Future[Any]"]) -> None:
-        """Wait until every future is done."""
-        wait(list(futures))
 
     @staticmethod
     def first_done(futures: Iterable["Future[Any]"]) -> Set["Future[Any]"]:

@@ -2,7 +2,7 @@
 
 import threading
 import time
-from concurrent.futures import CancelledError, Future
+from concurrent.futures import CancelledError
 
 import pytest
 
@@ -36,11 +36,10 @@ class Running:
 
 
 @pytest.mark.parametrize("num_workers", [1, 8])
-def test_look_ups_run_side_by_side_beyond_the_budget_since_only_their_requests_hold_slots(num_workers):
-    # A look-up waiting for another's batch keeps its thread: the pool has more threads than the budget.
+def test_the_pool_runs_its_look_ups_all_at_once_without_waiting_for_a_slot(num_workers):
+    # Only requests hold slots (in_flight.py): look-ups that wait for others' answers, or run no request, all run.
     pool, calls = LookupPool(num_workers), Running()
     futures = [pool.submit(calls.call) for _ in range(lookup_threads(num_workers))]
-    assert lookup_threads(num_workers) > num_workers
     assert calls.wait_for(lookup_threads(num_workers))
     calls.release.set()
     assert [f.result(5) for f in futures] == ["done"] * len(futures)
@@ -61,26 +60,11 @@ def test_side_by_side_waits_for_all_and_keeps_failures_in_their_futures():
     pool.close()
 
 
-def test_wait_all_returns_once_work_that_is_not_a_look_up_is_done():
-    # What a stream worker does while the Markdown processes convert its page (components/results.py).
-    pool = LookupPool(2)
-    conversion = Future()
-    waiter = threading.Thread(target=pool.wait_all, args=([conversion],))
-    waiter.start()
-    time.sleep(0.05)
-    assert waiter.is_alive()
-    conversion.set_result("markdown")
-    waiter.join(5)
-    assert not waiter.is_alive()
-    pool.close()
-
-
 def test_first_done_returns_what_finished_while_the_rest_run_on():
     pool = LookupPool(8)
     gate = threading.Event()
-    quick = pool.submit(lambda: 1)
+    quick = pool.submit(lambda: time.sleep(0.05) or 1)  # most likely still running: first_done waits for it
     slow = pool.submit(lambda: gate.wait(5))
-    quick.result(5)
     done = pool.first_done([quick, slow])
     assert quick in done and slow not in done
     gate.set()
