@@ -154,7 +154,8 @@ class AttachmentText(RecordTransformation):
         return extract_text(data, filename=filename, media_type=media_type, max_chars=self.max_chars, max_bytes=self.max_bytes)
 
     def _download(self, path: str, kind: str) -> Any:
-        # The body is streamed after the requester returns: the request is in flight until it is read.
+        # The body is streamed after the requester returns: the request is in flight until it is read, so
+        # the send and the body share one slot (held, for this file, through the send's retries' waits).
         with in_flight.slot():
             return self._download_in_a_slot(path, kind)
 

@@ -40,6 +40,7 @@ import requests
 from airbyte_cdk.sources.declarative.extractors.record_filter import RecordFilter
 from airbyte_cdk.sources.declarative.requesters.error_handlers import ErrorHandler
 from airbyte_cdk.sources.declarative.requesters.http_requester import HttpRequester
+from airbyte_cdk.sources.streams.call_rate import APIBudget, LimiterSession
 from airbyte_cdk.sources.streams.http import HttpClient
 from airbyte_cdk.sources.types import StreamSlice, StreamState
 from requests.auth import AuthBase
@@ -99,9 +100,13 @@ class NoCredentials(AuthBase):
         return request
 
 
-def cookieless_session(auth: Optional[AuthBase] = None) -> requests.Session:
-    """A session whose cookie jar accepts nothing, so no cookie from one host can be sent to another."""
-    session = requests.Session()
+def cookieless_session(auth: Optional[AuthBase] = None, api_budget: Optional[APIBudget] = None) -> requests.Session:
+    """A session whose cookie jar accepts nothing, so no cookie from one host can be sent to another.
+
+    A CDK ``LimiterSession``, as the CDK's own clients use: each request (each hop of a redirect) is held to
+    ``api_budget``'s call rate and holds a slot of the sync's requests in flight (``sync/in_flight.py``) while
+    it is sent, and gives it back while the client waits to retry."""
+    session = LimiterSession(api_budget=api_budget or APIBudget(policies=[]))
     session.cookies.set_policy(DefaultCookiePolicy(allowed_domains=[]))
     if auth is not None:
         session.auth = auth
@@ -145,9 +150,8 @@ class AttachmentDownloader(HttpRequester):
 
     def __post_init__(self, parameters: Mapping[str, Any]) -> None:
         super().__post_init__(parameters)
-        # Two clients of its own (the inherited one follows redirects and is not used): one to Confluence and
-        # one with no credentials for the media host. Their sessions are not the CDK's, so ``download`` takes
-        # its slot of requests in flight itself, and holds it through its retries' waits.
+        # Two clients of its own (the inherited one follows redirects and is not used): one to Confluence,
+        # held to the manifest's call rate, and one with no credentials for the media host.
         timeout = (self.connect_timeout_in_seconds, self.read_timeout_in_seconds)
         # Not at debug level: the CDK's debug lines hold the redirect's Location and the media URL, token included.
         logger = logging.getLogger(self.logger.name + ".downloads")
@@ -159,7 +163,7 @@ class AttachmentDownloader(HttpRequester):
             api_budget=self.api_budget,
             authenticator=self.get_authenticator(),
             backoff_strategy=getattr(self.error_handler, "backoff_strategies", None),
-            session=cookieless_session(),
+            session=cookieless_session(api_budget=self.api_budget),
             message_repository=self.message_repository,
             request_timeout=timeout,
         )
@@ -199,13 +203,11 @@ class AttachmentDownloader(HttpRequester):
         return self.download(url)
 
     def download(self, url: str) -> requests.Response:
-        # Its clients' sessions are not the CDK's, so the sync's budget of requests in flight is taken here.
-        with in_flight.slot():
+        response, from_media_host = self._follow(url)
+        if from_media_host and response.status_code in (401, 403):
+            # The token expired between Confluence's redirect and this request: ask Confluence for a new one, once.
+            response.close()
             response, from_media_host = self._follow(url)
-            if from_media_host and response.status_code in (401, 403):
-                # The token expired between Confluence's redirect and this request: ask Confluence for a new one, once.
-                response.close()
-                response, from_media_host = self._follow(url)
         return response
 
     def _follow(self, url: str) -> tuple:
@@ -264,12 +266,17 @@ class DownloadableAttachments(InSliceWindow):
             try:
                 path = download_path({"id": record.get("id"), "containerId": container})
                 url = self.requester.download_url(path, None, None, None)  # type: ignore[union-attr]
-                with in_flight.slot():  # the body is read here too: the request is in flight until it is in
-                    response = self.requester.download(url)  # type: ignore[union-attr]
-                    if response.status_code >= 400:
-                        response.close()
-                        raise DownloadFailed("HTTP %s" % response.status_code)
-                    response.content  # read it now: a body cut short costs this file, not the upload
+                response = self.requester.download(url)  # type: ignore[union-attr]
+                if response.status_code >= 400:
+                    response.close()
+                    raise DownloadFailed("HTTP %s" % response.status_code)
+                # Read it now: a body cut short costs this file, not the upload. A streamed body is still on its
+                # way: its request is in flight until it is in. Otherwise the send read it, in its own slot.
+                if self.requester.stream_response:  # type: ignore[union-attr]
+                    with in_flight.slot():
+                        response.content
+                else:
+                    response.content
             except Exception as error:  # a 4xx, retries exhausted, a broken body: this file only
                 LOGGER.warning("Confluence: attachment %s (%s) skipped: its file could not be downloaded: %s",
                                record.get("id"), name, redact(getattr(error, "message", None) or error))

@@ -258,3 +258,35 @@ def test_an_oauth_token_expired_server_side_is_refreshed_for_a_download(requests
     refreshes = [r for r in requests_mock.request_history if r.method == "POST"]
     assert len(downloads) == 2 and len(refreshes) == 1  # the retry re-sends the same request, now signed anew
     assert downloads[-1].headers["Authorization"] == "Bearer oauth-access-2"
+
+
+def test_each_request_of_a_download_holds_a_slot_of_the_reads_budget_and_its_call_rate(requests_mock):
+    # The download clients' sessions are not the CDK's own: they are CDK LimiterSessions all the same, so
+    # the Confluence request and the media host's each hold a slot while sent (sync/in_flight.py).
+    from airbyte_cdk.sources.streams.call_rate import APIBudget, LimiterSession
+
+    from source_confluence.components.downloads import cookieless_session
+    from source_confluence.sync.in_flight import InFlightBudget, reading
+
+    config = config_for("api_token")
+    url = download_url(config)
+    budget, held = InFlightBudget(2), []
+
+    def answer(status, **headers):
+        def callback(request, context):
+            held.append(budget.in_flight)
+            context.status_code, context.headers = status, headers
+            return b"the bytes" if status == 200 else b""
+        return callback
+
+    requests_mock.get(url, content=answer(302, Location=MEDIA_URL))
+    requests_mock.get(MEDIA_URL, content=answer(200))
+    built = downloader(config)
+    assert isinstance(built.confluence_client._session, LimiterSession)
+    rate = APIBudget(policies=[])
+    assert cookieless_session(api_budget=rate)._api_budget is rate  # the manifest's call rate, when the factory has one
+    with reading(budget):
+        response = built.send_request(path="content/1001/child/attachment/att42/download")
+    assert response.content == b"the bytes"
+    assert held == [1, 1]  # each hop in a slot, one at a time
+    assert budget.in_flight == 0 and budget.peak == 1
