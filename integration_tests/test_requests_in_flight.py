@@ -43,15 +43,16 @@ def first_sync(site, streams, sync_mode=SyncMode.incremental, num_workers=NUM_WO
 
 
 @pytest.mark.parametrize("sync_mode", [SyncMode.incremental, SyncMode.full_refresh])
-def test_reading_content_streams_the_window_counts_use_the_whole_budget_and_no_more(real_site, sync_mode):
+def test_reading_content_streams_the_window_counts_go_side_by_side_within_the_budget(real_site, sync_mode):
     records, stats, log = first_sync(real_site, ("pages", "blog_posts"), sync_mode)
     truth = {c.id for c in real_site.site.content.values() if c.type == "page" and c.status in ("current", "archived")}
     assert {r["id"] for r in records["pages"]} == truth and duplicate_ids(records["pages"]) == []
     assert stats["peak_in_flight"] <= NUM_WORKERS
-    # The window counts run before the stream workers have a window to read: the whole budget is theirs.
+    # The window counts run side by side in the look-up pool, within the budget. How many at once depends on
+    # when the first walks (a stream that needs no cut) take slots: at least two, never more than the budget.
     counts = [entry for entry in log if kind_of(entry) == "count"]
     assert len(counts) > NUM_WORKERS
-    assert most_at_once(counts) == NUM_WORKERS
+    assert 2 <= most_at_once(counts) <= NUM_WORKERS
 
 
 def test_with_every_kind_of_stream_selected_the_budget_holds(real_site):
