@@ -49,7 +49,7 @@ WAIT_SECONDS = 0.5
 
 
 def in_background(config: Mapping[str, Any], call: Callable[[], Any]) -> "Future[Any]":
-    """Start one look-up that does not submit others; wait for it with ``lookup_pool(config).result``."""
+    """Start one look-up that does not submit others; wait for its ``result()``."""
     return lookup_pool(config).submit(call)
 
 

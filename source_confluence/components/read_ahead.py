@@ -132,7 +132,7 @@ class ReadAheadRequester(Requester):
         response = None
         if ahead is not None:
             try:
-                response = lookup_pool(self.config).result(ahead)
+                response = ahead.result()
             except Exception as error:  # noqa: BLE001 - asked again below, where its error is the walk's own
                 LOGGER.debug("A page read ahead failed (%s); asking for it again.", type(error).__name__)
         if response is None:

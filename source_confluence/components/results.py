@@ -19,7 +19,6 @@ from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
 from source_confluence.access.ancestors import TreeLookup, complete_ancestors, tree_lookup_for
 from source_confluence.access.lookups import in_background
-from source_confluence.sync.lookup_pool import lookup_pool
 from source_confluence.access.transformation import prefetch_access
 from source_confluence.sync.context import SyncContext
 from source_confluence.components.offset_walks import offset_walks_of
@@ -151,7 +150,7 @@ class BodyResultsExtractor(ResultsExtractor):
         markdown_of_page = self._markdown(with_body, names) if names is not None else None
         prefetch_access(self.config, records)
         if names_looked_up is not None:
-            markdown_of_page = self._markdown(with_body, lookup_pool(self.config).result(names_looked_up))
+            markdown_of_page = self._markdown(with_body, names_looked_up.result())
         if markdown_of_page is not None:
             for record, markdown in zip(with_body, markdown_of_page()):
                 record[PRECOMPUTED_MARKDOWN] = markdown

@@ -2,7 +2,7 @@
 
 A page's records wait for look-ups (effective access, mention names); a first sync's windows wait for
 their counts; a walk's next page is read ahead. They run in this pool while the CDK's workers go on, and
-a worker that needs one waits for its future (``result``, ``side_by_side``).
+a worker that needs one waits for its future (or ``side_by_side``).
 
 The pool does not bound the requests in flight: every request of the sync, a look-up's or a stream's,
 holds a slot of the sync's ``num_workers`` budget only while it is sent (``in_flight.py``). A thread
@@ -34,7 +34,7 @@ class LookupPool:
         self._executor = ThreadPoolExecutor(max_workers=lookup_threads(num_workers), thread_name_prefix="confluence-lookup")
 
     def submit(self, call: Callable[[], T]) -> "Future[T]":
-        """Start a look-up that does not itself wait on queued look-ups; wait for it with ``result``/``side_by_side``."""
+        """Start a look-up that does not itself wait on queued look-ups; wait for its future, or use ``side_by_side``."""
         return self._executor.submit(call)
 
     def side_by_side(self, calls: Iterable[Callable[[], Any]]) -> List["Future[Any]"]:
@@ -42,11 +42,6 @@ class LookupPool:
         futures = [self.submit(call) for call in calls]
         wait(futures)
         return futures
-
-    @staticmethod
-    def result(future: "Future[T]") -> T:
-        """The look-up's result (or its exception), once it is done."""
-        return future.result()
 
     @staticmethod
     def first_done(futures: Iterable["Future[Any]"]) -> Set["Future[Any]"]:

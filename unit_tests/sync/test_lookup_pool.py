@@ -56,7 +56,7 @@ def test_side_by_side_waits_for_all_and_keeps_failures_in_their_futures():
     assert all(f.done() for f in futures)
     assert futures[0].result() == 1 and futures[2].result() == 3
     with pytest.raises(ValueError):
-        pool.result(futures[1])
+        futures[1].result()
     pool.close()
 
 
