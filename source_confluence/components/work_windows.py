@@ -17,10 +17,10 @@ with the stream's own CQL query asked of `/rest/api/search`, whose `totalSize` A
 
 The target is the stream's total divided by ``WINDOWS_PER_SLOT`` windows per slot of the ``num_workers``
 budget, at least ``MINIMUM_ITEMS`` (a few pages of 50: smaller windows cost more requests than they save) and at
-most ``MAXIMUM_ITEMS``. Four windows a slot sent 3% fewer requests than six at 20,000 pages, as fast or
-faster (bench/NOTES.md). The counts run
-in the sync's look-up pool (within ``num_workers`` requests in flight), and windows are handed to the
-CDK as soon as they are settled, so reading starts while the busy stretches are still being cut.
+most ``MAXIMUM_ITEMS``. Four windows a slot sent 2–4% fewer requests than six, as fast or faster
+(bench/NOTES.md). The counts run in the sync's look-up pool (within ``num_workers`` requests in flight), and
+windows are handed to the CDK as soon as they are settled, so reading starts while the busy stretches are
+still being cut.
 
 A count that fails or has no ``totalSize`` leaves its window as it is: slower, never wrong. Records
 are kept to their window by ``InSliceWindow`` whatever the cut, so the cut changes requests, not output.

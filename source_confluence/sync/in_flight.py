@@ -14,8 +14,8 @@ a slot at every failure. And the CDK builds the streams outside the content stre
 component factory and budget, which a connector cannot reach. So ``install`` wraps
 ``LimiterMixin.send`` once per process: while a sync reads (``reading``), each send holds a slot of that
 sync's budget and gives it back however the send ends. Outside a read (spec, check, discover, other code
-in the process) the wrapper only calls the CDK's. Requests the CDK does not send (the attachment files,
-through sessions of their own) take a slot with ``slot``.
+in the process) the wrapper only calls the CDK's. The attachment downloads' own sessions are CDK
+``LimiterSession``s too; a body streamed after its send returned is read in a slot of its own (``slot``).
 
 While a read runs, every CDK session in the process counts against its budget, and two reads at once in
 one process (some tests) share the budget of the one that began last.
@@ -111,7 +111,8 @@ def reading(budget: InFlightBudget) -> Iterator[InFlightBudget]:
 
 @contextmanager
 def slot() -> Iterator[None]:
-    """A slot of the read in progress around requests the CDK's clients do not send; nothing outside a read."""
+    """A slot of the read in progress around work that is still a request in flight outside the CDK's send (a
+    streamed body read after it returned); nothing outside a read."""
     budget = current()
     if budget is None:
         yield
