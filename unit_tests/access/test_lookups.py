@@ -112,6 +112,50 @@ def test_ids_asked_while_a_look_up_is_in_flight_share_the_next_request(emu):
     assert all(i in lookup.cache.restrictions for i in ids[:6])
 
 
+def _wait_until(condition, seconds=5.0):
+    deadline = time.monotonic() + seconds
+    while not condition() and time.monotonic() < deadline:
+        time.sleep(0.02)
+    return condition()
+
+
+def test_a_second_look_up_waits_for_the_first_unless_enough_ids_are_queued(emu):
+    config = emulator_config(emu)
+    ids = _ancestor_ids(emu, config)
+    assert len(ids) >= 4
+    lookup = build_transformation(config)._lookup
+    assert lookup.senders == 2  # the default num_workers (8) gives two senders
+    held = lookup.requester = _HeldFirst(lookup.requester)
+    first = threading.Thread(target=lookup.restrictions, args=(ids[:1],))
+    first.start()
+    assert held.first_sent.wait(10)
+    # One id, with a sender free: it waits for the look-up in flight instead of a request of its own.
+    few = threading.Thread(target=lookup.restrictions, args=(ids[1:2],))
+    few.start()
+    time.sleep(0.3)
+    assert held.calls == 1
+    held.release.set()
+    for thread in (first, few):
+        thread.join(10)
+    assert held.calls == 2 and ids[1] in lookup.cache.restrictions
+
+    # With a request's worth queued, the second sender goes while the first is still out.
+    lookup.cache.restrictions.clear()
+    held.calls, held.release, held.first_sent = 0, threading.Event(), threading.Event()
+    first = threading.Thread(target=lookup.restrictions, args=(ids[2:3],))
+    first.start()
+    assert held.first_sent.wait(10)
+    lookup.queue([str(9_000_000 + n) for n in range(int(lookups.BATCH_SIZE * lookups.SECOND_SENDER_FILL))])  # a page read ahead named these
+    many = threading.Thread(target=lookup.restrictions, args=(ids[3:4],))
+    many.start()
+    assert _wait_until(lambda: held.calls == 2)
+    assert not held.release.is_set()
+    many.join(10)
+    assert ids[3] in lookup.cache.restrictions
+    held.release.set()
+    first.join(10)
+
+
 def test_an_id_a_walk_lists_while_it_waits_is_not_asked(emu):
     config = emulator_config(emu)
     ids = _ancestor_ids(emu, config)
