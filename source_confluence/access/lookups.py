@@ -245,12 +245,14 @@ class AccessLookup:
     def _search(self, cql: str) -> List[Mapping[str, Any]]:
         return self._walk(self.requester, "content/search", {"cql": cql, "expand": READ_RESTRICTION_EXPAND, "limit": 200}, "ancestors")
 
-    def restrictions(self, ids: Sequence[str]) -> List[Optional[Principals]]:
+    def restrictions(self, ids: Sequence[str], side_by_side: bool = False) -> List[Optional[Principals]]:
         """The read restriction of each id (an ancestor chain), fetching what the cache lacks in shared batches.
 
         Ids wait in one queue for the whole sync, whatever space or thread asked for them. At most
         ``senders`` look-ups are in flight, and while one is, another goes only for ``SECOND_SENDER_FILL`` of
-        a batch queued; meanwhile new ids gather, and the next caller to find a sender free takes up to
+        a batch queued, or for one of the batches of a page that names more ids than one request carries
+        (``side_by_side``: that page waits for all of them, and nothing else would join its last one in an
+        incremental sync); meanwhile new ids gather, and the next caller to find a sender free takes up to
         ``BATCH_SIZE`` of them (its own first). So under load a request carries
         the ids of several pages of results instead of one page's, and an id a walk lists meanwhile (its
         own restriction comes with the listing, ``prefetch_access``) leaves the queue unasked. No lock is
@@ -266,7 +268,7 @@ class AccessLookup:
                 missing = [i for i in wanted if i not in cache.restrictions]
                 if not missing:
                     break
-                batch = self._take_batch(missing) if self._may_send() else []
+                batch = self._take_batch(missing) if self._may_send(side_by_side) else []
                 if batch:
                     cache.sending += 1
                     cache.in_flight.update(batch)
@@ -305,11 +307,14 @@ class AccessLookup:
             if added:
                 cache.batches.notify_all()  # a thread waiting for a sender may take them along
 
-    def _may_send(self) -> bool:
+    def _may_send(self, side_by_side: bool) -> bool:
         """Whether a caller may send a look-up now (called with ``cache.batches`` held): a sender is free, and
-        either none is busy or enough ids are queued to fill a request worth its slot."""
+        none is busy, or the caller's page needs several batches, or enough ids are queued to fill a request
+        worth its slot."""
         cache = self.cache
-        return cache.sending < self.senders and (cache.sending == 0 or len(cache.queued) >= BATCH_SIZE * SECOND_SENDER_FILL)
+        if cache.sending >= self.senders:
+            return False
+        return cache.sending == 0 or side_by_side or len(cache.queued) >= BATCH_SIZE * SECOND_SENDER_FILL
 
     def _take_batch(self, missing: Sequence[str]) -> List[str]:
         """Up to BATCH_SIZE queued ids (the caller's first), dropping those a listing has answered since."""

@@ -142,8 +142,9 @@ def prefetch_access(config: Mapping[str, Any], raw_records: Sequence[Mapping[str
     # More ancestors than one request carries (a page of results deep in a tree names hundreds): their
     # batches go side by side, up to the look-up's senders, instead of one after the other in this thread.
     ordered = sorted(wanted)
+    several = len(ordered) > BATCH_SIZE
     for start in range(0, len(ordered), BATCH_SIZE):
-        calls.append(lambda batch=ordered[start : start + BATCH_SIZE]: lookup.restrictions(batch))
+        calls.append(lambda batch=ordered[start : start + BATCH_SIZE]: lookup.restrictions(batch, side_by_side=several))
     if calls and not lookup.data_center and not cache.once.asked(("directory",)):
         calls.append(lookup.group_directory)  # Cloud names groups by id in space permissions
     side_by_side(config, calls)

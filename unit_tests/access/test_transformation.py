@@ -149,6 +149,8 @@ def test_ancestors_of_a_page_that_fill_several_requests_are_asked_side_by_side(e
 
     monkeypatch.setattr(lookups, "BATCH_SIZE", 4)
     monkeypatch.setattr(transformation_module, "BATCH_SIZE", 4)
+    # No queue ever fills a second sender's request: the batches go side by side because they are one page's.
+    monkeypatch.setattr(lookups, "SECOND_SENDER_FILL", 1000)
     config = emulator_config(emu)
     data_center = config["deployment"] == "data_center"
     raws = [r for r in raw_contents(emu, config) if r["type"] == "page"]
