@@ -4,9 +4,10 @@ import copy
 import functools
 import json
 import re
+import time
 from urllib.parse import parse_qs, urlsplit
 from pathlib import Path
-from typing import Any, List, Mapping, Optional
+from typing import Any, Callable, List, Mapping, Optional
 
 import pytest
 from airbyte_cdk.models import AirbyteStateMessage, ConfiguredAirbyteCatalog, SyncMode
@@ -30,6 +31,15 @@ SAMPLES_DIR = SHARED_API_DIR / "samples"
 def _normalise_config_definition() -> Mapping[str, Any]:
     rules = SourceConfluence().resolved_manifest["spec"]["config_normalization_rules"]["transformations"]
     return next(rule for rule in rules if rule.get("class_name", "").endswith(".NormaliseConfig"))
+
+
+def eventually(condition: Callable[[], bool], seconds: float = 5.0) -> bool:
+    """Whether ``condition()`` holds, looking again every 10 ms for up to ``seconds``: for what another thread
+    does in its own time (a look-up sent in the background, a page read ahead)."""
+    deadline = time.monotonic() + seconds
+    while not condition() and time.monotonic() < deadline:
+        time.sleep(0.01)
+    return condition()
 
 
 def normalise_config() -> Any:

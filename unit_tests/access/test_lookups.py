@@ -9,6 +9,7 @@ from confluence_emulator import Emulator
 from source_confluence.access import lookups
 from source_confluence.access.rule import AccessUnknown
 from unit_tests.access.emulated import build_transformation, emulator_config, raw_contents
+from unit_tests.conftest import eventually
 
 
 def test_an_ancestors_look_up_that_raises_is_kept_as_unknown_and_never_waited_for_again():
@@ -112,13 +113,6 @@ def test_ids_asked_while_a_look_up_is_in_flight_share_the_next_request(emu):
     assert all(i in lookup.cache.restrictions for i in ids[:6])
 
 
-def _wait_until(condition, seconds=5.0):
-    deadline = time.monotonic() + seconds
-    while not condition() and time.monotonic() < deadline:
-        time.sleep(0.02)
-    return condition()
-
-
 def test_a_second_look_up_waits_for_the_first_unless_enough_ids_are_queued(emu):
     config = emulator_config(emu)
     ids = _ancestor_ids(emu, config)
@@ -148,7 +142,7 @@ def test_a_second_look_up_waits_for_the_first_unless_enough_ids_are_queued(emu):
     lookup.queue([str(9_000_000 + n) for n in range(int(lookups.BATCH_SIZE * lookups.SECOND_SENDER_FILL))])  # a page read ahead named these
     many = threading.Thread(target=lookup.restrictions, args=(ids[3:4],))
     many.start()
-    assert _wait_until(lambda: held.calls == 2)
+    assert eventually(lambda: held.calls == 2)
     assert not held.release.is_set()
     many.join(10)
     assert ids[3] in lookup.cache.restrictions

@@ -10,6 +10,7 @@ from source_confluence.access.lookups import AccessLookup, cache_for
 from source_confluence.components.read_ahead import ReadAheadRequester
 from source_confluence.sync.context import new_sync_id
 from unit_tests.components.fake_requester import FakeRequester
+from unit_tests.conftest import eventually
 
 WINDOW = StreamSlice(partition={}, cursor_slice={"start_time": "2026-01-01T00:00:00Z", "end_time": "2026-02-01T00:00:00Z"})
 
@@ -28,9 +29,7 @@ def read_ahead(answers, num_workers=8):
 
 def wait_for_calls(inner, count, seconds=5.0):
     """The calls the fake has seen once it has seen ``count`` (or ``seconds`` passed)."""
-    deadline = time.monotonic() + seconds
-    while len(inner.calls) < count and time.monotonic() < deadline:
-        time.sleep(0.01)
+    eventually(lambda: len(inner.calls) >= count, seconds)
     return len(inner.calls)
 
 
@@ -142,7 +141,5 @@ def test_a_walk_without_queue_ancestors_queues_nothing():
 
 
 def wait_until_queued(cache, seconds=5.0):
-    deadline = time.monotonic() + seconds
-    while not cache.queued and time.monotonic() < deadline:
-        time.sleep(0.01)
+    eventually(lambda: bool(cache.queued), seconds)
     return cache

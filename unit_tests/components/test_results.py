@@ -7,6 +7,7 @@ import requests
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
 from source_confluence.components.results import ResultsExtractor
+from unit_tests.conftest import eventually
 
 
 def response(content: bytes) -> requests.Response:
@@ -175,9 +176,7 @@ def test_the_probe_for_folders_goes_out_when_the_read_begins_not_when_the_stream
     config, requester = built("cloud")
     assert not requester.send_request.called
     SyncContext.of(config).read_started()
-    deadline = time.monotonic() + 5
-    while not requester.send_request.called and time.monotonic() < deadline:
-        time.sleep(0.01)
+    eventually(lambda: requester.send_request.called)
     call = requester.send_request.call_args
     assert call is not None and call.kwargs["request_params"]["cql"] == TREE_PROBE_CQL
     SyncContext.of(config).close()
@@ -205,11 +204,12 @@ def test_only_a_stream_that_lists_pages_probes_the_site_for_folders(http):
         before = len(http.request_history)
         output = read_streams(ConfigBuilder().build(), stream)
         assert not output.errors
+        def probes():
+            return sum(1 for r in http.request_history[before:] if is_content_tree_probe(r))
+
         # The probe goes out in the background as the read begins: give it time to, when it should.
-        deadline = time.monotonic() + (5 if expected else 0.2)
-        while time.monotonic() < deadline and sum(1 for r in http.request_history[before:] if is_content_tree_probe(r)) < max(expected, 1):
-            time.sleep(0.02)
-        return sum(1 for r in http.request_history[before:] if is_content_tree_probe(r))
+        eventually(lambda: probes() >= max(expected, 1), 5 if expected else 0.2)
+        return probes()
 
     assert probes_sent_reading("blog_posts", 0) == 0
     assert probes_sent_reading("comments", 0) == 0

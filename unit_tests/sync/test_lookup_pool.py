@@ -7,6 +7,7 @@ from concurrent.futures import CancelledError
 import pytest
 
 from source_confluence.sync.lookup_pool import LookupPool, lookup_threads
+from unit_tests.conftest import eventually
 
 
 class Running:
@@ -26,13 +27,11 @@ class Running:
         return "done"
 
     def wait_for(self, running, seconds=5.0):
-        deadline = time.monotonic() + seconds
-        while time.monotonic() < deadline:
+        def reached():
             with self.lock:
-                if self.running == running:
-                    return True
-            time.sleep(0.01)
-        return False
+                return self.running == running
+
+        return eventually(reached, seconds)
 
 
 @pytest.mark.parametrize("num_workers", [1, 8])
