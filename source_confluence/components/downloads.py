@@ -31,6 +31,7 @@ from __future__ import annotations
 import logging
 import re
 import threading
+from contextlib import nullcontext
 from dataclasses import InitVar, dataclass, field
 from http.cookiejar import DefaultCookiePolicy
 from typing import Any, Callable, Dict, Iterable, Mapping, Optional, Union
@@ -272,10 +273,8 @@ class DownloadableAttachments(InSliceWindow):
                     raise DownloadFailed("HTTP %s" % response.status_code)
                 # Read it now: a body cut short costs this file, not the upload. A streamed body is still on its
                 # way: its request is in flight until it is in. Otherwise the send read it, in its own slot.
-                if self.requester.stream_response:  # type: ignore[union-attr]
-                    with in_flight.slot():
-                        response.content
-                else:
+                streamed = self.requester.stream_response  # type: ignore[union-attr]
+                with in_flight.slot() if streamed else nullcontext():
                     response.content
             except Exception as error:  # a 4xx, retries exhausted, a broken body: this file only
                 LOGGER.warning("Confluence: attachment %s (%s) skipped: its file could not be downloaded: %s",
