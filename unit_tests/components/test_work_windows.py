@@ -9,6 +9,7 @@ from types import SimpleNamespace
 from source_confluence.sync.lookup_pool import LookupPool
 from source_confluence.components.work_windows import (
     MAXIMUM_ITEMS,
+    MAXIMUM_PARTS,
     MINIMUM_ITEMS,
     WINDOWS_PER_SLOT,
     WindowCount,
@@ -164,6 +165,47 @@ def test_a_first_syncs_window_from_1970_is_cut_from_the_first_edit_its_count_nam
     assert [site.count(w).total for w in cut] == [1000 // parts] * parts
     list(WorkWindows(blind.count, LookupPool(8), 2, US).cut(windows))
     assert blind.counts > site.counts  # cut from 1970, the parts are found again a level down
+
+
+class RecordingFirstEditSite(FirstEditSite):
+    def __init__(self, minutes):
+        super().__init__(minutes)
+        self.asked = []
+
+    def count(self, window):
+        with self.lock:
+            self.asked.append(window)
+        return super().count(window)
+
+
+def test_parts_of_an_evenly_edited_site_are_halved_without_a_second_round_of_counts():
+    # 20,000 edits evenly over 16,000 minutes: the first cut's 16 parts each hold twice the target. Each is
+    # halved in time, uncounted: the first walks need not wait for 32 more counts.
+    site = RecordingFirstEditSite([i * 0.8 for i in range(20_000)])
+    windows = [(at(0), at(16_000))]
+    cut = list(WorkWindows(site.count, LookupPool(8), 8, US).cut(windows))
+    target = target_items(20_000, 8)
+    assert site.counts == 1 + MAXIMUM_PARTS
+    assert len(cut) == 2 * MAXIMUM_PARTS and covers_exactly(cut, *windows[0])
+    assert max(site.count(w).total for w in cut) <= target
+    assert sum(site.count(w).total for w in cut) == 20_000
+
+
+def test_a_part_denser_than_its_siblings_is_counted_again_not_halved_blind():
+    # 16 parts of 353 edits spread evenly, and 207 more in the newest one's last 100 minutes: it holds less
+    # than twice the target (300), but half as much again as the average part. Halved blind, one half
+    # would hold 384; counted, no window holds more than the target.
+    minutes = [p * 1000 + i * 1000 / 353 for p in range(16) for i in range(353)]
+    minutes += [15_900 + i * 100 / 207 for i in range(207)]
+    site = RecordingFirstEditSite(sorted(minutes))
+    windows = [(at(0), at(16_000))]
+    cut = list(WorkWindows(site.count, LookupPool(8), 8, US).cut(windows))
+    target = target_items(len(minutes), 8)
+    newest = (at(15_000), at(16_000))
+    assert any(newest[0] <= start and end <= newest[1] and (start, end) != newest for start, end in site.asked)
+    assert not any(end < at(15_000) and end - start < timedelta(minutes=999) for start, end in site.asked)
+    assert max(site.count(w).total for w in cut) <= target
+    assert covers_exactly(cut, *windows[0]) and sum(site.count(w).total for w in cut) == len(minutes)
 
 
 def test_the_count_reads_the_total_and_the_first_results_last_modified():
