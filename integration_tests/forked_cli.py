@@ -5,9 +5,9 @@ protocol serializers); the integration tests start the connector more than a hun
 integration_tests.forked_cli`` imports ``source_confluence.run`` once and then, for each request it
 reads on stdin, forks a process that sets up what ``subprocess.run`` would give a fresh one (argv,
 the whole environment, working directory, stdin from /dev/null, stdout and stderr into files) and calls
-``source_confluence.run.run()`` at module level, as ``python -m source_confluence.run`` does: the exit
-code, an uncaught exception's traceback on stderr, atexit handlers and thread joins all come from the
-interpreter's ordinary shutdown. ``integration_tests/cli.py`` decides when to use it.
+``source_confluence.run.main()`` at module level, as ``python -m source_confluence.run`` does: the exit
+code, an uncaught exception's traceback on stderr and the atexit handlers come from the same ends
+(``main``'s own, or the interpreter's ordinary shutdown). ``integration_tests/cli.py`` decides when to use it.
 
 Protocol: one JSON request a line on stdin ({"id", "args", "env", "cwd", "stdout", "stderr"}); on stdout
 one line {"id", "pid"} when the run started and one {"id", "returncode"} when it ended (negative: the
@@ -73,4 +73,4 @@ def _become(request: Dict[str, Any]) -> None:
 
 if __name__ == "__main__":
     _become(_serve())
-    source_confluence.run.run()
+    source_confluence.run.main()

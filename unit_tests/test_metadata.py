@@ -197,7 +197,7 @@ def test_the_package_has_a_name_of_its_own_and_keeps_the_console_script() -> Non
     data = load_metadata()["data"]
     assert project["name"] != OFFICIAL_PYPI_NAME_OF_ANOTHER_PROJECT
     assert data["remoteRegistries"]["pypi"]["packageName"] == project["name"]
-    assert project["scripts"]["source-confluence"] == "source_confluence.run:run"
+    assert project["scripts"]["source-confluence"] == "source_confluence.run:main"
     # Extras that install the package itself must name it as it is now called.
     for requirement in project["optional-dependencies"]["dev"]:
         if requirement.startswith("source-confluence"):

@@ -1,6 +1,8 @@
-"""run.py's ``emit``: the messages go straight to stdout, whole, in order, with the logger's lines between them."""
+"""run.py's ``emit``: the messages go straight to stdout, whole, in order, with the logger's lines between them;
+``main``: the console script leaves nothing unwritten and no exit handler unrun."""
 
 import json
+import os
 import subprocess
 import sys
 import textwrap
@@ -85,3 +87,31 @@ def test_a_reader_that_closes_stdout_gets_no_stack_trace_on_stderr():
     assert json.loads(first)["type"] == "LOG"
     assert process.wait(timeout=60) == 1  # the output was cut short
     assert "Traceback" not in stderr and "BrokenPipeError" not in stderr, stderr[-2000:]
+
+
+# The console script's way out (``main``), with exit handlers as the CDK's logging and the Markdown pool add
+# them: one writes to stdout without flushing, one leaves a file behind.
+MAIN_CHILD = textwrap.dedent(
+    """
+    import atexit, sys
+    from pathlib import Path
+    marker = Path(sys.argv[1])
+    atexit.register(lambda: marker.write_text("ran"))
+    atexit.register(lambda: sys.stdout.write("written by an exit handler\\n"))
+    sys.argv = ["source-confluence", "spec"]
+    from source_confluence.run import main
+    main()
+    """
+)
+
+
+def test_the_console_script_flushes_everything_and_runs_the_exit_handlers_before_it_leaves(tmp_path):
+    marker = tmp_path / "handler-ran"
+    buffered = {name: value for name, value in os.environ.items() if name != "PYTHONUNBUFFERED"}  # stdout block-buffered
+    done = subprocess.run([sys.executable, "-c", MAIN_CHILD, str(marker)], cwd=ROOT, capture_output=True, text=True, timeout=120,
+                          env=buffered)
+    lines = done.stdout.splitlines()
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert json.loads(lines[-2])["type"] == "SPEC"
+    assert lines[-1] == "written by an exit handler"
+    assert marker.read_text() == "ran"
