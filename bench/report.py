@@ -85,7 +85,7 @@ def start_up(results, s):
 def goals(results):
     out = ["| site | pages | official / connector (goal ≥ 10x) | LlamaIndex / connector (goal ≥ 10x) | LangChain / connector | "
            "connector / floor, full output (goal ≤ 1.3x) | connector / floor, bodies only | peak in flight (goal ≤ 8) | incremental / full, requests (goal < 3%) | "
-           "incremental time (goal ≤ 1.5 × (ideal incremental + start-up)) |",
+           "incremental time (goal ≤ 1.5 × ideal incremental + start-up) |",
            "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for s in results["sizes"]:
         c = s["connector_full"]["wall_s"]
@@ -111,9 +111,13 @@ def goals(results):
         inc_t = s["connector_incremental"]["wall_s"]
         boot, boot_name = start_up(results, s)
         if "ideal_incremental" in s and boot is not None:
-            goal_t = 1.5 * (s["ideal_incremental"]["wall_s"] + boot)
-            inc_c = cell("%.1f s / %.1f s" % (inc_t, goal_t), inc_t <= goal_t) + " (ideal %.1f s + start-up %.1f s, %s)" % (
-                s["ideal_incremental"]["wall_s"], boot, boot_name)
+            # The words: 1.5x the ideal incremental read, plus this connector's start-up. Runs before
+            # 2026-12-05 20:00 UTC held it to 1.5 × (ideal + start-up), which also scales the start-up; shown too.
+            ideal_t = s["ideal_incremental"]["wall_s"]
+            goal_t = 1.5 * ideal_t + boot
+            inc_c = cell("%.2f s / %.2f s" % (inc_t, goal_t), inc_t <= goal_t) + (
+                " (1.5 × ideal %.2f s + start-up %.2f s, %s; 1.5 × (ideal + start-up) would be %.2f s)" % (
+                    ideal_t, boot, boot_name, 1.5 * (ideal_t + boot)))
         else:
             inc_c = "%.1f s (%s not measured in this run)" % (inc_t, "start-up" if boot is None else "ideal incremental")
         out.append("| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |" % (
