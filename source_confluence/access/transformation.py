@@ -16,8 +16,8 @@ from airbyte_cdk.sources.declarative.requesters.requester import Requester
 from airbyte_cdk.sources.declarative.transformations import RecordTransformation
 from airbyte_cdk.sources.types import Config, StreamSlice, StreamState
 
-from source_confluence.access.lookups import BATCH_SIZE, AccessCache, AccessLookup, cache_for, side_by_side
-from source_confluence.sync.in_flight import workers
+from source_confluence.access.lookups import BATCH_SIZE, AccessCache, AccessLookup, cache_for, in_background, side_by_side
+from source_confluence.sync.in_flight import in_flight_budget, workers
 from source_confluence.access.rule import (
     ANCESTRY_UNKNOWN,
     AccessUnknown,
@@ -156,14 +156,26 @@ def queue_listed_ancestors(config: Mapping[str, Any], raw_records: Sequence[Mapp
     """A page of results has arrived ahead of its turn (``read_ahead.py``): queue its records' ancestors'
     ids, without waiting. By the time ``prefetch_access`` runs for that page, they were carried by the
     batch of an earlier page instead of a request of their own. Ids the page lists itself are left out
-    (their restriction comes with the listing). Nothing is queued when no stream computes effective access."""
+    (their restriction comes with the listing). Nothing is queued when no stream computes effective access.
+
+    While the sync's budget is mostly idle (an incremental sync's walk, read ahead at the network's pace),
+    nothing else would carry them soon: they are asked for at once, in the background, instead of when the
+    page's turn comes, after the pages before it (in the real-shaped 20,000-page incremental sync, each
+    page's look-ups went out 0.15-0.2 s after the page had come)."""
     cache = cache_for(config)
     records = _with_restrictions(raw_records)
-    if cache.lookup is None or not records:
+    lookup = cache.lookup
+    if lookup is None or not records:
         return
     listed = {str(r.get("id")) for r in records}
-    ancestors = {i for record in records for i in ancestor_ids(record)}
-    cache.lookup.queue(sorted(ancestors - listed))
+    wanted = sorted({i for record in records for i in ancestor_ids(record)} - listed)
+    lookup.queue(wanted)
+    budget = in_flight_budget(config)
+    if not wanted or 2 * budget.in_flight >= budget.slots:
+        return
+    several = len(wanted) > BATCH_SIZE
+    for start in range(0, len(wanted), BATCH_SIZE):
+        in_background(config, lambda batch=wanted[start : start + BATCH_SIZE]: lookup.restrictions(batch, side_by_side=several))
 
 
 def ancestor_ids(record: Mapping[str, Any]) -> List[str]:
