@@ -89,16 +89,18 @@ def test_the_target_is_a_share_of_the_total_per_slot_but_never_tiny_nor_huge():
 
 
 class Site:
-    """Items at given minutes; counts a window like `search` would, and how many counts were asked."""
+    """Items at given minutes; counts a window like `search` would, and which counts were asked."""
 
     def __init__(self, minutes):
         self.minutes = minutes
         self.counts = 0
+        self.asked = []
         self.lock = threading.Lock()
 
     def count(self, window):
         with self.lock:
             self.counts += 1
+            self.asked.append(window)
             if self.counts > 500:  # a cut that never settles: stop it (the count fails, the window is read whole)
                 raise RuntimeError("counted forever")
         return sum(1 for m in self.minutes if window[0] <= at(m) <= window[1])
@@ -167,21 +169,10 @@ def test_a_first_syncs_window_from_1970_is_cut_from_the_first_edit_its_count_nam
     assert blind.counts > site.counts  # cut from 1970, the parts are found again a level down
 
 
-class RecordingFirstEditSite(FirstEditSite):
-    def __init__(self, minutes):
-        super().__init__(minutes)
-        self.asked = []
-
-    def count(self, window):
-        with self.lock:
-            self.asked.append(window)
-        return super().count(window)
-
-
 def test_parts_of_an_evenly_edited_site_are_halved_without_a_second_round_of_counts():
     # 20,000 edits evenly over 16,000 minutes: the first cut's 16 parts each hold twice the target. Each is
     # halved in time, uncounted: the first walks need not wait for 32 more counts.
-    site = RecordingFirstEditSite([i * 0.8 for i in range(20_000)])
+    site = FirstEditSite([i * 0.8 for i in range(20_000)])
     windows = [(at(0), at(16_000))]
     cut = list(WorkWindows(site.count, LookupPool(8), 8, US).cut(windows))
     target = target_items(20_000, 8)
@@ -197,7 +188,7 @@ def test_a_part_denser_than_its_siblings_is_counted_again_not_halved_blind():
     # would hold 384; counted, no window holds more than the target.
     minutes = [p * 1000 + i * 1000 / 353 for p in range(16) for i in range(353)]
     minutes += [15_900 + i * 100 / 207 for i in range(207)]
-    site = RecordingFirstEditSite(sorted(minutes))
+    site = FirstEditSite(sorted(minutes))
     windows = [(at(0), at(16_000))]
     cut = list(WorkWindows(site.count, LookupPool(8), 8, US).cut(windows))
     target = target_items(len(minutes), 8)
@@ -297,20 +288,9 @@ def test_a_bulk_edit_found_again_in_one_part_twice_is_read_whole():
     assert site.counts <= len(windows) + 2 * 16  # the first counts, and two cuts of the busy window
 
 
-class RecordingSite(Site):
-    def __init__(self, minutes):
-        super().__init__(minutes)
-        self.asked = []
-
-    def count(self, window):
-        with self.lock:
-            self.asked.append(window)
-        return super().count(window)
-
-
 def test_a_first_syncs_windows_are_counted_once_as_one_stretch_then_cut_by_their_total():
     # 1,100 evenly spread items in 16 windows of the CDK: one count for all, then one for each of four parts.
-    site = RecordingSite([i * 14.5 for i in range(1100)])
+    site = Site([i * 14.5 for i in range(1100)])
     windows = equal_windows(16, 1000)
     cut = list(WorkWindows(site.count, LookupPool(8), 6, US).cut(windows))
     assert site.asked[0] == (windows[0][0], windows[-1][1])
@@ -321,7 +301,7 @@ def test_a_first_syncs_windows_are_counted_once_as_one_stretch_then_cut_by_their
 
 def test_a_resumed_syncs_gaps_are_counted_apart_so_the_stretch_read_between_them_is_not_read_again():
     day = 24 * 60
-    site = RecordingSite([i for i in range(0, 6 * day, 10)])
+    site = Site([i for i in range(0, 6 * day, 10)])
     gaps = equal_windows(3, day)[:2] + [(at(4 * day), at(6 * day))]  # days 2-3 were read before the pause
     cut = list(WorkWindows(site.count, LookupPool(8), 6, US).cut(gaps))
     assert sorted(site.asked[:2]) == [(gaps[0][0], gaps[1][1]), gaps[2]]  # the two touching windows as one
