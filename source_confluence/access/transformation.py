@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import InitVar, dataclass, field
-from typing import Any, Callable, Dict, FrozenSet, List, Mapping, Optional, Sequence
+from typing import Any, Callable, Dict, FrozenSet, Iterable, List, Mapping, Optional, Sequence
 
 from airbyte_cdk.sources.declarative.requesters.requester import Requester
 from airbyte_cdk.sources.declarative.transformations import RecordTransformation
@@ -139,12 +139,7 @@ def prefetch_access(config: Mapping[str, Any], raw_records: Sequence[Mapping[str
         for key, space_id in spaces.items()
         if not cache.once.asked(("space", key))
     ]
-    # More ancestors than one request carries (a page of results deep in a tree names hundreds): their
-    # batches go side by side, up to the look-up's senders, instead of one after the other in this thread.
-    ordered = sorted(wanted)
-    several = len(ordered) > BATCH_SIZE
-    for start in range(0, len(ordered), BATCH_SIZE):
-        calls.append(lambda batch=ordered[start : start + BATCH_SIZE]: lookup.restrictions(batch, side_by_side=several))
+    calls += restriction_batches(lookup, wanted)
     if calls and not lookup.data_center and not cache.once.asked(("directory",)):
         calls.append(lookup.group_directory)  # Cloud names groups by id in space permissions
     side_by_side(config, calls)
@@ -170,12 +165,19 @@ def queue_listed_ancestors(config: Mapping[str, Any], raw_records: Sequence[Mapp
     listed = {str(r.get("id")) for r in records}
     wanted = sorted({i for record in records for i in ancestor_ids(record)} - listed)
     lookup.queue(wanted)
-    budget = in_flight_budget(config)
-    if not wanted or 2 * budget.in_flight >= budget.slots:
-        return
-    several = len(wanted) > BATCH_SIZE
-    for start in range(0, len(wanted), BATCH_SIZE):
-        in_background(config, lambda batch=wanted[start : start + BATCH_SIZE]: lookup.restrictions(batch, side_by_side=several))
+    if wanted and in_flight_budget(config).mostly_idle():
+        for call in restriction_batches(lookup, wanted):
+            in_background(config, call)
+
+
+def restriction_batches(lookup: AccessLookup, ids: Iterable[str]) -> List[Callable[[], Any]]:
+    """The look-ups of the read restrictions of ``ids``, a request's worth (``BATCH_SIZE``) each. More ancestors
+    than one request carries (a page of results deep in a tree names hundreds) are marked ``side_by_side``:
+    their batches go out together, up to the look-up's senders, not one after the other."""
+    ordered = sorted(ids)
+    several = len(ordered) > BATCH_SIZE
+    return [lambda batch=ordered[start : start + BATCH_SIZE]: lookup.restrictions(batch, side_by_side=several)
+            for start in range(0, len(ordered), BATCH_SIZE)]
 
 
 def ancestor_ids(record: Mapping[str, Any]) -> List[str]:

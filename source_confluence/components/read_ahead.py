@@ -216,8 +216,7 @@ class ReadAheadRequester(Requester):
         pages = self._ahead.get(walk)
         if not pages or pages[-1][0] != token or len(pages) >= MOST_PAGES_AHEAD:
             return
-        budget = in_flight_budget(self.config)
-        if 2 * budget.in_flight >= budget.slots:
+        if not in_flight_budget(self.config).mostly_idle():
             return
         following = cursor_link_token(response)
         if following is not None:

@@ -57,6 +57,12 @@ class InFlightBudget:
         self.in_flight = 0
         self.peak = 0  # the most slots held at once (the tests read it; the benchmark's emulator counts its own)
 
+    def mostly_idle(self) -> bool:
+        """Fewer than half the slots held: an incremental sync's walk, or a full sync's last seconds. Work that only
+        pays when nothing else would use the slots (reading further ahead, asking before a page's turn) goes then."""
+        with self._count_lock:
+            return 2 * self.in_flight < self.slots
+
     @contextmanager
     def slot(self) -> Iterator[None]:
         """Hold a slot while the block sends; nested in a block that holds one already, take no other."""

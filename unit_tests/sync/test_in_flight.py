@@ -200,3 +200,24 @@ def test_the_latest_read_begun_is_the_one_whose_budget_holds():
 @pytest.mark.parametrize("configured, expected", [({"num_workers": 3}, 3), ({"num_workers": 0}, 8), ({}, 8), ({"num_workers": 40}, 40)])
 def test_num_workers_is_the_budget_and_the_spec_default_fills_it(configured, expected):
     assert workers(configured) == expected
+
+
+def test_a_budget_is_mostly_idle_while_fewer_than_half_its_slots_are_held():
+    budget = InFlightBudget(4)
+    release, holding = threading.Event(), threading.Semaphore(0)
+
+    def hold_a_slot():
+        with budget.slot():
+            holding.release()
+            release.wait(10)
+
+    assert budget.mostly_idle()
+    threads = [threading.Thread(target=hold_a_slot, daemon=True) for _ in range(2)]
+    threads[0].start()
+    assert holding.acquire(timeout=5) and budget.mostly_idle()  # one of four
+    threads[1].start()
+    assert holding.acquire(timeout=5) and not budget.mostly_idle()  # two of four: half
+    release.set()
+    for thread in threads:
+        thread.join(5)
+    assert budget.mostly_idle()
