@@ -17,7 +17,10 @@ with the stream's own CQL query asked of `/rest/api/search`, whose `totalSize` A
   is halved in time and its halves are read uncounted. On an evenly edited site that is every part of the
   first cut: a second round of counts (a third of a 20,000-page sync's) only delayed the first walks.
   A denser part holds the recent skew or a burst, and is counted again (bench/NOTES.md);
-* neighbouring windows that hold little are merged into one (an empty window still costs a request).
+* neighbouring windows that hold little are merged into one (an empty window still costs a request);
+* a part that holds more than the target (or could not be counted) is never merged, so it is settled as soon
+  as its own count is in, not when its siblings' are: on a big site the first walks start while the rest of
+  the first cut is still being counted, instead of after the last count (bench/NOTES.md).
 
 The target is the stream's total divided by ``WINDOWS_PER_SLOT`` windows per slot of the ``num_workers``
 budget, at least ``MINIMUM_ITEMS`` (a few pages of 50: smaller windows cost more requests than they save) and at
@@ -83,6 +86,16 @@ class WindowCount(NamedTuple):
 
 # A counter answers a WindowCount, a bare total, or None when Confluence does not say.
 Counter = Callable[[Window], Union[WindowCount, int, None]]
+
+
+class PartGroup(NamedTuple):
+    """The parts of one window being counted: the window's count, whether it was a burst in its own parent,
+    the parts not settled yet with their counts' futures, and how many parts the window was cut into."""
+
+    parent_count: int
+    parent_was_burst: bool
+    parts: List[Tuple[Window, Any]]
+    siblings: int
 
 
 def target_items(total: int, num_workers: int) -> int:
@@ -169,8 +182,7 @@ class WorkWindows:
         self.pool = pool
         self.num_workers = num_workers
         self.granularity = granularity
-        # group -> (its window's count, whether that window was a burst in its own parent, its parts)
-        self.groups: Dict[int, Tuple[int, bool, List[Tuple[Window, Any]]]] = {}
+        self.groups: Dict[int, PartGroup] = {}
         self.pending: Dict[Any, int] = {}  # a count not in yet -> its group
         self.first_edits: Dict[Window, datetime] = {}  # what the counts said of the windows' first edits
         self._group_ids = itertools.count()
@@ -197,13 +209,28 @@ class WorkWindows:
         yield from self._settle(settling, target)
         while self.pending:
             for future in self.pool.first_done(list(self.pending)):
-                group = self.pending.pop(future)
-                entry = self.groups.get(group)
-                if entry is not None and all(counted.done() for _, counted in entry[2]):
-                    del self.groups[group]
-                    parent_count, parent_was_burst, parts = entry
-                    yield from self._settle([(part, self._result(part, counted)) for part, counted in parts], target,
-                                            parent_count, parent_was_burst)
+                group_id = self.pending.pop(future)
+                if group_id in self.groups:
+                    yield from self._settle_counted(group_id, target)
+
+    def _settle_counted(self, group_id: int, target: int) -> Iterator[Window]:
+        """Settle what a group's counts so far allow: each part that stands alone (more than the target, or
+        not counted) at once; the small ones, which may merge with their neighbours, once all are counted."""
+        group = self.groups[group_id]
+        waiting: List[Tuple[Window, Any]] = []
+        for part, counted in group.parts:
+            count = self._result(part, counted) if counted.done() else None
+            if counted.done() and (count is None or count > target):
+                yield from self._settle([(part, count)], target, group.parent_count, group.parent_was_burst, group.siblings)
+            else:
+                waiting.append((part, counted))
+        if all(counted.done() for _, counted in waiting):
+            del self.groups[group_id]
+            # Parts settled alone lie between these: windows they separated do not touch, so are not merged.
+            yield from self._settle([(part, self._result(part, counted)) for part, counted in waiting], target,
+                                    group.parent_count, group.parent_was_burst, group.siblings)
+        else:
+            self.groups[group_id] = group._replace(parts=waiting)
 
     def _settle(
         self,
@@ -211,14 +238,17 @@ class WorkWindows:
         target: int,
         parent_count: Optional[int] = None,
         parent_was_burst: bool = False,
+        siblings: Optional[int] = None,
     ) -> Iterator[Window]:
-        """Small neighbours merged and handed out, big windows cut and their parts counted."""
+        """Small neighbours merged and handed out, big windows cut and their parts counted. ``siblings``: how many
+        parts the parent was cut into (all of ``counted`` when not given)."""
+        siblings = siblings or len(counted)
         for window, count in merge_small(counted, target, self.granularity):
             burst = parent_count is not None and count is not None and count >= BURST_SHARE * parent_count
             settled_burst = burst and parent_was_burst and window[1] - window[0] <= BURST_SPAN
             if count is None or count <= target or settled_burst or window[1] - window[0] <= SHORTEST_WINDOW:
                 yield window
-            elif self._even_enough(count, target, parent_count, len(counted)):
+            elif self._even_enough(count, target, parent_count, siblings):
                 yield from split(window, 2, self.granularity, self.first_edits.get(window))
             else:
                 parts = split(window, min(MAXIMUM_PARTS, math.ceil(count / target)), self.granularity,
@@ -242,10 +272,10 @@ class WorkWindows:
         return [(window, self._result(window, future)) for window, future in zip(windows, futures)]
 
     def _count_parts(self, parts: List[Window], parent_count: int, parent_was_burst: bool) -> None:
-        """Count the parts of one window side by side; they settle together once the last count is in."""
+        """Count the parts of one window side by side (``_settle_counted`` settles them)."""
         group = next(self._group_ids)
         futures = [(part, self.pool.submit(lambda part=part: self.count(part))) for part in parts]
-        self.groups[group] = (parent_count, parent_was_burst, futures)
+        self.groups[group] = PartGroup(parent_count, parent_was_burst, futures, len(parts))
         for _, future in futures:
             self.pending[future] = group
 

@@ -182,6 +182,38 @@ def test_parts_of_an_evenly_edited_site_are_halved_without_a_second_round_of_cou
     assert sum(site.count(w).total for w in cut) == 20_000
 
 
+def test_a_part_above_the_target_is_settled_without_waiting_for_its_siblings_counts():
+    # The evenly edited site above, the newest part's count held back: the other fifteen parts are above the
+    # target, so none can merge with a neighbour, and their halves are read while that count is out.
+    release = threading.Event()
+    site = FirstEditSite([i * 0.8 for i in range(20_000)])
+
+    def count(window):
+        if window[0] > at(0) and window[1] >= at(15_999):
+            assert release.wait(10)
+        return site.count(window)
+
+    windows = [(at(0), at(16_000))]
+    cut, done = [], threading.Event()
+
+    def read():
+        for window in WorkWindows(count, LookupPool(8), 8, US).cut(windows):
+            cut.append(window)
+        done.set()
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+    for _ in range(500):
+        if len(cut) >= 2 * (MAXIMUM_PARTS - 1):
+            break
+        threading.Event().wait(0.01)
+    assert len(cut) == 2 * (MAXIMUM_PARTS - 1) and not done.is_set()
+    assert all(end < at(15_000) for _, end in cut)
+    release.set()
+    assert done.wait(10)
+    assert len(cut) == 2 * MAXIMUM_PARTS and covers_exactly(cut, *windows[0])
+
+
 def test_a_part_denser_than_its_siblings_is_counted_again_not_halved_blind():
     # 16 parts of 353 edits spread evenly, and 207 more in the newest one's last 100 minutes: it holds less
     # than twice the target (300), but half as much again as the average part. Halved blind, one half
