@@ -13,18 +13,25 @@ Why Python: these depend on the outside world or on time arithmetic, which the d
   (``visible_spaces.py``, ``space_catch_up.py``);
 - URL clean-up that must never send a request to a host the user did not configure.
 
+The look-ups (zones, visible spaces) take a round trip every sync waits for. The console script starts them
+as soon as it has read the config (``prefetch_lookups``), while the CDK resolves the manifest and builds the
+source; the transform takes their answers when it would ask exactly the same (``lookup_key``), and asks
+itself otherwise.
+
 The results go under ``config["_derived"]``; the manifest reads them with ``config['_derived']``.
 The legacy config of Airbyte's official connector is migrated declaratively in the manifest.
 """
 
+import copy
 import dataclasses
 import logging
 import socket
+import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
-from typing import Any, Iterable, List, Mapping, MutableMapping, Optional, Tuple
+from typing import Any, Dict, Hashable, Iterable, List, Mapping, MutableMapping, Optional, Tuple
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -33,9 +40,10 @@ from airbyte_cdk.models import FailureType
 from airbyte_cdk.sources.declarative.transformations.config_transformations.config_transformation import (
     ConfigTransformation,
 )
+from airbyte_cdk.sources.declarative.parsers.manifest_reference_resolver import ManifestReferenceResolver
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
-from source_confluence.config_spec import config_problems, drop_null_optional_fields, fill_defaults, spec_default
+from source_confluence.config_spec import config_problems, drop_null_optional_fields, fill_defaults, manifest, spec_default
 from source_confluence.api.endpoints import api_roots, signing_headers
 from source_confluence.components.slicing import slice_plan
 from source_confluence.sync.context import SYNC_ID_KEY, new_sync_id
@@ -194,6 +202,111 @@ def discover_time_zones(config: Mapping[str, Any], signing: Optional[Mapping[str
         return [zone for zone in answers if zone]
 
 
+# What the look-ups answer: the visible space keys (None: unknown) and the zones found (may be empty).
+LookupAnswers = Tuple[Optional[List[str]], List[str]]
+
+
+def run_lookups(config: Mapping[str, Any], signing: Optional[Mapping[str, str]]) -> LookupAnswers:
+    """The visible spaces and the zones, side by side: every sync waits for them before its first record."""
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        spaces = pool.submit(visible_space_keys, config, signing)
+        zones = discover_time_zones(config, signing)
+        return spaces.result(), zones
+
+
+def lookup_key(config: Mapping[str, Any], signing: Optional[Mapping[str, str]]) -> Hashable:
+    """Everything of a normalised config and its signing that ``run_lookups`` reads: two equal keys ask the
+    same requests."""
+    credentials = config.get("credentials") or {}
+    space_keys = config.get("space_keys")
+    return (
+        config.get("deployment"),
+        credentials.get("auth_type") if isinstance(credentials, Mapping) else None,
+        tuple(sorted(api_roots(config).items())),
+        tuple(str(key) for key in space_keys) if isinstance(space_keys, list) else None,
+        tuple(sorted(signing.items())) if signing is not None else None,
+    )
+
+
+class PrefetchedLookups:
+    """The look-ups started early for one config: the key they were asked with, then their answers."""
+
+    def __init__(self) -> None:
+        self.key: "Future[Optional[Hashable]]" = Future()
+        self.answers: "Future[LookupAnswers]" = Future()
+
+
+_prefetched: Optional[PrefetchedLookups] = None
+_prefetched_lock = threading.Lock()
+
+
+def prefetch_lookups(raw_config: Mapping[str, Any], parameters: Mapping[str, Any]) -> None:
+    """Start the look-ups the transform will need for ``raw_config`` in a thread of their own, and return.
+
+    Why: they are a round trip (0.12 s on the benchmark's emulator) that every sync waited for after the CDK had
+    resolved the manifest and begun building the source (about as long, bench/NOTES.md). Started here, by the
+    console script once it has read the config, they run meanwhile. The transform uses them only if it would
+    ask exactly the same (``lookup_key``); a config it cannot normalise, or one that needs the Cloud id looked up
+    first, is left to the transform. ``parameters``: ``NormaliseConfig``'s own (``lookup_parameters``).
+    """
+    global _prefetched
+    prefetched = PrefetchedLookups()
+    with _prefetched_lock:
+        _prefetched = prefetched
+
+    def look_up() -> None:
+        try:
+            config = copy.deepcopy(dict(raw_config))
+            transformation = NormaliseConfig(parameters=parameters)
+            if not transformation.prepare(config, look_up_cloud_id=False):
+                prefetched.key.set_result(None)
+                return
+            signing = transformation.signing(config)
+            prefetched.key.set_result(lookup_key(config, signing))
+        except Exception as error:  # the transform will say what is wrong with the config
+            logger.debug("No early look-ups: %s", type(error).__name__)
+            if not prefetched.key.done():
+                prefetched.key.set_result(None)
+            return
+        try:
+            prefetched.answers.set_result(run_lookups(config, signing))
+        except Exception as error:  # never expected (the look-ups swallow their failures); the transform asks again
+            prefetched.answers.set_exception(error)
+
+    threading.Thread(target=look_up, name="confluence-early-lookups", daemon=True).start()
+
+
+def lookup_parameters() -> Optional[Mapping[str, Any]]:
+    """``NormaliseConfig``'s ``$parameters`` in the manifest, their references resolved as the CDK resolves them,
+    without resolving the whole manifest (0.08 s the console script's early look-ups would wait for). None if the
+    manifest or the CDK's resolver is not as this expects: then nothing is looked up early."""
+    try:
+        document = manifest()
+        rules = document["spec"]["config_normalization_rules"]["transformations"]
+        rule = next(rule for rule in rules if str(rule.get("class_name", "")).endswith(".NormaliseConfig"))
+        # The resolver's own step for one node of the manifest (its public entry resolves all of it).
+        resolved = ManifestReferenceResolver()._evaluate_node(rule.get("$parameters") or {}, document, set())
+    except Exception as error:
+        logger.debug("No early look-ups: %s", type(error).__name__)
+        return None
+    return resolved if isinstance(resolved, Mapping) else None
+
+
+def take_prefetched(key: Hashable) -> Optional[LookupAnswers]:
+    """The early look-ups' answers if they were asked with ``key`` (waiting for them), else None. Taken once."""
+    global _prefetched
+    with _prefetched_lock:
+        prefetched, _prefetched = _prefetched, None
+    if prefetched is None:
+        return None
+    try:
+        if prefetched.key.result() != key:
+            return None
+        return prefetched.answers.result()
+    except Exception:
+        return None
+
+
 def iso_duration(delta: timedelta) -> str:
     minutes = int(delta.total_seconds() // 60)
     sign = "-" if minutes < 0 else ""
@@ -212,6 +325,34 @@ class NormaliseConfig(ConfigTransformation):
     def transform(self, config: MutableMapping[str, Any]) -> None:
         # This source's sync: its own caches and counts, even if the config given carried an id (sync/context.py).
         config[SYNC_ID_KEY] = new_sync_id()
+        self.prepare(config)
+        signing = self.signing(config)
+        answers = take_prefetched(lookup_key(config, signing))
+        if answers is None:
+            answers = run_lookups(config, signing)
+        visible_spaces, zones = answers
+        zones = zones or [config.get("cql_time_zone")]
+        now = datetime.now(timezone.utc)
+        plan = slice_plan(config, now)
+        lower, upper = zone_shifts(zones, now)
+        config["_derived"] = {
+            **api_roots(config),
+            **plan,
+            "cql_time_zones": [zone for zone in zones if zone],
+            # The upper literal names a whole minute: add one so the last minute is included.
+            "cql_lower_shift": iso_duration(lower),
+            "cql_upper_shift": iso_duration(upper + timedelta(minutes=1)),
+            "site_url": config["base_url"] + "/wiki" if config["deployment"] == "cloud" else config["base_url"],
+            "visible_space_keys": visible_spaces,
+        }
+
+    def signing(self, config: Mapping[str, Any]) -> Optional[Dict[str, str]]:
+        """The headers the look-ups sign with: the manifest's authenticator's (``$parameters``)."""
+        return signing_headers(config, ((self.parameters or {}).get("lookups") or {}).get("authenticator"))
+
+    def prepare(self, config: MutableMapping[str, Any], look_up_cloud_id: bool = True) -> bool:
+        """Defaults, checks and clean URLs, in place; whether the config is ready for the look-ups (False only
+        when the Cloud id is missing and ``look_up_cloud_id`` is off)."""
         drop_null_optional_fields(config)
         if config.get("deployment") is None and isinstance(config.get("base_url"), str):
             config["deployment"] = "cloud" if ".atlassian.net" in config["base_url"] else "data_center"
@@ -231,29 +372,12 @@ class NormaliseConfig(ConfigTransformation):
         if isinstance(credentials, MutableMapping):
             self._check_deployment_matches_auth(deployment, credentials)
             if credentials.get("auth_type") in GATEWAY_AUTH_TYPES and not credentials.get("cloud_id"):
+                if not look_up_cloud_id:
+                    return False
                 cloud_id = self._lookup_cloud_id(base_url)
                 if cloud_id:
                     credentials["cloud_id"] = cloud_id
-        # The look-ups before a sync, side by side: the visible spaces (to catch up the ones the state does
-        # not know) and the zones.
-        signing = signing_headers(config, ((self.parameters or {}).get("lookups") or {}).get("authenticator"))
-        with ThreadPoolExecutor(max_workers=1) as pool:
-            spaces = pool.submit(visible_space_keys, config, signing)
-            zones = discover_time_zones(config, signing) or [config.get("cql_time_zone")]
-            now = datetime.now(timezone.utc)
-            plan = slice_plan(config, now)
-            visible_spaces = spaces.result()
-        lower, upper = zone_shifts(zones, now)
-        config["_derived"] = {
-            **api_roots(config),
-            **plan,
-            "cql_time_zones": [zone for zone in zones if zone],
-            # The upper literal names a whole minute: add one so the last minute is included.
-            "cql_lower_shift": iso_duration(lower),
-            "cql_upper_shift": iso_duration(upper + timedelta(minutes=1)),
-            "site_url": base_url + "/wiki" if deployment == "cloud" else base_url,
-            "visible_space_keys": visible_spaces,
-        }
+        return True
 
     @staticmethod
     def _check_deployment_matches_auth(deployment: str, credentials: MutableMapping[str, Any]) -> None:

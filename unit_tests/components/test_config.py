@@ -10,9 +10,19 @@ import requests
 from airbyte_cdk.models import FailureType
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
+from source_confluence.api.endpoints import signing_headers
+from source_confluence.components import config as config_module
+from source_confluence.components.config import lookup_parameters, prefetch_lookups
 from unit_tests.config_builder import CLOUD_ID, GATEWAY, SITE, TOKEN_URL, ConfigBuilder
-from unit_tests.conftest import is_time_zone_lookup, mock_time_zone_lookups, normalise_config
-from unit_tests.request_builder import basic
+from unit_tests.conftest import (
+    eventually,
+    is_time_zone_lookup,
+    is_visible_spaces_lookup,
+    manifest_authenticator,
+    mock_time_zone_lookups,
+    normalise_config,
+)
+from unit_tests.request_builder import basic, bearer
 
 TENANT_INFO = f"{SITE}/_edge/tenant_info"
 
@@ -236,3 +246,69 @@ class TestCqlWindowShifts:
         config = normalise(ConfigBuilder().with_oauth2().with_time_zone("UTC").build())
         assert requests_mock.call_count == 0
         assert config["_derived"]["cql_lower_shift"] == "PT0M"
+
+
+class TestEarlyLookups:
+    """The console script starts the look-ups while the CDK builds the source (``prefetch_lookups``)."""
+
+    @pytest.fixture(autouse=True)
+    def nothing_left_early(self):
+        yield
+        config_module._prefetched = None  # a test that started look-ups and did not transform
+
+    @staticmethod
+    def mock_lookups(mocker, user_zone, site_zone, space_keys):
+        mock_time_zone_lookups(mocker, user_zone=user_zone, site_zone=site_zone)
+        mocker.get(f"{SITE}/wiki/api/v2/spaces", json={"results": [{"key": key} for key in space_keys], "_links": {}})
+
+    @staticmethod
+    def lookups(mocker):
+        return [r for r in mocker.request_history if is_time_zone_lookup(r) or is_visible_spaces_lookup(r)]
+
+    def test_the_transform_takes_the_early_answers_and_nothing_is_asked_twice(self, requests_mock):
+        self.mock_lookups(requests_mock, "America/New_York", "Asia/Tokyo", ["HR", "ENG"])
+        raw = ConfigBuilder().with_api_token("me@acme.test", "tok").build()
+        prefetch_lookups(raw, lookup_parameters())
+        assert eventually(lambda: len(self.lookups(requests_mock)) == 3)
+        # Answers changed after the early look-ups: the transform's are the early ones, not asked again.
+        self.mock_lookups(requests_mock, "Europe/Paris", "Europe/Paris", ["OPS"])
+        config = normalise(dict(raw))
+        assert config["_derived"]["cql_time_zones"] == ["America/New_York", "Asia/Tokyo"]
+        assert config["_derived"]["visible_space_keys"] == ["ENG", "HR"]
+        assert len(self.lookups(requests_mock)) == 3
+        assert all(r.headers["Authorization"] == basic("me@acme.test", "tok") for r in self.lookups(requests_mock))
+
+    def test_a_transform_of_another_config_asks_for_itself(self, requests_mock):
+        self.mock_lookups(requests_mock, "America/New_York", "Asia/Tokyo", ["HR"])
+        prefetch_lookups(ConfigBuilder().with_api_token("me@acme.test", "old-token").build(), lookup_parameters())
+        assert eventually(lambda: len(self.lookups(requests_mock)) == 3)
+        self.mock_lookups(requests_mock, "Europe/Paris", None, ["OPS"])
+        config = normalise(ConfigBuilder().with_api_token("me@acme.test", "new-token").build())
+        assert config["_derived"]["cql_time_zones"] == ["Europe/Paris"]
+        assert config["_derived"]["visible_space_keys"] == ["OPS"]
+        assert [r.headers["Authorization"] for r in self.lookups(requests_mock)][3:] == [basic("me@acme.test", "new-token")] * 3
+
+    def test_a_config_that_needs_its_cloud_id_looked_up_is_left_to_the_transform(self, requests_mock):
+        requests_mock.get(f"{SITE}/_edge/tenant_info", json={"cloudId": CLOUD_ID})
+        raw = ConfigBuilder().with_scoped_api_token(cloud_id=None).build()
+        prefetch_lookups(raw, lookup_parameters())
+        assert config_module._prefetched.key.result(timeout=10) is None
+        assert requests_mock.call_count == 0  # not even the tenant info: the transform asks it once
+
+    def test_a_config_that_does_not_normalise_looks_nothing_up_early(self, requests_mock):
+        prefetch_lookups({"base_url": "not a url", "credentials": {"auth_type": "api_token"}}, lookup_parameters())
+        assert config_module._prefetched.key.result(timeout=10) is None
+        assert requests_mock.call_count == 0
+
+    @pytest.mark.parametrize(
+        "builder",
+        [ConfigBuilder().with_api_token("me@acme.test", "tok"), ConfigBuilder().data_center().with_personal_access_token("pat")],
+        ids=["api_token", "personal_access_token"],
+    )
+    def test_the_early_look_ups_sign_as_the_transform_does(self, builder):
+        # lookup_parameters resolves only NormaliseConfig's own $parameters: they must sign as the CDK's do.
+        built = builder.build()
+        normalise_config().prepare(built)
+        early = signing_headers(built, lookup_parameters()["lookups"]["authenticator"])
+        assert early == signing_headers(built, manifest_authenticator())
+        assert early["Authorization"] in (basic("me@acme.test", "tok"), bearer("pat"))
