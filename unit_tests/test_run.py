@@ -9,6 +9,8 @@ import textwrap
 import threading
 from pathlib import Path
 
+from source_confluence.startup import THREAD_SWITCH_SECONDS
+
 ROOT = Path(__file__).resolve().parents[1]
 
 # A child process, as the console script runs: the CDK's logger writes into PRINT_BUFFER, emit() prints.
@@ -96,7 +98,7 @@ MAIN_CHILD = textwrap.dedent(
     import atexit, sys
     from pathlib import Path
     marker = Path(sys.argv[1])
-    atexit.register(lambda: marker.write_text("ran"))
+    atexit.register(lambda: marker.write_text(f"ran, switching threads every {sys.getswitchinterval()} s"))
     atexit.register(lambda: sys.stdout.write("written by an exit handler\\n"))
     sys.argv = ["source-confluence", "spec"]
     from source_confluence.run import main
@@ -114,4 +116,5 @@ def test_the_console_script_flushes_everything_and_runs_the_exit_handlers_before
     assert done.returncode == 0, done.stderr[-2000:]
     assert json.loads(lines[-2])["type"] == "SPEC"
     assert lines[-1] == "written by an exit handler"
-    assert marker.read_text() == "ran"
+    assert marker.read_text() == f"ran, switching threads every {THREAD_SWITCH_SECONDS} s"
+    assert THREAD_SWITCH_SECONDS < sys.getswitchinterval()  # this process (pytest) kept CPython's default
