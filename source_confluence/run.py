@@ -49,7 +49,7 @@ from airbyte_cdk.models import (
 from airbyte_cdk.utils.airbyte_secrets_utils import add_to_secrets, filter_secrets, get_secrets, update_secrets
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
-from source_confluence.components.config import lookup_parameters, prefetch_lookups, probe_configured_urls
+from source_confluence.components.config import prefetch_lookups, probe_configured_urls
 from source_confluence.config_spec import connection_specification
 from source_confluence.components.state import parse_state
 from source_confluence.source import SourceConfluence
@@ -186,12 +186,11 @@ def build_source(parsed: argparse.Namespace) -> LaunchedSource:
     catalog = read_catalog(catalog_path) if catalog_path else None
     state_path = getattr(parsed, "state", None)
     state = parse_state(_read_json("state", state_path)) if state_path else []
-    if parsed.command in ("check", "discover", "read") and config is not None:
-        parameters = lookup_parameters()
-        if parameters is not None:  # the config's look-ups go while the CDK builds the source (config.py)
-            prefetch_lookups(config, parameters)
+    asks_the_site = parsed.command in ("check", "discover", "read") and config is not None
+    if asks_the_site:
+        prefetch_lookups(config)  # the config's look-ups go while the CDK builds the source (config.py)
     source = LaunchedSource(config, catalog, state, config_path)
-    if parsed.command in ("check", "discover", "read") and config is not None:
+    if asks_the_site:
         probe_configured_urls(config)
     return source
 

@@ -240,14 +240,15 @@ _prefetched: Optional[PrefetchedLookups] = None
 _prefetched_lock = threading.Lock()
 
 
-def prefetch_lookups(raw_config: Mapping[str, Any], parameters: Mapping[str, Any]) -> None:
+def prefetch_lookups(raw_config: Mapping[str, Any]) -> None:
     """Start the look-ups the transform will need for ``raw_config`` in a thread of their own, and return.
 
     Why: they are a round trip (0.12 s on the benchmark's emulator) that every sync waited for after the CDK had
     resolved the manifest and begun building the source (about as long, bench/NOTES.md). Started here, by the
     console script once it has read the config, they run meanwhile. The transform uses them only if it would
     ask exactly the same (``lookup_key``); a config it cannot normalise, or one that needs the Cloud id looked up
-    first, is left to the transform. ``parameters``: ``NormaliseConfig``'s own (``lookup_parameters``).
+    first, is left to the transform. It signs as the manifest's ``NormaliseConfig`` does (``lookup_parameters``,
+    read in the thread too, off the start-up's path).
     """
     global _prefetched
     prefetched = PrefetchedLookups()
@@ -256,9 +257,10 @@ def prefetch_lookups(raw_config: Mapping[str, Any], parameters: Mapping[str, Any
 
     def look_up() -> None:
         try:
+            parameters = lookup_parameters()
             config = copy.deepcopy(dict(raw_config))
-            transformation = NormaliseConfig(parameters=parameters)
-            if not transformation.prepare(config, look_up_cloud_id=False):
+            transformation = NormaliseConfig(parameters=parameters or {})
+            if parameters is None or not transformation.prepare(config, look_up_cloud_id=False):
                 prefetched.key.set_result(None)
                 return
             signing = transformation.signing(config)
@@ -278,7 +280,7 @@ def prefetch_lookups(raw_config: Mapping[str, Any], parameters: Mapping[str, Any
 
 def lookup_parameters() -> Optional[Mapping[str, Any]]:
     """``NormaliseConfig``'s ``$parameters`` in the manifest, their references resolved as the CDK resolves them,
-    without resolving the whole manifest (0.08 s the console script's early look-ups would wait for). None if the
+    without resolving the whole manifest (0.08 s the early look-ups would wait for). None if the
     manifest or the CDK's resolver is not as this expects: then nothing is looked up early."""
     try:
         document = manifest()

@@ -218,17 +218,21 @@ class WorkWindows:
         not counted) at once; the small ones, which may merge with their neighbours, once all are counted."""
         group = self.groups[group_id]
         waiting: List[Tuple[Window, Any]] = []
+        small: List[Tuple[Window, Optional[int]]] = []  # counted, at most the target: they may merge
         for part, counted in group.parts:
-            count = self._result(part, counted) if counted.done() else None
-            if counted.done() and (count is None or count > target):
+            if not counted.done():
+                waiting.append((part, counted))
+                continue
+            count = self._result(part, counted)
+            if count is None or count > target:
                 yield from self._settle([(part, count)], target, group.parent_count, group.parent_was_burst, group.siblings)
             else:
+                small.append((part, count))
                 waiting.append((part, counted))
-        if all(counted.done() for _, counted in waiting):
+        if len(small) == len(waiting):
             del self.groups[group_id]
             # Parts settled alone lie between these: windows they separated do not touch, so are not merged.
-            yield from self._settle([(part, self._result(part, counted)) for part, counted in waiting], target,
-                                    group.parent_count, group.parent_was_burst, group.siblings)
+            yield from self._settle(small, target, group.parent_count, group.parent_was_burst, group.siblings)
         else:
             self.groups[group_id] = group._replace(parts=waiting)
 

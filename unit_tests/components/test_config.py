@@ -268,7 +268,7 @@ class TestEarlyLookups:
     def test_the_transform_takes_the_early_answers_and_nothing_is_asked_twice(self, requests_mock):
         self.mock_lookups(requests_mock, "America/New_York", "Asia/Tokyo", ["HR", "ENG"])
         raw = ConfigBuilder().with_api_token("me@acme.test", "tok").build()
-        prefetch_lookups(raw, lookup_parameters())
+        prefetch_lookups(raw)
         assert eventually(lambda: len(self.lookups(requests_mock)) == 3)
         # Answers changed after the early look-ups: the transform's are the early ones, not asked again.
         self.mock_lookups(requests_mock, "Europe/Paris", "Europe/Paris", ["OPS"])
@@ -280,7 +280,7 @@ class TestEarlyLookups:
 
     def test_a_transform_of_another_config_asks_for_itself(self, requests_mock):
         self.mock_lookups(requests_mock, "America/New_York", "Asia/Tokyo", ["HR"])
-        prefetch_lookups(ConfigBuilder().with_api_token("me@acme.test", "old-token").build(), lookup_parameters())
+        prefetch_lookups(ConfigBuilder().with_api_token("me@acme.test", "old-token").build())
         assert eventually(lambda: len(self.lookups(requests_mock)) == 3)
         self.mock_lookups(requests_mock, "Europe/Paris", None, ["OPS"])
         config = normalise(ConfigBuilder().with_api_token("me@acme.test", "new-token").build())
@@ -291,12 +291,12 @@ class TestEarlyLookups:
     def test_a_config_that_needs_its_cloud_id_looked_up_is_left_to_the_transform(self, requests_mock):
         requests_mock.get(f"{SITE}/_edge/tenant_info", json={"cloudId": CLOUD_ID})
         raw = ConfigBuilder().with_scoped_api_token(cloud_id=None).build()
-        prefetch_lookups(raw, lookup_parameters())
+        prefetch_lookups(raw)
         assert config_module._prefetched.key.result(timeout=10) is None
         assert requests_mock.call_count == 0  # not even the tenant info: the transform asks it once
 
     def test_a_config_that_does_not_normalise_looks_nothing_up_early(self, requests_mock):
-        prefetch_lookups({"base_url": "not a url", "credentials": {"auth_type": "api_token"}}, lookup_parameters())
+        prefetch_lookups({"base_url": "not a url", "credentials": {"auth_type": "api_token"}})
         assert config_module._prefetched.key.result(timeout=10) is None
         assert requests_mock.call_count == 0
 
