@@ -1,6 +1,7 @@
 """run.py's ``emit``: the messages go straight to stdout, whole, in order, with the logger's lines between them;
 ``main``: the console script leaves nothing unwritten and no exit handler unrun."""
 
+import gc
 import json
 import os
 import subprocess
@@ -9,7 +10,7 @@ import textwrap
 import threading
 from pathlib import Path
 
-from source_confluence.startup import THREAD_SWITCH_SECONDS
+from source_confluence.startup import GC_YOUNG_THRESHOLD, THREAD_SWITCH_SECONDS
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -95,10 +96,12 @@ def test_a_reader_that_closes_stdout_gets_no_stack_trace_on_stderr():
 # them: one writes to stdout without flushing, one leaves a file behind.
 MAIN_CHILD = textwrap.dedent(
     """
-    import atexit, sys
+    import atexit, gc, sys
     from pathlib import Path
     marker = Path(sys.argv[1])
-    atexit.register(lambda: marker.write_text(f"ran, switching threads every {sys.getswitchinterval()} s"))
+    atexit.register(lambda: marker.write_text(
+        f"ran, switching threads every {sys.getswitchinterval()} s, young garbage every {gc.get_threshold()[0]}, "
+        f"{'some' if gc.get_freeze_count() > 10000 else 'no'} start-up objects frozen"))
     atexit.register(lambda: sys.stdout.write("written by an exit handler\\n"))
     sys.argv = ["source-confluence", "spec"]
     from source_confluence.run import main
@@ -116,5 +119,9 @@ def test_the_console_script_flushes_everything_and_runs_the_exit_handlers_before
     assert done.returncode == 0, done.stderr[-2000:]
     assert json.loads(lines[-2])["type"] == "SPEC"
     assert lines[-1] == "written by an exit handler"
-    assert marker.read_text() == f"ran, switching threads every {THREAD_SWITCH_SECONDS} s"
-    assert THREAD_SWITCH_SECONDS < sys.getswitchinterval()  # this process (pytest) kept CPython's default
+    assert marker.read_text() == (
+        f"ran, switching threads every {THREAD_SWITCH_SECONDS} s, young garbage every {GC_YOUNG_THRESHOLD}, some start-up objects frozen"
+    )
+    # this process (pytest) kept CPython's defaults
+    assert THREAD_SWITCH_SECONDS < sys.getswitchinterval()
+    assert gc.get_threshold()[0] < GC_YOUNG_THRESHOLD
