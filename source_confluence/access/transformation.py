@@ -206,8 +206,8 @@ def _note_listing(cache: AccessCache, records: Sequence[Mapping[str, Any]]) -> s
             cache.batches.notify_all()  # a thread may be waiting for one of these (``AccessLookup.restrictions``)
         for record in records:
             wanted.update(ancestor_ids(record))
-        wanted -= cache.restrictions.keys()
-    return wanted
+        # Not ``wanted -= restrictions.keys()``: that walks every id the sync knows, under the lock, for each page.
+        return {i for i in wanted if i not in cache.restrictions}
 
 
 def _groups_to_expand(lookup: AccessLookup, spaces: Mapping[str, Optional[str]], records: Sequence[Mapping[str, Any]]) -> FrozenSet[str]:

@@ -34,7 +34,7 @@ class UserNames:
 
     def _missing(self, wanted: Iterable[str]) -> List[str]:
         with self._lock:
-            return sorted(set(wanted) - self._names.keys())
+            return sorted({user_id for user_id in wanted if user_id not in self._names})
 
     def known(self, ids: Iterable[str]) -> Optional[Dict[str, str]]:
         """The names of ``ids`` when this sync has looked every one of them up already (unknown ones left
