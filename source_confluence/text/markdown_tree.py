@@ -128,13 +128,18 @@ class TreeBuilder:
     def start(self, tag: str, attrib) -> None:
         self._flush()
         parent = self.stack[-1]
-        node = Node(tag, dict(attrib), None, parent)
+        # lxml hands an element without attributes an immutable empty mapping, which dict() copies slowly.
+        node = Node(tag, dict(attrib) if attrib else {}, None, parent)
         parent.contents.append(node)
         self.stack.append(node)
 
     def end(self, tag: str) -> None:
         self._flush()
-        names = [node.name for node in self.stack]
+        stack = self.stack
+        if len(stack) > 1 and stack[-1].name == tag:  # the usual case: the innermost open element closes
+            stack.pop()
+            return
+        names = [node.name for node in stack]
         if tag in names[1:]:  # close it and anything left open inside it
             del self.stack[len(names) - 1 - names[::-1].index(tag) :]
 
