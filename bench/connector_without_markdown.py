@@ -11,7 +11,9 @@ import source_confluence.components.records as records
 markdown_pool.MarkdownPool.submit_all = lambda self, jobs, wait=None: (lambda: [None] * len(jobs))
 records.storage_to_markdown = lambda *args, **kwargs: None
 
-from source_confluence.run import run  # noqa: E402
+# main, as the console script: with its process settings (thread switches, garbage collection, startup.py).
+from source_confluence.run import main  # noqa: E402
 
 if __name__ == "__main__":
-    sys.exit(run())
+    sys.argv[0] = "source-confluence"
+    main()
