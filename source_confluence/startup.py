@@ -32,8 +32,9 @@ out, so CPython's cyclic collector (a young collection every 700 container alloc
 grows) ran 3,000 times in a full sync of the real-shaped 20,000-page site, 2.6 s with every thread stopped, while
 what a sync frees goes by reference counting. ``collect_garbage_less_often`` freezes what the imports built (the
 CDK's and the manifest's objects live as long as the process) and collects the young generation every
-``GC_YOUNG_THRESHOLD`` allocations: 0.2 s of collections, full syncs 0.7-1.0 s faster, the same peak memory
-(bench/NOTES.md). Cycles are still collected, less often. Console script only, as the switch interval.
+``GC_YOUNG_THRESHOLD`` allocations: 0.2 s of collections; full syncs of 20,000 pages 1–2 s faster, of 100,000
+pages 5–13 s, with the same peak memory (bench/NOTES.md). Cycles are still collected, less often. Console script
+only, as the switch interval; not the Markdown processes, whose trees are cyclic garbage (no gain there).
 """
 
 import ctypes
