@@ -259,8 +259,8 @@ def prefetch_lookups(raw_config: Mapping[str, Any]) -> None:
         try:
             parameters = lookup_parameters()
             config = copy.deepcopy(dict(raw_config))
-            transformation = NormaliseConfig(parameters=parameters or {})
-            if parameters is None or not transformation.prepare(config, look_up_cloud_id=False):
+            transformation = NormaliseConfig(parameters=parameters) if parameters is not None else None
+            if transformation is None or not transformation.prepare(config, look_up_cloud_id=False):
                 prefetched.key.set_result(None)
                 return
             signing = transformation.signing(config)

@@ -141,7 +141,7 @@ class TreeBuilder:
             return
         names = [node.name for node in stack]
         if tag in names[1:]:  # close it and anything left open inside it
-            del self.stack[len(names) - 1 - names[::-1].index(tag) :]
+            del stack[len(names) - 1 - names[::-1].index(tag) :]
 
     def data(self, text: str) -> None:
         self.text.append(text)
