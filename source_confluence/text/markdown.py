@@ -31,6 +31,7 @@ from __future__ import annotations
 import html
 import logging
 import re
+import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from urllib.parse import urljoin, urlsplit
@@ -90,12 +91,12 @@ def storage_to_markdown(
         storage = storage.decode("utf-8", "replace")
     try:
         prepared = _prepare(storage)
-        root = _parse(prepared)
+        root, marked = _parse(prepared)
         if root is None:  # nothing but comments / whitespace
             return ""
         confluence = _CONFLUENCE_TAG.search(prepared) is not None
         ctx = _Ctx(root, base_url or "", user_names or {}, page_urls or {}, space_key, attachment_url, confluence)
-        _rewrite_confluence_tags(ctx)
+        _rewrite_confluence_tags(ctx, marked)
         return _tidy(MARKDOWN.convert(root))
     except Exception as exc:  # e.g. a document nested too deep: one bad page must not fail the sync
         logger.warning("Storage body not convertible to Markdown (%s); falling back to plain text", type(exc).__name__)
@@ -138,16 +139,28 @@ class _TooDeep(Exception):
     """libxml2 stopped at its nesting limit and dropped the rest of the body."""
 
 
-def _parse(prepared: str) -> Node | None:
-    # One parser per call: lxml parsers are not thread-safe, and one costs ~1 µs.  huge_tree lifts
-    # libxml2's nesting limit of 256; past the 2048 it still enforces, the tail of the body is
-    # dropped, so fall back to plain text instead.
-    builder = TreeBuilder()
-    parser = etree.HTMLParser(target=builder, huge_tree=True)
+class _Parsers(threading.local):
+    """One parser and tree builder per thread, reused for every body: lxml parsers are not thread-safe, and
+    creating one with a Python target inspects the target's methods (about a tenth of a small body's time)."""
+
+    def __init__(self) -> None:
+        self.builder = TreeBuilder(mark_names=frozenset(_HTML_HANDLERS))
+        # huge_tree lifts libxml2's nesting limit of 256; past the 2048 it still enforces, the tail of the
+        # body is dropped, so _parse falls back to plain text instead.
+        self.parser = etree.HTMLParser(target=self.builder, huge_tree=True)
+
+
+def _parse(prepared: str) -> tuple[Node | None, list[Node]]:
+    """(the body's tree or None, its ac:/ri: elements and the HTML ones _HTML_HANDLERS fixes, in document order)."""
+    builder, parser = _PARSERS.builder, _PARSERS.parser
+    builder.reset()
     root = etree.fromstring(prepared, parser)
+    # The error log is the last parse's.
     if any(error.type == etree.ErrorTypes.ERR_RESOURCE_LIMIT for error in parser.error_log):
         raise _TooDeep  # the plain-text fallback keeps the dropped text
-    return root if root.contents else None
+    marked = builder.marked
+    builder.reset()  # the reused builder must not keep this body alive until the next one
+    return (root if root.contents else None), marked
 
 
 def _attached(node: Node, root: Node) -> bool:
@@ -156,18 +169,14 @@ def _attached(node: Node, root: Node) -> bool:
     return node is root
 
 
-def _rewrite_confluence_tags(ctx: _Ctx) -> None:
-    # Document order = outer before inner, so a macro reads its own parameters
-    # before anything inside it is touched.  Handlers move the bodies they keep
-    # (the inner tags are then handled later in this same loop) and decompose the rest.
-    # Fast path: a body without any ac:/ri: tag (plain HTML, e.g. a view body) only
-    # needs its links, images and <time> fixed.
-    todo = [
-        tag
-        for tag in ctx.root.descendants()
-        if tag.name in _HTML_HANDLERS or (ctx.confluence and ":" in tag.name)
-    ]
-    for tag in todo:
+def _rewrite_confluence_tags(ctx: _Ctx, marked: list[Node]) -> None:
+    # `marked`: the elements _parse noted, in document order = outer before inner, so a macro reads its
+    # own parameters before anything inside it is touched.  Handlers move the bodies they keep (the inner
+    # tags are then handled later in this same loop) and decompose the rest.  A body without any ac:/ri:
+    # tag (plain HTML, e.g. a view body) only needs its links, images and <time> fixed.
+    for tag in marked:
+        if not ctx.confluence and tag.name not in _HTML_HANDLERS:
+            continue
         if not _attached(tag, ctx.root):  # inside something already decomposed
             continue
         handler = _TAG_HANDLERS.get(tag.name) or _HTML_HANDLERS.get(tag.name) or _unwrap
@@ -541,6 +550,8 @@ _HTML_HANDLERS: dict[str, Callable[[_Ctx, Node], None]] = {
     "time": _time,
 }
 
+_PARSERS = _Parsers()  # after _HTML_HANDLERS, which its builder reads
+
 
 # --------------------------------------------------------------------- clean-up
 #
@@ -562,15 +573,20 @@ def _tidy(markdown: str) -> str:
                 fence = ""
             continue
         line = line.replace("\xa0", " ").rstrip()
-        if line.endswith(BR):
-            line = line.rstrip(BR).rstrip()
-            following = lines[i + 1] if i + 1 < len(lines) else ""
-            if _has_text(line) and _has_text(following):
-                line += "\\"
-        line = _INNER_SPACES.sub(" ", line.replace(BR, "").rstrip())
-        opening = _FENCE_OPEN.match(line)
-        if opening:
-            fence = opening.group(1)
+        # The substring tests only skip calls that would change nothing (most lines).
+        if BR in line:
+            if line.endswith(BR):
+                line = line.rstrip(BR).rstrip()
+                following = lines[i + 1] if i + 1 < len(lines) else ""
+                if _has_text(line) and _has_text(following):
+                    line += "\\"
+            line = line.replace(BR, "").rstrip()
+        if "  " in line:
+            line = _INNER_SPACES.sub(" ", line)
+        if "`" in line or "~" in line:
+            opening = _FENCE_OPEN.match(line)
+            if opening:
+                fence = opening.group(1)
         if not line and (not out or not out[-1]):
             continue
         out.append(line)

@@ -38,8 +38,9 @@ class Node:
         self.attrs = attrs
         self.contents = []
         self.parent = parent
-        for child in contents or ():
-            self.append(child)
+        if contents:
+            for child in contents:
+                self.append(child)
 
     def get(self, key: str, default=None):
         return self.attrs.get(key, default)
@@ -116,25 +117,40 @@ class TreeBuilder:
     builder drops the rest of the body, while the events still carry it.
     Like bs4, a whitespace-only text run outside <pre>/<textarea> becomes one
     space or newline.
+
+    ``marked`` collects, in document order, the elements with a prefixed name
+    (``ac:``, ``ri:``) or a name in ``mark_names``: the Markdown rewrite needs
+    exactly those, and noting them here spares it a second walk over every
+    element.  One builder serves one parse
+    at a time; ``reset`` readies it (and its parser) for the next body.
     """
 
     _KEEP_WHITESPACE = frozenset(("pre", "textarea"))
 
-    def __init__(self) -> None:
+    def __init__(self, mark_names: frozenset = frozenset()) -> None:
+        self.mark_names = mark_names
+        self.reset()
+
+    def reset(self) -> None:
         self.root = Node("[document]", {})
         self.stack = [self.root]
         self.text: list[str] = []
+        self.marked: list[Node] = []
 
     def start(self, tag: str, attrib) -> None:
-        self._flush()
+        if self.text:
+            self._flush()
         parent = self.stack[-1]
         # lxml hands an element without attributes an immutable empty mapping, which dict() copies slowly.
         node = Node(tag, dict(attrib) if attrib else {}, None, parent)
         parent.contents.append(node)
         self.stack.append(node)
+        if ":" in tag or tag in self.mark_names:
+            self.marked.append(node)
 
     def end(self, tag: str) -> None:
-        self._flush()
+        if self.text:
+            self._flush()
         stack = self.stack
         if len(stack) > 1 and stack[-1].name == tag:  # the usual case: the innermost open element closes
             stack.pop()
@@ -147,16 +163,16 @@ class TreeBuilder:
         self.text.append(text)
 
     def comment(self, text: str) -> None:
-        self._flush()
+        if self.text:
+            self._flush()
         self.stack[-1].contents.append(Comment(text))
 
     def close(self) -> Node:
-        self._flush()
+        if self.text:
+            self._flush()
         return self.root
 
     def _flush(self) -> None:
-        if not self.text:
-            return
         text, self.text = "".join(self.text), []
         if not text.strip(" \n\t\f\r") and not any(n.name in self._KEEP_WHITESPACE for n in self.stack):
             text = "\n" if "\n" in text else " "

@@ -36,7 +36,6 @@ BR = "\x00"
 _PRE, _LI, _INLINE, _NOFORMAT = "pre", "li", "_inline", "_noformat"
 
 _HEADING = re.compile(r"h(\d+)")
-_EXTRACT_NEWLINES = re.compile(r"^(\n*)((?:.*[^\n])?)(\n*)$", re.S)
 _NEWLINE_WHITESPACE = re.compile(r"[\t \r\n]*[\r\n][\t \r\n]*")
 _WHITESPACE = re.compile(r"[\t ]+")
 _ALL_WHITESPACE = re.compile(r"[\t \r\n]+")
@@ -78,7 +77,9 @@ class Markdown:
         return info
 
     def _tag(self, node: Node, flags: frozenset) -> str:
-        block, adds, convert = self._info(node.name)
+        # The hottest code of a sync's Markdown: one call per element, so it looks facts up once per child.
+        info = self._tag_info.get(node.name) or self._info(node.name)
+        block, adds, convert = info
         inner = flags | adds if adds else flags
         contents = node.contents
         last = len(contents) - 1
@@ -92,21 +93,33 @@ class Markdown:
             else:
                 prev = contents[i - 1] if i else None
                 after = contents[i + 1] if i < last else None
-                if not child.strip() and ((block and (not prev or not after)) or _blocky(prev) or _blocky(after)):
+                # Whitespace next to a block, or at the start / end of one, is layout.
+                strip_before = (block and not prev) or (type(prev) is Node and _blocky_name(prev.name))
+                strip_after = (block and not after) or (type(after) is Node and _blocky_name(after.name))
+                if (strip_before or strip_after) and not child.strip():
                     continue  # layout whitespace around / inside a block
-                piece = _text(child, inner, block, prev, after)
+                piece = _text(child, inner, strip_before, strip_after)
             if piece:
                 pieces.append(piece)
-        text = "".join(pieces) if _PRE in inner else _join_collapsing_newlines(pieces)
+        if len(pieces) < 2:  # nothing to join (most elements hold one piece)
+            text = pieces[0] if pieces else ""
+        else:
+            text = "".join(pieces) if _PRE in inner else _join_collapsing_newlines(pieces)
         return convert(node, text, flags) if convert is not None else text
 
 
-def _blocky(sibling) -> bool:
-    """markdownify's should_remove_whitespace_outside: a block or <pre> element."""
-    return type(sibling) is Node and (sibling.name == "pre" or _is_block(sibling.name))
+_BLOCKY_NAMES: dict[str, bool] = {}
 
 
-def _text(text: str, flags: frozenset, in_block: bool, prev, after) -> str:
+def _blocky_name(name: str) -> bool:
+    """markdownify's should_remove_whitespace_outside for an element of this name: a block or <pre>."""
+    blocky = _BLOCKY_NAMES.get(name)
+    if blocky is None:
+        blocky = _BLOCKY_NAMES[name] = name == "pre" or _is_block(name)
+    return blocky
+
+
+def _text(text: str, flags: frozenset, strip_before: bool, strip_after: bool) -> str:
     # The substring tests only skip regexes that would change nothing (most text).
     if _PRE not in flags:
         if "\n" in text or "\r" in text:
@@ -115,27 +128,41 @@ def _text(text: str, flags: frozenset, in_block: bool, prev, after) -> str:
             text = _WHITESPACE.sub(" ", text)
     if _NOFORMAT not in flags:
         # "*" would be emphasis; text that looks like a tag would be read as inline HTML.
-        text = text.replace("*", r"\*")
+        if "*" in text:
+            text = text.replace("*", r"\*")
         if "<" in text:
             text = _TAG_START.sub(r"\\<", text)
-    if _blocky(prev) or (in_block and not prev):
+    if strip_before:
         text = text.lstrip(" \t\r\n")
-    if _blocky(after) or (in_block and not after):
+    if strip_after:
         text = text.rstrip()
     return text
 
 
 def _join_collapsing_newlines(pieces: list[str]) -> str:
     """Join, with the newlines where two pieces meet merged into at most a blank line."""
-    out = [""]
+    out = []
+    pending = ""  # the previous piece's trailing newlines, not yet written
     for piece in pieces:
         if piece[0] != "\n" and piece[-1] != "\n":
-            out += ("", piece, "")
+            if pending:
+                out.append(pending)
+                pending = ""
+            out.append(piece)
             continue
-        leading, content, trailing = _EXTRACT_NEWLINES.match(piece).groups()
-        if out[-1] and leading:
-            leading = "\n" * min(2, max(len(out.pop()), len(leading)))
-        out += (leading, content, trailing)
+        # The piece's leading newlines, its content, its trailing newlines (all of it leading if blank).
+        unled = piece.lstrip("\n")
+        content = unled.rstrip("\n")
+        leading = piece[: len(piece) - len(unled)]
+        if pending and leading:
+            leading = "\n" * min(2, max(len(pending), len(leading)))
+        elif pending:
+            out.append(pending)
+        out.append(leading)
+        out.append(content)
+        pending = unled[len(content) :]
+    if pending:
+        out.append(pending)
     return "".join(out)
 
 

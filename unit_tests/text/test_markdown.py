@@ -8,10 +8,13 @@ from __future__ import annotations
 
 import json
 import re
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
 
+from source_confluence.text import markdown
 from source_confluence.text.markdown import mentioned_user_ids, storage_to_markdown
 
 SAMPLES = Path(__file__).resolve().parents[3] / "shared" / "confluence-api" / "samples"
@@ -489,3 +492,41 @@ def test_plain_html_fast_path_still_fixes_links_images_and_time():
     assert md(body, base_url=BASE) == expected  # no ac:/ri: tag: the fast path
     forced = "<ac:inline-comment-marker>" + body + "</ac:inline-comment-marker>"  # same body through the full walk
     assert md(forced, base_url=BASE) == expected
+
+
+def test_a_body_converts_alone_whatever_the_thread_converted_before():
+    # One parser and tree builder per thread serve every body: nothing of the last body may stay.
+    first = md(macro("info", rich("<p>first body</p>")) + '<p><a href="/one">one</a></p>', base_url=BASE)
+    assert "first body" in first and f"({BASE}/one)" in first
+    assert md("<p>" + "<div>" * 3000 + "too deep</p>") == "too deep"  # the plain-text fallback in between
+    assert md("<p>second <em>body</em></p>") == "second *body*"
+    assert md('<p>on <time datetime="2024-01-02"/></p>') == "on 2024-01-02"
+
+
+def test_threads_converting_at_once_give_each_body_its_own_markdown():
+    # The connector's stream threads convert bodies side by side (before the process pool starts).
+    bodies = [
+        f'<h2>Page {n}</h2><p>text {n} <ac:link><ri:user ri:account-id="u{n}"/></ac:link></p>'
+        + macro("code", f"<ac:plain-text-body><![CDATA[print({n})]]></ac:plain-text-body>")
+        for n in range(40)
+    ]
+    expected = [f"## Page {n}\n\ntext {n} @user:u{n}\n\n```\nprint({n})\n```" for n in range(40)]
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        results = list(pool.map(storage_to_markdown, bodies * 10))
+    assert results == expected * 10
+
+
+def test_each_thread_parses_with_a_builder_of_its_own():
+    # A builder holds the tree being built: two threads sharing one would mix their bodies' elements.
+    threads = 4
+    together = threading.Barrier(threads)
+
+    def builder_of_this_thread():
+        builder = markdown._PARSERS.builder
+        together.wait(timeout=10)  # every thread holds its builder at once
+        return builder
+
+    with ThreadPoolExecutor(max_workers=threads) as pool:
+        builders = [pool.submit(builder_of_this_thread) for _ in range(threads)]
+        builders = [future.result() for future in builders]
+    assert len({id(builder) for builder in builders}) == threads

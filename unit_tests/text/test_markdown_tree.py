@@ -46,3 +46,20 @@ def test_every_element_gets_a_dict_of_its_own_that_handlers_may_edit():
     first["data-note"] = "set by a handler"  # elements without attributes too
     assert type(first.attrs) is dict and second.attrs == {}
     assert first.attrs is not second.attrs
+
+
+def test_the_builder_notes_prefixed_and_named_elements_in_document_order():
+    builder = TreeBuilder(mark_names=frozenset(("a",)))
+    parser = etree.HTMLParser(target=builder, huge_tree=True)
+    etree.fromstring('<p><ac:link><ri:page ri:content-title="T"/></ac:link><a href="x">a</a><b>not</b></p>', parser)
+    assert [node.name for node in builder.marked] == ["ac:link", "ri:page", "a"]
+
+
+def test_a_reset_builder_starts_an_empty_tree():
+    builder = TreeBuilder()
+    parser = etree.HTMLParser(target=builder, huge_tree=True)
+    etree.fromstring("<p>one<ac:link/></p>", parser)
+    builder.reset()
+    root = etree.fromstring("<p>two</p>", parser)
+    assert shape(root.find("p")) == ["p", "two"]
+    assert root.find("ac:link") is None and builder.marked == []
