@@ -21,6 +21,7 @@ from source_confluence.access.ancestors import TreeLookup, complete_ancestors, t
 from source_confluence.access.lookups import in_background
 from source_confluence.access.transformation import prefetch_access
 from source_confluence.sync.context import SyncContext
+from source_confluence.sync.in_flight import in_flight_budget
 from source_confluence.components.offset_walks import offset_walks_of
 from source_confluence.api.response_json import json_body
 from source_confluence.components.people import user_names_for
@@ -129,6 +130,12 @@ class BodyResultsExtractor(ResultsExtractor):
             SyncContext.of(self.config).at_read_start("tree_probe", lambda: in_background(self.config, tree.site_has_nodes))
 
     def extract_records(self, response: requests.Response) -> Iterable[MutableMapping[Any, Any]]:
+        with in_flight_budget(self.config).page_in_hand():
+            records = self._enriched_records(response)
+        yield from records
+
+    def _enriched_records(self, response: requests.Response) -> List[MutableMapping[Any, Any]]:
+        """The page's records with their Markdown and the look-ups their access needs done."""
         records = list(super().extract_records(response))
         with_body = [record for record in records if body_value_of(record) is not None]
         mentions = set().union(*(mentioned_user_ids(body_value_of(record)) for record in with_body))
@@ -154,7 +161,7 @@ class BodyResultsExtractor(ResultsExtractor):
         if markdown_of_page is not None:
             for record, markdown in zip(with_body, markdown_of_page()):
                 record[PRECOMPUTED_MARKDOWN] = markdown
-        yield from records
+        return records
 
     def _markdown(self, with_body: List[Mapping[str, Any]], names: Mapping[str, str]) -> Optional[Callable[[], List[str]]]:
         """Start converting the bodies (``markdown_pool``); what collects them, in order (None: no body)."""

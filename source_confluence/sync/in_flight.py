@@ -35,6 +35,9 @@ from airbyte_cdk.sources.streams.call_rate import LimiterMixin
 from source_confluence.config_spec import spec_default
 
 DEFAULT_WORKERS = spec_default("num_workers")
+# The most pages of results in hand while the budget still counts as mostly idle: one walk, or two (an
+# incremental sync's pages and blog posts).
+IDLE_PAGES_IN_HAND = 2
 
 
 def workers(config: Mapping[str, Any]) -> int:
@@ -56,12 +59,31 @@ class InFlightBudget:
         self._count_lock = threading.Lock()
         self.in_flight = 0
         self.peak = 0  # the most slots held at once (the tests read it; the benchmark's emulator counts its own)
+        self.pages_in_hand = 0  # pages of results being turned into records (``page_in_hand``)
 
     def mostly_idle(self) -> bool:
-        """Fewer than half the slots held: an incremental sync's walk, or a full sync's last seconds. Work that only
-        pays when nothing else would use the slots (reading further ahead, asking before a page's turn) goes then."""
+        """Fewer than half the slots held and at most ``IDLE_PAGES_IN_HAND`` pages of results being turned into
+        records: an incremental sync's walk, or a full sync's last seconds. Work that only pays when nothing else
+        would use the slots (reading further ahead, asking before a page's turn) goes then.
+
+        Why the pages too: on a machine short of CPU, a full sync's threads spend their time on the records of
+        the pages they hold, and the slots sit half empty although every walk is busy. The slots alone called
+        that idle: each page read ahead sent its own ancestors' look-up at once, with a few ids, and the
+        look-ups nearly doubled (real-shaped 20,000 pages on 2 slow CPUs: 147-177, and 91 with the pages counted;
+        bench/NOTES.md)."""
         with self._count_lock:
-            return 2 * self.in_flight < self.slots
+            return 2 * self.in_flight < self.slots and self.pages_in_hand <= IDLE_PAGES_IN_HAND
+
+    @contextmanager
+    def page_in_hand(self) -> Iterator[None]:
+        """Count a page of results while a thread turns it into records (``components/results.py``)."""
+        with self._count_lock:
+            self.pages_in_hand += 1
+        try:
+            yield
+        finally:
+            with self._count_lock:
+                self.pages_in_hand -= 1
 
     @contextmanager
     def slot(self) -> Iterator[None]:

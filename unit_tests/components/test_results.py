@@ -214,3 +214,24 @@ def test_only_a_stream_that_lists_pages_probes_the_site_for_folders(http):
     assert probes_sent_reading("blog_posts", 0) == 0
     assert probes_sent_reading("comments", 0) == 0
     assert probes_sent_reading("pages", 1) == 1
+
+
+def test_a_page_of_results_counts_as_in_hand_while_its_records_are_made_not_while_they_are_read(requests_mock):
+    from source_confluence.components.results import BodyResultsExtractor
+    from source_confluence.sync.in_flight import in_flight_budget
+
+    config = {"base_url": "https://acme.atlassian.net"}
+    budget = in_flight_budget(config)
+    extractor = BodyResultsExtractor(config=config, parameters={})
+    in_hand_while_made = []
+    make = extractor._enriched_records
+
+    def noting(page):
+        in_hand_while_made.append(budget.pages_in_hand)
+        return make(page)
+
+    extractor._enriched_records = noting
+    records = extractor.extract_records(response(b'{"results": [{"id": "1"}, {"id": "2"}]}'))
+    assert next(records)["id"] == "1"
+    assert in_hand_while_made == [1] and budget.pages_in_hand == 0  # its consumer holds the rest, not the page
+    assert [r["id"] for r in records] == ["2"]

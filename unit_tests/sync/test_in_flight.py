@@ -2,6 +2,7 @@
 
 import threading
 import time
+from contextlib import ExitStack
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
@@ -9,7 +10,7 @@ import requests
 from airbyte_cdk.sources.streams.call_rate import LimiterSession
 
 from source_confluence.sync import in_flight
-from source_confluence.sync.in_flight import InFlightBudget, reading, workers
+from source_confluence.sync.in_flight import IDLE_PAGES_IN_HAND, InFlightBudget, reading, workers
 
 ANSWER_AFTER_SECONDS = 0.05
 # How long a request waits for the others the server expects to hold at once (``SlowServer.together``).
@@ -221,3 +222,23 @@ def test_a_budget_is_mostly_idle_while_fewer_than_half_its_slots_are_held():
     for thread in threads:
         thread.join(5)
     assert budget.mostly_idle()
+
+
+def test_a_budget_is_not_idle_while_many_pages_of_results_are_in_hand():
+    """A full sync short of CPU holds few slots while its threads turn their pages into records: busy, not idle."""
+    budget = InFlightBudget(8)
+    with ExitStack() as pages:
+        for _ in range(IDLE_PAGES_IN_HAND):  # one walk, or two: an incremental sync
+            pages.enter_context(budget.page_in_hand())
+        assert budget.mostly_idle()
+        pages.enter_context(budget.page_in_hand())
+        assert budget.pages_in_hand == IDLE_PAGES_IN_HAND + 1 and not budget.mostly_idle()
+    assert budget.pages_in_hand == 0 and budget.mostly_idle()
+
+
+def test_a_page_leaves_the_count_when_its_records_fail():
+    budget = InFlightBudget(8)
+    with pytest.raises(RuntimeError):
+        with budget.page_in_hand():
+            raise RuntimeError("the page could not be read")
+    assert budget.pages_in_hand == 0
