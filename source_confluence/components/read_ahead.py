@@ -18,7 +18,7 @@ A walk whose records get ``effective_read_access`` says so with ``queue_ancestor
 (``access/transformation.py`` ``queue_listed_ancestors``), so they ride in a batch another page sends
 meanwhile instead of holding up this page's records later.
 
-While the sync's budget is mostly idle (an incremental sync: one walk, or two), a page read ahead has the
+While the sync's budget is mostly idle (an incremental sync: a walk or a few), a page read ahead has the
 page after it read ahead too, up to ``MOST_PAGES_AHEAD`` pages before the retriever: such a walk then moves
 at the network's pace instead of its records'. In an incremental sync of the real-shaped 20,000-page site the
 walk's third page waited 0.2 s for the second page's records, which waited for the first effective-access

@@ -35,9 +35,10 @@ from airbyte_cdk.sources.streams.call_rate import LimiterMixin
 from source_confluence.config_spec import spec_default
 
 DEFAULT_WORKERS = spec_default("num_workers")
-# The most pages of results in hand while the budget still counts as mostly idle: one walk, or two (an
-# incremental sync's pages and blog posts).
-IDLE_PAGES_IN_HAND = 2
+# The most pages of results in hand while the budget still counts as mostly idle: one page of each walk of an
+# incremental sync's streams with bodies (pages, blog posts, comments). 2 and 3 sent the same look-ups in full
+# syncs of the real-shaped 20,000-page site (91 and 87 against 147-204 without the rule; bench/NOTES.md).
+IDLE_PAGES_IN_HAND = 3
 
 
 def workers(config: Mapping[str, Any]) -> int:

@@ -228,7 +228,7 @@ def test_a_budget_is_not_idle_while_many_pages_of_results_are_in_hand():
     """A full sync short of CPU holds few slots while its threads turn their pages into records: busy, not idle."""
     budget = InFlightBudget(8)
     with ExitStack() as pages:
-        for _ in range(IDLE_PAGES_IN_HAND):  # one walk, or two: an incremental sync
+        for _ in range(IDLE_PAGES_IN_HAND):  # a page of each walk of an incremental sync
             pages.enter_context(budget.page_in_hand())
         assert budget.mostly_idle()
         pages.enter_context(budget.page_in_hand())
