@@ -121,8 +121,8 @@ class TreeBuilder:
     ``marked`` collects, in document order, the elements with a prefixed name
     (``ac:``, ``ri:``) or a name in ``mark_names``: the Markdown rewrite needs
     exactly those, and noting them here spares it a second walk over every
-    element.  One builder serves one parse
-    at a time; ``reset`` readies it (and its parser) for the next body.
+    element.  One builder serves one parse at a time; ``reset`` readies it
+    (and its parser) for the next body.
     """
 
     _KEEP_WHITESPACE = frozenset(("pre", "textarea"))
@@ -173,6 +173,7 @@ class TreeBuilder:
         return self.root
 
     def _flush(self) -> None:
+        """The text gathered since the last event, as one child (its callers check there is some)."""
         text, self.text = "".join(self.text), []
         if not text.strip(" \n\t\f\r") and not any(n.name in self._KEEP_WHITESPACE for n in self.stack):
             text = "\n" if "\n" in text else " "
