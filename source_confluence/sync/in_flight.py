@@ -70,8 +70,8 @@ class InFlightBudget:
         Why the pages too: on a machine short of CPU, a full sync's threads spend their time on the records of
         the pages they hold, and the slots sit half empty although every walk is busy. The slots alone called
         that idle: each page read ahead sent its own ancestors' look-up at once, with a few ids, and the
-        look-ups nearly doubled (real-shaped 20,000 pages on 2 slow CPUs: 147-177, and 91 with the pages counted;
-        bench/NOTES.md)."""
+        look-ups nearly doubled (real-shaped 20,000 pages on 2 slow CPUs: 147-204, and 87-91 with the pages
+        counted; bench/NOTES.md)."""
         with self._count_lock:
             return 2 * self.in_flight < self.slots and self.pages_in_hand <= IDLE_PAGES_IN_HAND
 

@@ -153,14 +153,14 @@ class _Parsers(threading.local):
 def _parse(prepared: str) -> tuple[Node | None, list[Node]]:
     """(the body's tree or None, its ac:/ri: elements and the HTML ones _HTML_HANDLERS fixes, in document order)."""
     builder, parser = _PARSERS.builder, _PARSERS.parser
-    builder.reset()
-    root = etree.fromstring(prepared, parser)
-    # The error log is the last parse's.
-    if any(error.type == etree.ErrorTypes.ERR_RESOURCE_LIMIT for error in parser.error_log):
-        raise _TooDeep  # the plain-text fallback keeps the dropped text
-    marked = builder.marked
-    builder.reset()  # the reused builder must not keep this body alive until the next one
-    return (root if root.contents else None), marked
+    try:
+        root = etree.fromstring(prepared, parser)
+        # The error log is the last parse's.
+        if any(error.type == etree.ErrorTypes.ERR_RESOURCE_LIMIT for error in parser.error_log):
+            raise _TooDeep  # the plain-text fallback keeps the dropped text
+        return (root if root.contents else None), builder.marked
+    finally:
+        builder.reset()  # ready for the next body, whatever this one did; and it must not keep this one alive
 
 
 def _attached(node: Node, root: Node) -> bool:
