@@ -2,7 +2,7 @@
 with at most 8 requests in flight (the budget Atlassian's rate limits reward and the connector is held to).
 
     BENCH_EMAIL=E BENCH_TOKEN=T python -m bench.floor --base-url URL --ca CA [--in-flight 8] [--output full|bodies]
-                                                      [--bodies cql|v2] [--out FILE]
+                                                      [--bodies cql|v2] [--out FILE] [--since "page=...,blogpost=..."]
 
 Output: one JSON line per page or blog post, with what the connector's records carry from Confluence: id, type,
 status, title, space (id and key), author, created and modified times, version, storage body, labels and
@@ -59,6 +59,11 @@ CQL date literals are in the site's time zone and `/search` answers in UTC: the 
 the benchmark's is); on another zone they are shifted, and the open ends catch what the shift leaves out.
 The queue runs walks and body jobs as soon as they are known, while other windows are still being counted,
 so the workers stay busy until the last page, and the sequential tail is one window's walk (a few pages).
+
+--since (an incremental read, as `bench.ideal --since`): one walk per type from that type's cursor, nothing
+counted or cut, with the same output and look-ups. What it asks besides the walks is what the connector's
+output needs whatever the number of changes: each space's permissions, the group directory and the groups'
+members, the tree probe (bench/report.py sets that against the 3% goal for an incremental sync's requests).
 """
 from __future__ import annotations
 
@@ -158,8 +163,9 @@ def minute(d: datetime.datetime) -> str:
 class Floor:
     """The jobs: the first look at the site, counting and cutting windows, walking them, fetching bodies by id."""
 
-    def __init__(self, client, in_flight, bodies, sink, output="bodies"):
+    def __init__(self, client, in_flight, bodies, sink, output="bodies", since=None):
         self.client, self.bodies, self.sink = client, bodies, sink
+        self.since = since or {}  # content type -> datetime: an incremental read (--since)
         self.queue = WorkQueue(in_flight)
         self.enrichment = Enrichment(client, self.queue, client.base_url, self.emit) if output == "full" else None
         self.counts = {"pages": 0, "blog_posts": 0}
@@ -202,8 +208,8 @@ class Floor:
 
     # ---------------------------------------------------------------- CQL
     @staticmethod
-    def cql(lo=None, hi=None, ids=None):
-        q = 'type IN (page, blogpost) AND status IN (%s)' % STATUSES
+    def cql(lo=None, hi=None, ids=None, types=("page", "blogpost")):
+        q = 'type IN (%s) AND status IN (%s)' % (", ".join(types), STATUSES)
         if ids:
             q += " AND id IN (%s)" % ",".join(ids)
         if lo:
@@ -260,11 +266,11 @@ class Floor:
             return
         self.split(lo, hi, min(16, math.ceil(n / self.target)))
 
-    def walk(self, lo, hi):
+    def walk(self, lo, hi, types=("page", "blogpost")):
         expand = BODY_EXPAND if self.bodies == "cql" else META_EXPAND
         if self.enrichment is not None:  # each content's own read restriction comes with the listing
             expand += "," + READ_RESTRICTION_EXPAND
-        url, params = "/wiki/rest/api/content/search", {"cql": self.cql(lo, hi), "expand": expand, "limit": 250}
+        url, params = "/wiki/rest/api/content/search", {"cql": self.cql(lo, hi, types=types), "expand": expand, "limit": 250}
         while url:
             body = self.client.get(url, params)
             results = body.get("results", [])
@@ -311,7 +317,11 @@ class Floor:
                           if wanted.pop(c["id"], None) is not None])
 
     def run(self):
-        self.queue.put(COUNT, self.start)
+        if self.since:  # an incremental read: one walk per type from its cursor, nothing to count or cut
+            for ctype, lo in self.since.items():
+                self.queue.put(WALK, self.walk, lo, None, (ctype,))
+        else:
+            self.queue.put(COUNT, self.start)
         if self.enrichment is not None:  # its cells exist before any page can ask for them
             self.enrichment.start()
         self.queue.run()
@@ -705,10 +715,14 @@ def main(argv=None):
     p.add_argument("--output", choices=("full", "bodies"), default="full",
                    help="full: the connector's records (Markdown, effective read access inputs, mention names); bodies: the listing only")
     p.add_argument("--out", default=os.devnull, help="where the records go, one JSON line each")
+    p.add_argument("--since", default=None, help='"page=YYYY-MM-DD HH:MM,blogpost=YYYY-MM-DD HH:MM" (as bench.ideal): an incremental '
+                   "read, one walk per type from its cursor, with the same output")
     a = p.parse_args(argv)
+    since = {ctype: datetime.datetime.strptime(minute, CQL_FORMAT)
+             for ctype, minute in (pair.split("=", 1) for pair in a.since.split(","))} if a.since else None
     client = Client(a.base_url, a.email, a.token, a.ca)
     with open(a.out, "w") as sink:
-        floor = Floor(client, a.in_flight, a.bodies, sink, a.output)
+        floor = Floor(client, a.in_flight, a.bodies, sink, a.output, since)
         floor.run()
     summary = {"records": floor.counts, "requests": client.requests, "windows": floor.windows, "errors": floor.queue.errors[:3]}
     if floor.enrichment is not None:

@@ -1,0 +1,38 @@
+"""bench/report.py: the goal cells that say why a goal is missed (the floors' figures beside the connector's)."""
+
+from bench import report
+
+
+def run(wall, requests=0, by_route=None, **extra):
+    return {"wall_s": wall, "requests": requests, "by_route": by_route or {}, "exit_code": 0, **extra}
+
+
+def size(**clients):
+    return {"pages": 3000, "shape": "uniform", **clients}
+
+
+def test_start_up_ends_at_the_first_read_request_and_falls_back_to_the_first_request_then_spec():
+    results = {"connector_spec_s": 0.9}
+    assert report.start_up(results, size(connector_incremental=run(1.5, first_request_s=0.7, first_read_request_s=1.2))) == (1.2, "first read request")
+    assert report.start_up(results, size(connector_incremental=run(1.5, first_request_s=0.7))) == (0.7, "first request")
+    assert report.start_up(results, size(connector_incremental=run(1.5))) == (0.9, "spec")
+
+
+def test_incremental_requests_cell_counts_the_floors_fixed_lookups():
+    floor = run(0.8, 15, {"v1.content_search": 4, "v2.space_permissions": 4, "v1.group_list": 1, "v1.group_members_by_id": 4, "v1.user_bulk": 2})
+    cell = report.incremental_requests_cell(size(connector_full=run(5.0, 128), connector_incremental=run(1.5, 19), floor_incremental=floor))
+    assert cell.startswith("14.8% ❌")
+    assert "19 of 128; 3% is 3.8" in cell
+    assert "the floor with the same output: 15, 11.7%, 9 of them" in cell
+    without_floor = report.incremental_requests_cell(size(connector_full=run(50.0, 1000), connector_incremental=run(1.5, 20)))
+    assert without_floor == "2.0% ✅"
+
+
+def test_peers_against_floors_only_where_the_connector_is_under_ten_times_a_peer():
+    slow = size(connector_full=run(4.5), floor=run(3.9), floor_bodies=run(3.2), airbyte_0_2_16=run(34.3), llamaindex=run(50.0))
+    lines = report.peers_against_floors({"sizes": [slow]})
+    text = "".join(lines)
+    assert "the official connector took 34.3 s; the floor with the connector's output 3.9 s (8.8x), the bodies-only floor 3.2 s (10.7x)" in text
+    assert "LlamaIndex" not in text  # 50.0 / 4.5 is over 10x
+    fast = size(connector_full=run(3.0), floor=run(2.9), airbyte_0_2_16=run(34.3))
+    assert report.peers_against_floors({"sizes": [fast]}) == []
