@@ -10,20 +10,15 @@ from airbyte_cdk.models import AirbyteMessage, AirbyteRecordMessage, Type
 from source_confluence.components.pagination import NextLinkPagination
 from source_confluence.config_spec import MANIFEST_PATH, YAML_LOADER, manifest
 from source_confluence.sync.context import SyncContext
-from source_confluence.source import PROGRESS_LINE_MAX_CHARS, manifest_for, progress_message, streams_named, with_progress
+from airbyte_cdk.sources.declarative.models.declarative_component_schema import DeclarativeStream as DeclarativeStreamModel
+from airbyte_cdk.sources.declarative.parsers.model_to_component_factory import ModelToComponentFactory
+
+from source_confluence.components.checkpoints import PageCheckpointingCursor
+from source_confluence.source import PROGRESS_LINE_MAX_CHARS, manifest_for, progress_message, stream_names, streams_named, with_progress
 from unit_tests.conftest import catalog, get_source
 from unit_tests.config_builder import ConfigBuilder
 
 
-def stream_names(entries):
-    """Every stream an entry list defines, those inside ConditionalStreams included, in order."""
-    names = []
-    for entry in entries:
-        if entry.get("type") == "ConditionalStreams":
-            names += stream_names(entry["streams"])
-        else:
-            names.append(entry["name"])
-    return names
 
 
 def test_the_manifest_reads_the_same_with_the_fast_yaml_loader_as_with_the_safe_one():
@@ -85,6 +80,34 @@ def test_the_source_for_a_read_builds_the_selected_streams_only(http, tmp_path):
     source = get_source(ConfigBuilder().build(), catalog("space", "pages"))
     config = source.configure(ConfigBuilder().build(), str(tmp_path))  # the normalised config the CDK passes on
     assert sorted(stream.name for stream in source.streams(config)) == ["pages", "space"]
+
+
+def test_stream_names_lists_the_streams_inside_conditional_entries_where_they_stand():
+    entries = [{"type": "DeclarativeStream", "name": "space"},
+               {"type": "ConditionalStreams", "condition": "{{ true }}", "streams": [{"type": "DeclarativeStream", "name": "users"}]},
+               {"type": "DeclarativeStream", "name": "pages"}, "a form this cannot name"]
+    assert stream_names(entries) == ["space", "users", "pages"]
+
+
+def test_a_read_builds_each_stream_once_the_content_streams_with_page_checkpoints_in_the_manifests_order(http, tmp_path, monkeypatch):
+    built = Counter()
+    create = ModelToComponentFactory.create_component
+
+    def counting(factory, model_type, component_definition, config, **kwargs):
+        if model_type is DeclarativeStreamModel:
+            built[component_definition["name"]] += 1
+        return create(factory, model_type, component_definition, config, **kwargs)
+    monkeypatch.setattr(ModelToComponentFactory, "create_component", counting)
+    source = get_source(ConfigBuilder().build(), catalog("blog_posts", "space", "pages"))
+    config = source.configure(ConfigBuilder().build(), str(tmp_path))
+    streams = source.streams(config)
+    assert [stream.name for stream in streams] == ["space", "pages", "blog_posts"]  # the manifest's order
+    assert built == {"space": 1, "pages": 1, "blog_posts": 1}
+    by_name = {stream.name: stream for stream in streams}
+    assert isinstance(by_name["pages"].cursor, PageCheckpointingCursor)
+    assert isinstance(by_name["blog_posts"].cursor, PageCheckpointingCursor)
+    assert not isinstance(by_name["space"].cursor, PageCheckpointingCursor)
+    assert stream_names(source.resolved_manifest["streams"]) == ["space", "pages", "blog_posts"], "the manifest is left whole"
 
 
 def record(stream: str) -> AirbyteMessage:

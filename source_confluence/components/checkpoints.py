@@ -392,15 +392,19 @@ def catch_up_for(config: Mapping[str, Any], stream_state: Mapping[str, Any]) -> 
     return SpaceCatchUp(remembered_spaces(stream_state), derived["visible_space_keys"], parse_instant(derived.get("content_start")))
 
 
-def checkpointing_streams(
-    built: Sequence[Any], definitions: Sequence[Mapping[str, Any]], factory: PageCheckpointingFactory, config: Mapping[str, Any]
-) -> List[Any]:
-    """``built`` with each ordered content stream built again by ``factory`` from its manifest definition."""
-    by_name = {d.get("name"): d for d in definitions if isinstance(d, Mapping) and d.get("type") == "DeclarativeStream"}
-    factory.stream_definitions = by_name
+def ordered_content_definitions(definitions: Sequence[Any]) -> List[Mapping[str, Any]]:
+    """The manifest's top-level stream definitions whose ``$parameters`` name ``PageCheckpointingCursor``: the
+    streams ``PageCheckpointingFactory`` builds (``SourceConfluence.streams``)."""
     return [
-        factory.create_component(DeclarativeStreamModel, copy.deepcopy(dict(by_name[stream.name])), config)
-        if stream.name in by_name and names_this_cursor(by_name[stream.name].get("$parameters") or {})
-        else stream
-        for stream in built
+        d
+        for d in definitions
+        if isinstance(d, Mapping) and d.get("type") == "DeclarativeStream" and names_this_cursor(d.get("$parameters") or {})
     ]
+
+
+def build_ordered_content_streams(
+    definitions: Sequence[Mapping[str, Any]], factory: PageCheckpointingFactory, config: Mapping[str, Any]
+) -> List[Any]:
+    """Each of ``definitions`` (``ordered_content_definitions``) built by ``factory``, so its cursor checkpoints every page."""
+    factory.stream_definitions = {d.get("name"): d for d in definitions}
+    return [factory.create_component(DeclarativeStreamModel, copy.deepcopy(dict(d)), config) for d in definitions]
