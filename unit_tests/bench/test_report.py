@@ -4,7 +4,7 @@ from bench import report
 
 
 def run(wall, requests=0, by_route=None, **extra):
-    return {"wall_s": wall, "requests": requests, "by_route": by_route or {}, "exit_code": 0, **extra}
+    return {"wall_s": wall, "requests": requests, "by_route": by_route or {}, "exit_code": 0, "records": {"pages": 1}, **extra}
 
 
 def size(**clients):
@@ -36,3 +36,19 @@ def test_peers_against_floors_only_where_the_connector_is_under_ten_times_a_peer
     assert "LlamaIndex" not in text  # 50.0 / 4.5 is over 10x
     fast = size(connector_full=run(3.0), floor=run(2.9), airbyte_0_2_16=run(34.3))
     assert report.peers_against_floors({"sizes": [fast]}) == []
+
+
+def test_goals_set_the_full_syncs_after_start_up_side_by_side():
+    s = size(connector_full=run(5.9, 129, first_request_s=0.9, first_read_request_s=1.3, peak_in_flight=8, peak_rss_mb=150.0),
+             connector_incremental=run(2.2, 19, first_request_s=0.9, first_read_request_s=1.3),
+             floor=run(4.0, 140, output="full", first_request_s=0.4, first_read_request_s=0.4))
+    text = report.goals({"sizes": [s], "connector_spec_s": 1.2})
+    assert "uniform 3,000 pages: 4.6 s / 3.6 s = 1.28x (start-up 1.30 s and 0.40 s)" in text
+    assert "| 1.48x ❌ |" in text  # the goal itself is still the whole sync's
+
+
+def test_a_ratio_just_under_the_goal_is_not_shown_rounded_up_to_it():
+    assert report.times(9.97, 10) == "9.97x"
+    assert report.times(9.94, 10) == "9.9x"
+    assert report.times(10.34, 10) == "10.3x"
+    assert report.times(5.8, 10) == "5.8x"
