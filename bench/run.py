@@ -9,7 +9,9 @@ then runs one after another, each as its own child process:
   3. LangChain's `ConfluenceLoader` and LlamaIndex's `ConfluenceReader` (each in its own venv);
   4. the floor (bench/floor.py): the fastest client for the same records with at most 8 requests in flight
      (full output: Markdown, effective-access look-ups, mention names; and once more with bodies only, as
-     `floor_bodies`), and the ideal client (bench/ideal.py): the fewest requests, every walk at once.
+     `floor_bodies`; after the edits, `floor_incremental` reads what changed with the same output), and the
+     ideal client (bench/ideal.py): the fewest requests, every walk at once.
+This tree's clients run from bench/.venvs/connector (the connector's runtime dependencies only, as its image).
 Per run: wall time, requests (the emulator's own count, reset before each run), records, peak RSS of the
 child (ru_maxrss from os.wait4). Writes bench/results.json, bench/RESULTS.md and bench/time_vs_size.png.
 """

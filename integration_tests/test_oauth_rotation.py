@@ -1,7 +1,7 @@
 """Every OAuth authenticator of a sync spends the one rotating refresh token the last refresh returned.
 
-A sync builds many: one per requester (the content streams by ``PageCheckpointingFactory``, the rest by the CDK). The CDK's ``SingleUseRefreshTokenOauth2Authenticator`` (the manifest's
-``refresh_token_updater``) keeps the tokens in the config it was built with, and refreshes under one lock for
+A sync builds many: one per requester (the content streams by ``PageCheckpointingFactory``, the rest by the
+CDK). The CDK's ``SingleUseRefreshTokenOauth2Authenticator`` (the manifest's ``refresh_token_updater``) keeps the tokens in the config it was built with, and refreshes under one lock for
 all instances; so they share the tokens as long as they are all built with the one config. One built with a
 copy would refresh, after the other instances rotated the token, with a retired one: past Atlassian's
 10-minute leeway that revokes the whole token family and ends the sync.

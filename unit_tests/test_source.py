@@ -6,19 +6,16 @@ from collections import Counter
 import requests
 import yaml
 from airbyte_cdk.models import AirbyteMessage, AirbyteRecordMessage, Type
-
-from source_confluence.components.pagination import NextLinkPagination
-from source_confluence.config_spec import MANIFEST_PATH, YAML_LOADER, manifest
-from source_confluence.sync.context import SyncContext
 from airbyte_cdk.sources.declarative.models.declarative_component_schema import DeclarativeStream as DeclarativeStreamModel
 from airbyte_cdk.sources.declarative.parsers.model_to_component_factory import ModelToComponentFactory
 
 from source_confluence.components.checkpoints import PageCheckpointingCursor
+from source_confluence.components.pagination import NextLinkPagination
+from source_confluence.config_spec import MANIFEST_PATH, YAML_LOADER, manifest
+from source_confluence.sync.context import SyncContext
 from source_confluence.source import PROGRESS_LINE_MAX_CHARS, manifest_for, progress_message, stream_names, streams_named, with_progress
 from unit_tests.conftest import catalog, get_source
 from unit_tests.config_builder import ConfigBuilder
-
-
 
 
 def test_the_manifest_reads_the_same_with_the_fast_yaml_loader_as_with_the_safe_one():
