@@ -9,6 +9,13 @@ the benchmark machine's noise (bench/NOTES.md). ``limit_malloc_arenas`` sets tha
 ``MALLOC_ARENA_MAX``, which is how a container would set it too) unless the environment already does; elsewhere
 than glibc it does nothing.
 
+Large blocks: glibc serves a block of 128 KB or more with pages of its own (mmap) and gives them back when it is
+freed, but the first time it frees one it raises that threshold to the block's size, for good. A real site's few
+huge bodies (responses of megabytes) thereby move every later block under their size into the arenas, where freed
+memory is kept and fragments: the real-shaped 100,000-page sync kept growing to 208-227 MB, against 183-185 MB
+with the threshold fixed at 128 KB, which it reaches within 20 s and holds (bench/NOTES.md).
+``map_large_blocks`` fixes it (glibc's ``MALLOC_MMAP_THRESHOLD_``), unless the environment already sets it.
+
 Imports: ``airbyte_cdk.models`` builds its protocol serializers (serpyco-rs) when it is imported, and serpyco-rs
 gives each serializer a JSON schema, reading the docstring of every field of the protocol's dataclasses from their
 source files (``inspect.getsource``, which on Python 3.11 parses the whole module again for each class). That
@@ -44,9 +51,12 @@ import os
 import sys
 from typing import Any, Optional
 
-# glibc's malloc.h: mallopt's parameter for the most arenas.
+# glibc's malloc.h: mallopt's parameters for the most arenas and for the size served by mmap.
 M_ARENA_MAX = -8
+M_MMAP_THRESHOLD = -3
 MALLOC_ARENAS = 2
+# glibc's own starting threshold, kept instead of letting it rise.
+MMAP_THRESHOLD_BYTES = 128 * 1024
 # Seconds a thread holding the GIL runs before it must let a waiting one have it (CPython's default is 0.005).
 THREAD_SWITCH_SECONDS = 0.001
 # Net container allocations between two collections of the young generation (CPython's default is 700).
@@ -70,7 +80,18 @@ def limit_malloc_arenas(arenas: int = MALLOC_ARENAS) -> bool:
     """At most ``arenas`` malloc arenas for this process, unless ``MALLOC_ARENA_MAX`` is set; whether glibc took it.
 
     Call it before threads start: an arena made already stays."""
-    if os.environ.get("MALLOC_ARENA_MAX"):
+    return _mallopt("MALLOC_ARENA_MAX", M_ARENA_MAX, arenas)
+
+
+def map_large_blocks(threshold: int = MMAP_THRESHOLD_BYTES) -> bool:
+    """Blocks of ``threshold`` bytes and more get pages of their own and give them back when freed, for the whole
+    sync (module docstring), unless ``MALLOC_MMAP_THRESHOLD_`` is set; whether glibc took it."""
+    return _mallopt("MALLOC_MMAP_THRESHOLD_", M_MMAP_THRESHOLD, threshold)
+
+
+def _mallopt(environment_name: str, parameter: int, value: int) -> bool:
+    """glibc's ``mallopt(parameter, value)`` unless the environment sets the same knob; whether glibc took it."""
+    if os.environ.get(environment_name):
         return False
     try:
         mallopt = ctypes.CDLL(None).mallopt  # the process's own C library
@@ -78,7 +99,7 @@ def limit_malloc_arenas(arenas: int = MALLOC_ARENAS) -> bool:
         return False
     mallopt.argtypes = (ctypes.c_int, ctypes.c_int)
     mallopt.restype = ctypes.c_int
-    return mallopt(M_ARENA_MAX, arenas) == 1
+    return mallopt(parameter, value) == 1
 
 
 def import_protocol_models() -> None:

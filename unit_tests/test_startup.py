@@ -72,3 +72,39 @@ def test_an_arena_limit_set_in_the_environment_is_left_as_it_is(monkeypatch):
 
     monkeypatch.setenv("MALLOC_ARENA_MAX", "4")
     assert limit_malloc_arenas() is False
+
+
+MMAP_PROBE = """
+import ctypes, os
+os.environ.pop("MALLOC_MMAP_THRESHOLD_", None)
+{before}
+libc = ctypes.CDLL(None)
+libc.malloc.restype = ctypes.c_void_p
+libc.malloc.argtypes = (ctypes.c_size_t,)
+libc.free.argtypes = (ctypes.c_void_p,)
+
+class MallInfo2(ctypes.Structure):
+    _fields_ = [(name, ctypes.c_size_t) for name in
+                ("arena", "ordblks", "smblks", "hblks", "hblkhd", "usmblks", "fsmblks", "uordblks", "fordblks", "keepcost")]
+
+libc.mallinfo2.restype = MallInfo2
+libc.free(libc.malloc(4 * 1024 * 1024))  # a huge body, freed: glibc would raise its threshold past 4 MB
+before = libc.mallinfo2().hblks
+block = libc.malloc(512 * 1024)
+print(libc.mallinfo2().hblks - before)  # 1 if that block got pages of its own, 0 if it came from an arena
+libc.free(block)
+"""
+
+
+def test_after_a_huge_block_is_freed_the_console_script_still_maps_large_blocks_apart():
+    (mapped_with_the_script,) = printed_alone(MMAP_PROBE.format(before="import source_confluence.run"))
+    (mapped_without,) = printed_alone(MMAP_PROBE.format(before=""))
+    assert int(mapped_with_the_script) == 1
+    assert int(mapped_without) == 0  # glibc's own rule does move it into the arena: the fixed threshold is what keeps it out
+
+
+def test_an_mmap_threshold_set_in_the_environment_is_left_as_it_is(monkeypatch):
+    from source_confluence.startup import map_large_blocks
+
+    monkeypatch.setenv("MALLOC_MMAP_THRESHOLD_", "65536")
+    assert map_large_blocks() is False
