@@ -29,14 +29,18 @@ def test_the_models_load_and_dump_messages_without_the_schemas_and_later_seriali
     assert later == "integer"
 
 
-ARENAS_PROBE = """
+# A fresh interpreter with glibc's malloc and free at hand: {knob} unset, then {before} (the console script, or not).
+LIBC_PREAMBLE = """
 import ctypes, os, tempfile, threading
-os.environ.pop("MALLOC_ARENA_MAX", None)
+os.environ.pop("{knob}", None)
 {before}
 libc = ctypes.CDLL(None)
 libc.malloc.restype = ctypes.c_void_p
 libc.malloc.argtypes = (ctypes.c_size_t,)
 libc.free.argtypes = (ctypes.c_void_p,)
+"""
+
+ARENAS_PROBE = """
 
 def churn():  # ctypes lets go of the GIL: the threads really contend for malloc
     for _ in range(20000):
@@ -60,9 +64,13 @@ os.remove(path)
 """
 
 
+def probe(body: str, knob: str, before: str) -> str:
+    return LIBC_PREAMBLE.format(knob=knob, before=before) + body
+
+
 def test_the_console_script_keeps_malloc_to_two_arenas_however_many_threads_allocate():
-    (arenas_with_the_script,) = printed_alone(ARENAS_PROBE.format(before="import source_confluence.run"))
-    (arenas_without,) = printed_alone(ARENAS_PROBE.format(before=""))
+    (arenas_with_the_script,) = printed_alone(probe(ARENAS_PROBE, "MALLOC_ARENA_MAX", "import source_confluence.run"))
+    (arenas_without,) = printed_alone(probe(ARENAS_PROBE, "MALLOC_ARENA_MAX", ""))
     assert int(arenas_with_the_script) == 2
     assert int(arenas_without) > 2  # the probe does make glibc open more: the limit is what keeps it at 2
 
@@ -75,13 +83,6 @@ def test_an_arena_limit_set_in_the_environment_is_left_as_it_is(monkeypatch):
 
 
 MMAP_PROBE = """
-import ctypes, os
-os.environ.pop("MALLOC_MMAP_THRESHOLD_", None)
-{before}
-libc = ctypes.CDLL(None)
-libc.malloc.restype = ctypes.c_void_p
-libc.malloc.argtypes = (ctypes.c_size_t,)
-libc.free.argtypes = (ctypes.c_void_p,)
 
 class MallInfo2(ctypes.Structure):
     _fields_ = [(name, ctypes.c_size_t) for name in
@@ -97,8 +98,8 @@ libc.free(block)
 
 
 def test_after_a_huge_block_is_freed_the_console_script_still_maps_large_blocks_apart():
-    (mapped_with_the_script,) = printed_alone(MMAP_PROBE.format(before="import source_confluence.run"))
-    (mapped_without,) = printed_alone(MMAP_PROBE.format(before=""))
+    (mapped_with_the_script,) = printed_alone(probe(MMAP_PROBE, "MALLOC_MMAP_THRESHOLD_", "import source_confluence.run"))
+    (mapped_without,) = printed_alone(probe(MMAP_PROBE, "MALLOC_MMAP_THRESHOLD_", ""))
     assert int(mapped_with_the_script) == 1
     assert int(mapped_without) == 0  # glibc's own rule does move it into the arena: the fixed threshold is what keeps it out
 
