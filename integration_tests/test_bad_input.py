@@ -375,9 +375,10 @@ def _legacy_state_migrated(outcome, truth, title="Written after the legacy curso
     assert min(modified) >= cutoff - lookback - timedelta(days=1), "older pages were re-read: the state was ignored"
     states = [m["state"] for m in read.of_type("STATE")]
     final = states[-1]["stream"]["stream_state"]
-    # The next state: the site-wide cursor, the stretches of time read (components/checkpoints.py) and the spaces
-    # it covered (components/space_catch_up.py).
-    assert set(final) == {"lastModifiedAt", "state_type", "slices", "spaces"} and final["state_type"] == "date-range", final
+    # The next state: the site-wide cursor, the stretches of time read and, read in one, where its windows ended
+    # (components/checkpoints.py), and the spaces it covered (components/space_catch_up.py).
+    assert set(final) == {"lastModifiedAt", "state_type", "slices", "read_until", "spaces"} and final["state_type"] == "date-range", final
+    assert len(final["slices"]) == 1 and final["read_until"] >= final["slices"][0]["end"], final
 
 
 def _secret_not_shown(outcome, truth) -> None:

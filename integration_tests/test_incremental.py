@@ -306,3 +306,34 @@ def test_a_stream_of_edits_during_a_data_center_sync_read_side_by_side_loses_not
         assert set(page_ids) - edited - first == set(), "unchanged pages were skipped"
         second = records_by_stream(read_streams(config, ["pages"], SyncMode.incremental, state=final_states(output)))["pages"]
         assert edited <= first | {r["id"] for r in second}
+
+
+def search_counts(emulator) -> int:
+    """Window counts: CQL asked of ``/rest/api/search`` (the listings use ``content/search``)."""
+    return sum(1 for entry in emulator.admin.requests() if entry["path"].endswith("/rest/api/search"))
+
+
+def test_a_sync_soon_after_the_last_counts_nothing_though_the_newest_content_is_days_old():
+    # Nothing edited in the five days before the syncs: each stream's cursor (its newest record) is five days
+    # back, so its window spans five days, but the last sync read up to a minute ago (the state's read_until).
+    five_days_ago = int(time.time() * 1000) - 5 * 24 * 3600 * 1000
+    with Emulator(profile="cloud", seed=23, pages=120, clock_start_ms=five_days_ago) as emulator:
+        config = connector_config(emulator.info, "api_token")
+        output = read_streams(config, ["pages", "blog_posts"], SyncMode.incremental)
+        assert not output.errors
+        assert search_counts(emulator) > 0  # a first sync is counted
+        state = final_states(output)
+        assert all("read_until" in message.stream.stream_state.__dict__ for message in state)
+
+        emulator.admin.reset_requests()
+        second = read_streams(config, ["pages", "blog_posts"], SyncMode.incremental, state=state)
+        assert not second.errors and second.records  # the lookback's overlap is read again
+        assert search_counts(emulator) == 0
+
+        # The same state without read_until (as written before it existed): the five days are counted.
+        for message in state:
+            del message.stream.stream_state.__dict__["read_until"]
+        emulator.admin.reset_requests()
+        third = read_streams(config, ["pages", "blog_posts"], SyncMode.incremental, state=state)
+        assert not third.errors
+        assert search_counts(emulator) == 2  # one count per stream

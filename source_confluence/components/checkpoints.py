@@ -17,6 +17,10 @@ are read again by a resumed sync, never lost. The last stretch ends at its newes
 ``state``). If a listing ever comes back out of order, the cursor stops doing this for the rest of
 the sync and only finished windows are saved.
 
+A state of one stretch also keeps ``read_until``: the upper bound of the windows read, which the last stretch's
+end no longer says. The next sync's windows start at the cursor, days back for a stream edited less often than
+it is synced, and the time up to ``read_until`` holds nothing to cut them for (``work_windows.unread_span``).
+
 The same cursor also reads the older content of spaces its state does not know yet (see
 ``space_catch_up``): extra slices narrowed to one space (``stream_partition.space_key`` in the
 manifest's CQL), and the state's ``spaces`` list.
@@ -89,6 +93,8 @@ STREAMS_WITH_BODIES = ("pages", "blog_posts", "comments")
 
 # The slice partition field that narrows the manifest's CQL to one space.
 SPACE_PARTITION_FIELD = "space_key"
+# The state's key for where its one stretch's windows ended (the module docstring).
+READ_UNTIL_KEY = "read_until"
 
 
 def cursor_instant(value: Any, parse: Any) -> Any:
@@ -148,6 +154,7 @@ class PageCheckpointingCursor(Cursor):
         self.catch_up = catch_up
         self.work_windows = work_windows
         self.read_so_far = self._stretches_from(copy.deepcopy(dict(stream_state)))
+        self.read_until = self._read_until_from(self.read_so_far)
         self.newest_per_window: MutableMapping[Any, Any] = {}  # by ``window_key``
         self.window_key = WindowKeys()
         self.in_order = True
@@ -163,6 +170,16 @@ class PageCheckpointingCursor(Cursor):
         # The manifest's start: what a cursor without state starts from.
         start = self.windows.copy_without_state().start
         return self.converter.convert_from_sequential_state(self.windows.cursor_field, stream_state, start)[1]
+
+    def _read_until_from(self, read_so_far: Mapping[str, Any]) -> Optional[datetime]:
+        """The state's ``read_until``, if it has one stretch (with gaps, the time before it is not all read)."""
+        value = read_so_far.get(READ_UNTIL_KEY)
+        if not isinstance(value, str) or len(read_so_far.get("slices") or []) != 1:
+            return None
+        try:
+            return self.converter.parse_value(value)
+        except ValueError:
+            return None
 
     @property
     def cursor_field(self) -> CursorField:
@@ -181,7 +198,7 @@ class PageCheckpointingCursor(Cursor):
             yield from normal
         else:
             bounds = [(parse(window[self.start_field]), parse(window[self.end_field])) for window in normal]
-            for start, end in self.work_windows.cut(bounds):
+            for start, end in self.work_windows.cut(bounds, self.read_until):
                 yield StreamSlice(partition={}, cursor_slice={self.start_field: output(start), self.end_field: output(end)})
         catch_up = self.catch_up
         if catch_up is None or not catch_up.new or catch_up.since is None:
@@ -212,6 +229,11 @@ class PageCheckpointingCursor(Cursor):
         converter = self.converter
         state = converter.serialize(self.read_so_far, ConcurrencyCompatibleStateType.date_range)
         stretches = sorted(state["slices"], key=lambda stretch: converter.parse_value(stretch[converter.START_KEY]))
+        if len(stretches) == 1:  # everything is read up to the windows' end (the module docstring)
+            read_until = converter.parse_value(stretches[0][converter.END_KEY])
+            if self.read_until is not None and self.read_until > read_until:
+                read_until = self.read_until
+            state[READ_UNTIL_KEY] = converter.output_format(read_until)
         if stretches:
             first, last = stretches[0], stretches[-1]
             newest = last.get(converter.MOST_RECENT_RECORD_KEY)

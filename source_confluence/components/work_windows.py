@@ -63,7 +63,7 @@ BURST_SPAN = timedelta(days=1)
 # Windows spanning less than this in all are read as they are: a later sync's tail and the gaps its state left.
 # Two days, so that a daily sync (a day, the lookback and the schedule's jitter) is not counted: its count would
 # cost a request per stream every day to find, nearly always, that a day's edits need no cut. A first sync, or
-# one after a longer pause, is counted.
+# one after a longer pause, is counted. Time an earlier sync read already does not count (``unread_span``).
 COUNTED_SPAN = timedelta(days=2)
 # A window is cut into at most this many parts at a time; the parts are counted again.
 MAXIMUM_PARTS = 16
@@ -96,6 +96,18 @@ class PartGroup(NamedTuple):
     parent_was_burst: bool
     parts: List[Tuple[Window, Any]]
     siblings: int
+
+
+def unread_span(windows: Sequence[Window], read_until: Optional[datetime] = None) -> timedelta:
+    """How much of the windows' time lies after ``read_until``, all of it without one.
+
+    A stream's cursor is its newest record, so a stream edited less often than it is synced (blog posts,
+    comments on most sites) starts each sync's window days back, although the last sync read up to minutes
+    ago. What the window holds before ``read_until`` was read then, bar the few edits Confluence indexed late
+    (what the lookback is for): too little to cut, so that time does not make the window worth counting."""
+    if read_until is None:
+        return sum((end - start for start, end in windows), timedelta(0))
+    return sum((end - max(start, read_until) for start, end in windows if end > read_until), timedelta(0))
 
 
 def target_items(total: int, num_workers: int) -> int:
@@ -187,9 +199,12 @@ class WorkWindows:
         self.first_edits: Dict[Window, datetime] = {}  # what the counts said of the windows' first edits
         self._group_ids = itertools.count()
 
-    def cut(self, windows: Sequence[Window]) -> Iterator[Window]:
-        """The windows to read, covering exactly what ``windows`` cover, in settled order."""
-        if not windows or sum((end - start for start, end in windows), timedelta(0)) < COUNTED_SPAN:
+    def cut(self, windows: Sequence[Window], read_until: Optional[datetime] = None) -> Iterator[Window]:
+        """The windows to read, covering exactly what ``windows`` cover, in settled order.
+
+        ``read_until``: where an earlier sync had read everything (the state's ``read_until``, checkpoints.py),
+        if it is known."""
+        if not windows or unread_span(windows, read_until) < COUNTED_SPAN:
             # A later sync's windows (the tail, and the gaps its state left) span less than two days:
             # counting them would cost more requests than it saves, most days.
             yield from windows

@@ -200,6 +200,33 @@ class TestWindowsReadSideBySide:
         assert [(s["start"], s["end"]) for s in state["slices"]] == [("2024-01-01T00:00:00.000000Z", "2024-02-05T09:59:59.999999Z")]
         assert state["lastModifiedAt"] == "2024-02-05T09:59:59.999999Z"
 
+    def test_one_stretch_read_whole_keeps_where_its_windows_ended_and_a_gap_drops_it(self):
+        cursor, sync = self.cursor()
+        self.read_page(cursor, self.SECOND, "2024-02-03T10:00:00.000000Z")
+        cursor.close_partition(SimpleNamespace(to_slice=lambda: self.SECOND))
+        assert "read_until" not in self.last_state(sync)  # January is a gap: the time before February is not all read
+        self.read_page(cursor, self.FIRST, "2024-01-10T10:00:00.000000Z")
+        cursor.close_partition(SimpleNamespace(to_slice=lambda: self.FIRST))
+        state = self.last_state(sync)
+        # The stretch ends at the newest record (the next sync starts there), read_until where the windows ended.
+        assert [(s["start"], s["end"]) for s in state["slices"]] == [("2024-01-01T00:00:00.000000Z", "2024-02-03T10:00:00.000000Z")]
+        assert state["read_until"] == "2024-02-29T23:59:59.999999Z"
+
+    def test_read_until_is_carried_to_the_next_state_until_the_read_passes_it(self):
+        earlier = {
+            "state_type": "date-range",
+            "slices": [{"start": "2024-01-01T00:00:00.000000Z", "end": "2024-02-03T10:00:00.000000Z",
+                        "most_recent_cursor_value": "2024-02-03T10:00:00.000000Z"}],
+            "read_until": "2024-02-29T23:59:59.999999Z",
+        }
+        cursor, sync = checkpointing_cursor(earlier)
+        assert cursor.read_until == datetime(2024, 2, 29, 23, 59, 59, 999999, tzinfo=timezone.utc)
+        cursor.ensure_at_least_one_state_emitted()
+        assert self.last_state(sync)["read_until"] == "2024-02-29T23:59:59.999999Z"  # not moved back to the stretch's end
+        # A state with gaps: its read_until says nothing of the time before it.
+        gappy = dict(earlier, slices=earlier["slices"] + [{"start": "2024-03-01T00:00:00.000000Z", "end": "2024-03-02T00:00:00.000000Z"}])
+        assert checkpointing_cursor(gappy)[0].read_until is None
+
     def test_a_page_ending_on_the_first_instant_of_its_window_saves_nothing(self):
         cursor, sync = self.cursor()
         self.read_page(cursor, self.SECOND, "2024-02-01T00:00:00.000000Z")

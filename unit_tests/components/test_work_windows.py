@@ -19,6 +19,7 @@ from source_confluence.components.work_windows import (
     search_counter,
     split,
     target_items,
+    unread_span,
 )
 
 T0 = datetime(2026, 1, 1, tzinfo=timezone.utc)
@@ -300,6 +301,30 @@ def test_a_daily_syncs_window_is_read_without_a_count():
     windows = [(at(0), at(24 * 60 + 45))]
     assert list(WorkWindows(site.count, LookupPool(8), 6, US).cut(windows)) == windows
     assert site.counts == 0
+
+
+def test_a_long_window_read_until_a_day_ago_is_read_without_a_count():
+    # The stream's newest record is five days old, but the last sync read everything up to a day ago.
+    site = Site([i * 3 for i in range(500)])
+    windows = [(at(0), at(5 * 24 * 60))]
+    read_until = at(4 * 24 * 60)
+    assert list(WorkWindows(site.count, LookupPool(8), 6, US).cut(windows, read_until)) == windows
+    assert site.counts == 0
+
+
+def test_a_long_window_read_until_three_days_ago_is_counted():
+    site = Site([i * 6 for i in range(1000)])
+    windows = [(at(0), at(5 * 24 * 60))]
+    cut = list(WorkWindows(site.count, LookupPool(8), 2, US).cut(windows, at(2 * 24 * 60)))
+    assert site.counts > 0 and covers_exactly(cut, *windows[0])
+
+
+def test_only_the_windows_time_after_read_until_is_unread():
+    windows = [(at(0), at(60)), (at(120), at(180))]
+    assert unread_span(windows) == timedelta(minutes=120)
+    assert unread_span(windows, at(30)) == timedelta(minutes=90)
+    assert unread_span(windows, at(150)) == timedelta(minutes=30)
+    assert unread_span(windows, at(200)) == timedelta(0)
 
 
 def test_a_window_spanning_more_than_two_days_is_counted_and_cut():
