@@ -13,8 +13,11 @@ Large blocks: glibc serves a block of 128 KB or more with pages of its own (mmap
 freed, but the first time it frees one it raises that threshold to the block's size, for good. A real site's few
 huge bodies (responses of megabytes) thereby move every later block under their size into the arenas, where freed
 memory is kept and fragments: the real-shaped 100,000-page sync kept growing to 208-227 MB, against 183-185 MB
-with the threshold fixed at 128 KB, which it reaches within 20 s and holds (bench/NOTES.md).
-``map_large_blocks`` fixes it (glibc's ``MALLOC_MMAP_THRESHOLD_``), unless the environment already sets it.
+with the threshold fixed at 128 KB, which it reaches within 20 s and holds. At 128 KB every page of results
+(a few hundred KB) is mapped and unmapped too: a full sync of 20,000 pages took 1 s more CPU (7%). So the
+threshold is fixed at 1 MB, above those pages and below the huge ones: as fast as glibc's own rule in
+alternating runs, and 200 MB at 100,000 pages (bench/NOTES.md). ``map_large_blocks`` fixes it (glibc's ``MALLOC_MMAP_THRESHOLD_``), unless the
+environment already sets it.
 
 Imports: ``airbyte_cdk.models`` builds its protocol serializers (serpyco-rs) when it is imported, and serpyco-rs
 gives each serializer a JSON schema, reading the docstring of every field of the protocol's dataclasses from their
@@ -55,8 +58,8 @@ from typing import Any, Optional
 M_ARENA_MAX = -8
 M_MMAP_THRESHOLD = -3
 MALLOC_ARENAS = 2
-# glibc's own starting threshold, kept instead of letting it rise.
-MMAP_THRESHOLD_BYTES = 128 * 1024
+# Above a page of results with bodies (a few hundred KB), below a huge body's response (module docstring).
+MMAP_THRESHOLD_BYTES = 1024 * 1024
 # Seconds a thread holding the GIL runs before it must let a waiting one have it (CPython's default is 0.005).
 THREAD_SWITCH_SECONDS = 0.001
 # Net container allocations between two collections of the young generation (CPython's default is 700).

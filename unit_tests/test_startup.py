@@ -89,9 +89,9 @@ class MallInfo2(ctypes.Structure):
                 ("arena", "ordblks", "smblks", "hblks", "hblkhd", "usmblks", "fsmblks", "uordblks", "fordblks", "keepcost")]
 
 libc.mallinfo2.restype = MallInfo2
-libc.free(libc.malloc(4 * 1024 * 1024))  # a huge body, freed: glibc would raise its threshold past 4 MB
+libc.free(libc.malloc(8 * 1024 * 1024))  # a huge body, freed: glibc would raise its threshold past 8 MB
 before = libc.mallinfo2().hblks
-block = libc.malloc(512 * 1024)
+block = libc.malloc(2 * 1024 * 1024)
 print(libc.mallinfo2().hblks - before)  # 1 if that block got pages of its own, 0 if it came from an arena
 libc.free(block)
 """
