@@ -34,8 +34,13 @@ def final_states(output) -> List[AirbyteStateMessage]:
     return list(latest.values())
 
 
+def requests_to(emulator, path_end: str) -> int:
+    """Requests the emulator logged whose path ends with ``path_end``."""
+    return sum(1 for entry in emulator.admin.requests() if entry["path"].endswith(path_end))
+
+
 def content_search_requests(emulator) -> int:
-    return sum(1 for entry in emulator.admin.requests() if entry["path"].endswith("/content/search"))
+    return requests_to(emulator, "/content/search")
 
 
 def site_now_ms() -> int:
@@ -310,7 +315,7 @@ def test_a_stream_of_edits_during_a_data_center_sync_read_side_by_side_loses_not
 
 def search_counts(emulator) -> int:
     """Window counts: CQL asked of ``/rest/api/search`` (the listings use ``content/search``)."""
-    return sum(1 for entry in emulator.admin.requests() if entry["path"].endswith("/rest/api/search"))
+    return requests_to(emulator, "/rest/api/search")
 
 
 def test_a_sync_soon_after_the_last_counts_nothing_though_the_newest_content_is_days_old():

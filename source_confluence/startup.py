@@ -16,8 +16,8 @@ memory is kept and fragments: the real-shaped 100,000-page sync kept growing to 
 with the threshold fixed at 128 KB, which it reaches within 20 s and holds. At 128 KB every page of results
 (a few hundred KB) is mapped and unmapped too: a full sync of 20,000 pages took 1 s more CPU (7%). So the
 threshold is fixed at 1 MB, above those pages and below the huge ones: as fast as glibc's own rule in
-alternating runs, and 200 MB at 100,000 pages (bench/NOTES.md). ``map_large_blocks`` fixes it (glibc's ``MALLOC_MMAP_THRESHOLD_``), unless the
-environment already sets it.
+alternating runs, and 200 MB at 100,000 pages (bench/NOTES.md). ``map_large_blocks`` fixes it (glibc's
+``MALLOC_MMAP_THRESHOLD_``), unless the environment already sets it.
 
 Imports: ``airbyte_cdk.models`` builds its protocol serializers (serpyco-rs) when it is imported, and serpyco-rs
 gives each serializer a JSON schema, reading the docstring of every field of the protocol's dataclasses from their
