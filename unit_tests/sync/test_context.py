@@ -55,6 +55,18 @@ def test_a_later_state_of_a_stream_never_overtakes_an_earlier_one():
     assert texts(sync.release({"pages": 5})) == ["first", "second"]
 
 
+def test_what_stays_held_after_a_release_still_goes_out_when_its_records_are_out():
+    sync = SyncContext()
+    sync.hold(log("pages up to 1"), "pages", after_records=1)
+    sync.hold(log("pages up to 3"), "pages", after_records=3)
+    assert texts(sync.release({"pages": 1})) == ["pages up to 1"]
+    sync.hold(log("blog posts up to 2"), "blog_posts", after_records=2)
+    assert sync.release({"pages": 2, "blog_posts": 1}) == []
+    assert texts(sync.release({"pages": 3, "blog_posts": 1})) == ["pages up to 3"]
+    assert texts(sync.release({"pages": 3, "blog_posts": 2})) == ["blog posts up to 2"]
+    assert sync.release({"pages": 9, "blog_posts": 9}) == []
+
+
 def test_page_done_reaches_the_cursor_of_that_stream_only():
     sync = SyncContext()
     seen = []
