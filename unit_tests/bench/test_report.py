@@ -52,3 +52,13 @@ def test_a_ratio_just_under_the_goal_is_not_shown_rounded_up_to_it():
     assert report.times(9.94, 10) == "9.9x"
     assert report.times(10.34, 10) == "10.3x"
     assert report.times(5.8, 10) == "5.8x"
+
+
+def test_the_incremental_goal_is_put_to_the_floor_with_the_same_output_too():
+    s = size(connector_incremental=run(1.9, 19, first_read_request_s=1.33), ideal_incremental=run(0.34, 2),
+             floor_incremental=run(0.85, 16, first_read_request_s=0.27))
+    assert report.floor_incremental_clause(s, 0.34) == (
+        "; the floor with the same output, after its start-up: 0.58 s against 1.5 × ideal 0.51 s ❌")
+    quick = size(floor_incremental=run(0.6, 16, first_read_request_s=0.27))
+    assert report.floor_incremental_clause(quick, 0.34).endswith("0.33 s against 1.5 × ideal 0.51 s ✅")
+    assert report.floor_incremental_clause(size(floor_incremental=run(0.85, 16)), 0.34) == ""  # start-up not measured
