@@ -179,7 +179,7 @@ class SyncContext:
         ready: List[AirbyteMessage] = []
         with self._lock:
             # Called twice per message of the sync: most calls find nothing due, and say so without walking
-            # the held messages (hundreds while records queue; the walk was a quarter of the main thread's time).
+            # the held messages, which number hundreds while records queue.
             if not any(name is None or records_out.get(name, 0) >= due for name, due in self._first_held.items()):
                 return ready
             kept: List[Tuple[Optional[str], int, AirbyteMessage]] = []
