@@ -90,6 +90,34 @@ def start_up(results, s):
     return results.get("connector_spec_s"), "spec"
 
 
+def record_counts(run):
+    """Records per stream of a run, whether it counted them per stream or in all."""
+    records = (run or {}).get("records")
+    return dict(records) if isinstance(records, dict) else {}
+
+
+def same_records(results):
+    """The goal "the same pages, exactly once", as far as counts tell: the connector's full sync against the floor's (the
+    same listing), its incremental sync against the incremental floor's (what changed since the full sync's cursor).
+    An incremental sync may read a few more (its lookback re-reads the last minutes); fewer is a page missed."""
+    lines = []
+    for s in results["sizes"]:
+        for connector, floor, what in (("connector_full", "floor", "full"), ("connector_incremental", "floor_incremental", "incremental")):
+            mine, theirs = record_counts(s.get(connector)), record_counts(s.get(floor))
+            if not mine or not theirs:
+                continue
+            missing = {name: theirs[name] - mine.get(name, 0) for name in theirs if mine.get(name, 0) < theirs[name]}
+            extra = {name: mine[name] - theirs.get(name, 0) for name in mine if mine[name] > theirs.get(name, 0)}
+            ok = not missing and (what == "incremental" or not extra)
+            said = ", ".join("%s %d fewer" % (name, n) for name, n in sorted(missing.items()))
+            said += (", " if said and extra else "") + ", ".join("%s %d more" % (name, n) for name, n in sorted(extra.items()))
+            lines.append("%s %s pages, %s sync: %s %s" % (shape_of(s), "{:,}".format(s["pages"]), what,
+                                                         said or "the same records as the floor", "✅" if ok else "❌"))
+    if not lines:
+        return []
+    return ["\nThe same records as the floor (record counts per stream; the floor reads the same listing): " + "; ".join(lines) + "."]
+
+
 def floor_incremental_clause(s, ideal_t):
     """The same goal put to the incremental floor (the same output and look-ups, bench/floor.py --since): its time
     after its own first read request against 1.5 × the ideal read. Where the floor misses it too, the look-ups that
@@ -211,6 +239,7 @@ def goals(results):
         else:
             out.append("\nPeak memory on the %s site, 100,000 pages against 20,000 (goal ≤ 1.2x): not measured in this run "
                        "(it needs both sizes)." % shape)
+    out += same_records(results)
     def seconds(run, key):
         return "–" if run.get(key) is None else "%s s" % run[key]
     starts = ["%s %s pages: full %s (%s), incremental %s (%s)" % (

@@ -62,3 +62,16 @@ def test_the_incremental_goal_is_put_to_the_floor_with_the_same_output_too():
     quick = size(floor_incremental=run(0.6, 16, first_read_request_s=0.27))
     assert report.floor_incremental_clause(quick, 0.34).endswith("0.33 s against 1.5 × ideal 0.51 s ✅")
     assert report.floor_incremental_clause(size(floor_incremental=run(0.85, 16)), 0.34) == ""  # start-up not measured
+
+
+def test_the_same_records_as_the_floor_are_checked_and_a_missed_page_is_flagged():
+    s = size(connector_full=run(5.0, records={"pages": 2955, "blog_posts": 545}),
+             floor=run(4.0, records={"pages": 2955, "blog_posts": 545}),
+             connector_incremental=run(1.8, records={"pages": 945, "blog_posts": 1}),
+             floor_incremental=run(0.9, records={"pages": 990, "blog_posts": 1}))
+    text = "".join(report.same_records({"sizes": [s]}))
+    assert "uniform 3,000 pages, full sync: the same records as the floor ✅" in text
+    assert "uniform 3,000 pages, incremental sync: pages 45 fewer ❌" in text
+    reread = size(connector_incremental=run(1.8, records={"pages": 200, "blog_posts": 1}),
+                  floor_incremental=run(0.9, records={"pages": 199, "blog_posts": 1}))
+    assert "incremental sync: pages 1 more ✅" in "".join(report.same_records({"sizes": [reread]}))  # the lookback re-reads
