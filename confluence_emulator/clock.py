@@ -35,16 +35,27 @@ class Clock:
         self._anchor = time.monotonic()
         self._tick = tick_on_mutation
         self._lock = threading.Lock()
+        # Real time: the last time a mutation was stamped with (none yet: just before the start); the clock
+        # never reads earlier than it.
+        self._last_stamp = int(start_ms) - 1
 
     def now_ms(self) -> int:
         with self._lock:
-            if self._real:
-                return self._ms + int((time.monotonic() - self._anchor) * 1000)
-            return self._ms
+            return self._now_locked()
+
+    def _wall_locked(self) -> int:
+        if self._real:
+            return self._ms + int((time.monotonic() - self._anchor) * 1000)
+        return self._ms
+
+    def _now_locked(self) -> int:
+        return max(self._wall_locked(), self._last_stamp) if self._real else self._ms
 
     def advance(self, seconds: float) -> int:
         with self._lock:
             self._ms += int(seconds * 1000)
+            if seconds < 0:  # set back on purpose: so are the stamps
+                self._last_stamp = self._wall_locked() - 1
         return self.now_ms()
 
     def set(self, iso: str) -> int:
@@ -54,16 +65,26 @@ class Clock:
         with self._lock:
             self._ms = int(dt.timestamp() * 1000)
             self._anchor = time.monotonic()
+            self._last_stamp = self._ms - 1
         return self.now_ms()
 
     def tick(self) -> int:
         """Called on every admin mutation so successive edits get distinct times.
 
-        A frozen clock steps a second; a real-time one a millisecond, so that it stays on the wall
-        clock (a client's "now" must not fall behind the site's after a burst of edits)."""
-        if self._tick:
-            return self.advance(0.001 if self._real else self._tick)
-        return self.now_ms()
+        A frozen clock steps a second. A real-time one stamps the wall clock's time, or a millisecond
+        after the previous stamp when that is later (edits faster than one a millisecond), and runs ahead
+        of the wall clock only until the wall clock catches up. It used to step a millisecond for good on
+        every edit: the benchmark's 1,000 edits put the site's clock a second ahead of the connector's,
+        whose sync right after them ends its window at its own "now" and left the last edits to the next
+        sync (900-990 of 990 pages read, from run to run)."""
+        if not self._tick:
+            return self.now_ms()
+        if not self._real:
+            return self.advance(self._tick)
+        with self._lock:
+            now = self._now_locked()
+            self._last_stamp = now + 1 if now <= self._last_stamp else now
+            return self._last_stamp
 
     def iso(self) -> str:
         return fmt_utc(self.now_ms())
