@@ -97,9 +97,10 @@ def record_counts(run):
 
 
 def same_records(results):
-    """The goal "the same pages, exactly once", as far as counts tell: the connector's full sync against the floor's (the
-    same listing), its incremental sync against the incremental floor's (what changed since the full sync's cursor).
-    An incremental sync may read a few more (its lookback re-reads the last minutes); fewer is a page missed."""
+    """The goal "the same pages, exactly once": the connector's record counts against the floor's (the same listing) for
+    the full sync, against the incremental floor's (what changed since the full sync's cursor) for the incremental one,
+    and whether a record id came twice in one sync (``repeated_records``, bench/run.py). An incremental sync may read
+    a few more than the floor (its lookback re-reads the last minutes); fewer is a page missed."""
     lines = []
     for s in results["sizes"]:
         for connector, floor, what in (("connector_full", "floor", "full"), ("connector_incremental", "floor_incremental", "incremental")):
@@ -108,11 +109,14 @@ def same_records(results):
                 continue
             missing = {name: theirs[name] - mine.get(name, 0) for name in theirs if mine.get(name, 0) < theirs[name]}
             extra = {name: mine[name] - theirs.get(name, 0) for name in mine if mine[name] > theirs.get(name, 0)}
-            ok = not missing and (what == "incremental" or not extra)
+            repeated = {name: n for name, n in (s[connector].get("repeated_records") or {}).items() if n}
+            ok = not missing and not repeated and (what == "incremental" or not extra)
             said = ", ".join("%s %d fewer" % (name, n) for name, n in sorted(missing.items()))
             said += (", " if said and extra else "") + ", ".join("%s %d more" % (name, n) for name, n in sorted(extra.items()))
-            lines.append("%s %s pages, %s sync: %s %s" % (shape_of(s), "{:,}".format(s["pages"]), what,
-                                                         said or "the same records as the floor", "✅" if ok else "❌"))
+            said = said or "the same records as the floor"
+            if "repeated_records" in s[connector]:  # runs before 2026-12-06 16:00 UTC kept no ids
+                said += ", " + (", ".join("%s %d twice" % (name, n) for name, n in sorted(repeated.items())) or "each once")
+            lines.append("%s %s pages, %s sync: %s %s" % (shape_of(s), "{:,}".format(s["pages"]), what, said, "✅" if ok else "❌"))
     if not lines:
         return []
     return ["\nThe same records as the floor (record counts per stream; the floor reads the same listing): " + "; ".join(lines) + "."]

@@ -149,6 +149,9 @@ class EmulatorProcess:
 # ----------------------------------------------------------------------------- measuring a child
 RECORD_STREAM = re.compile(rb'"stream": ?"([^"]+)"')
 MESSAGE_TYPE = re.compile(rb'^\{"type": ?"([A-Z_]+)"')
+# A record's id, where its data starts with it (this connector's records and the official connector's do): counted
+# per stream, it says whether a sync emitted a record twice (``repeated_records``).
+RECORD_ID = re.compile(rb'"data": ?\{"id": ?"?([^",}]+)')
 
 
 def measure(name, cmd, emu, env_extra=None, timeout=None, keep_state=False, first_request=False):
@@ -171,6 +174,7 @@ def measure(name, cmd, emu, env_extra=None, timeout=None, keep_state=False, firs
     t0, started_at = time.perf_counter(), time.time()
     proc = subprocess.Popen([str(c) for c in cmd], stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, cwd=str(WORK))
     records, states, summary, errors = {}, {}, None, []
+    ids, with_id = {}, {}  # stream -> the record ids seen, and how many records named one
     err_tail = []
     timed_out = [False]
 
@@ -194,6 +198,10 @@ def measure(name, cmd, emu, env_extra=None, timeout=None, keep_state=False, firs
             m = RECORD_STREAM.search(line, 0, 400)
             s = m.group(1).decode() if m else "?"
             records[s] = records.get(s, 0) + 1
+            m = RECORD_ID.search(line, 0, 600)
+            if m:
+                ids.setdefault(s, set()).add(m.group(1))
+                with_id[s] = with_id.get(s, 0) + 1
         elif kind == b"STATE" and keep_state:
             msg = json.loads(line)
             st = msg["state"]
@@ -220,6 +228,8 @@ def measure(name, cmd, emu, env_extra=None, timeout=None, keep_state=False, firs
         "peak_in_flight": stats.get("peak_in_flight"),
         "exit_code": proc.returncode, "timed_out": timed_out[0], "errors": errors[:3],
     }
+    if with_id and all(with_id.get(stream) == count for stream, count in records.items()):
+        result["repeated_records"] = repeated_records(with_id, ids)
     if first_request:
         logged = [r for r in emu.admin("GET", "/requests")["requests"] if "time" in r]
         stamps = [r["time"] for r in logged]
@@ -253,6 +263,11 @@ def connector_files(emu, tag):
                         "sync_mode": "incremental", "cursor_field": ["lastModifiedAt"], "destination_sync_mode": "append_dedup",
                         "primary_key": [["id"]]})
     return write_json(WORK / ("connector-config-%s.json" % tag), config), write_json(WORK / ("connector-catalog-%s.json" % tag), {"streams": streams})
+
+
+def repeated_records(with_id, ids):
+    """Per stream, how many records repeated an id already emitted in the same sync (0: each record once)."""
+    return {stream: count - len(ids.get(stream, ())) for stream, count in with_id.items()}
 
 
 def keep_request_log(emu, tag, sync):

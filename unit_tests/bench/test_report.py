@@ -75,3 +75,10 @@ def test_the_same_records_as_the_floor_are_checked_and_a_missed_page_is_flagged(
     reread = size(connector_incremental=run(1.8, records={"pages": 200, "blog_posts": 1}),
                   floor_incremental=run(0.9, records={"pages": 199, "blog_posts": 1}))
     assert "incremental sync: pages 1 more ✅" in "".join(report.same_records({"sizes": [reread]}))  # the lookback re-reads
+
+
+def test_a_record_emitted_twice_in_one_sync_is_flagged():
+    once = size(connector_full=run(5.0, records={"pages": 3}, repeated_records={"pages": 0}), floor=run(4.0, records={"pages": 3}))
+    assert "full sync: the same records as the floor, each once ✅" in "".join(report.same_records({"sizes": [once]}))
+    twice = size(connector_full=run(5.0, records={"pages": 3}, repeated_records={"pages": 1}), floor=run(4.0, records={"pages": 3}))
+    assert "full sync: the same records as the floor, pages 1 twice ❌" in "".join(report.same_records({"sizes": [twice]}))
