@@ -95,8 +95,6 @@ class SyncContext:
         self._page_cursors: Dict[str, PageCheckpoints] = {}
         # (stream, records of it observed when the message was made, message), oldest first.
         self._held: List[Tuple[Optional[str], int, AirbyteMessage]] = []
-        # Each stream's oldest held message's ``after_records``: nothing of a stream goes before it does.
-        self._first_held: Dict[Optional[str], int] = {}
         # Look-ups to start when the read begins (``at_read_start``), by name; None once started.
         self._read_start: Optional[Dict[str, Callable[[], Any]]] = {}
 
@@ -169,7 +167,6 @@ class SyncContext:
         """Release ``message`` once ``after_records`` records of ``stream_name`` have gone out (``release``)."""
         with self._lock:
             self._held.append((stream_name, after_records, message))
-            self._first_held.setdefault(stream_name, after_records)
 
     def release(self, records_out: Mapping[str, int]) -> List[AirbyteMessage]:
         """The held messages whose records are all out, in the order they were made; the rest stay held.
@@ -178,10 +175,6 @@ class SyncContext:
         """
         ready: List[AirbyteMessage] = []
         with self._lock:
-            # Called twice per message of the sync: most calls find nothing due, and say so without walking
-            # the held messages, which number hundreds while records queue.
-            if not any(name is None or records_out.get(name, 0) >= due for name, due in self._first_held.items()):
-                return ready
             kept: List[Tuple[Optional[str], int, AirbyteMessage]] = []
             blocked: set = set()
             for stream_name, after_records, message in self._held:
@@ -191,9 +184,6 @@ class SyncContext:
                 else:
                     ready.append(message)
             self._held = kept
-            self._first_held = {}
-            for stream_name, after_records, _ in kept:
-                self._first_held.setdefault(stream_name, after_records)
         return ready
 
     def close(self) -> None:
