@@ -227,20 +227,22 @@ class PageCheckpointingCursor(Cursor):
         minute is still found, as with 0.2.0's single cursor value.
         """
         converter = self.converter
-        state = converter.serialize(self.read_so_far, ConcurrencyCompatibleStateType.date_range)
-        stretches = sorted(state["slices"], key=lambda stretch: converter.parse_value(stretch[converter.START_KEY]))
-        if len(stretches) == 1:  # everything is read up to the windows' end (the module docstring)
-            read_until = converter.parse_value(stretches[0][converter.END_KEY])
+        start_key, end_key, newest_key = converter.START_KEY, converter.END_KEY, converter.MOST_RECENT_RECORD_KEY
+        # Sorted and compared as datetimes, written once: this runs after every page, and parsing the written
+        # values back was most of its cost.
+        read = sorted(self.read_so_far.get("slices", []), key=lambda stretch: stretch[start_key])
+        state = converter.serialize({"slices": read}, ConcurrencyCompatibleStateType.date_range)
+        stretches = state["slices"]
+        if len(read) == 1:  # everything is read up to the windows' end (the module docstring)
+            read_until = read[0][end_key]
             if self.read_until is not None and self.read_until > read_until:
                 read_until = self.read_until
             state[READ_UNTIL_KEY] = converter.output_format(read_until)
-        if stretches:
-            first, last = stretches[0], stretches[-1]
-            newest = last.get(converter.MOST_RECENT_RECORD_KEY)
-            if newest and converter.parse_value(newest) < converter.parse_value(last[converter.END_KEY]):
-                last[converter.END_KEY] = newest
-            state[self.cursor_field.cursor_field_key] = first.get(converter.MOST_RECENT_RECORD_KEY) or first[converter.START_KEY]
-        state["slices"] = stretches
+        if read:
+            newest = read[-1].get(newest_key)
+            if newest and newest < read[-1][end_key]:
+                stretches[-1][end_key] = stretches[-1][newest_key]
+            state[self.cursor_field.cursor_field_key] = stretches[0].get(newest_key) or stretches[0][start_key]
         spaces = self.catch_up.recorded() if self.catch_up is not None else remembered_spaces(self.read_so_far)
         if spaces is not None:
             state[STATE_KEY] = sorted(spaces)
@@ -290,8 +292,9 @@ class PageCheckpointingCursor(Cursor):
             if done_until < start:
                 return
             self._add_stretch(start, done_until, done_until)
-            if self.state != self.last_emitted:
-                self._emit()
+            state = self.state
+            if state != self.last_emitted:
+                self._emit(state)
 
     def ensure_at_least_one_state_emitted(self) -> None:
         with self.lock:
@@ -303,9 +306,9 @@ class PageCheckpointingCursor(Cursor):
         stretches.append({converter.START_KEY: start, converter.END_KEY: end, converter.MOST_RECENT_RECORD_KEY: newest})
         self.read_so_far["slices"] = converter.merge_intervals(stretches)
 
-    def _emit(self) -> None:
+    def _emit(self, state: Optional[MutableMapping[str, Any]] = None) -> None:
         """Hand the state to the sync, to go out once the records this cursor observed are out."""
-        state = self.state
+        state = self.state if state is None else state
         self.last_emitted = state
         self.states.update_state_for_stream(self.stream_name, None, state)
         self.sync.hold(self.states.create_state_message(self.stream_name, None), self.stream_name, self.observed)
