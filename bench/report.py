@@ -31,6 +31,24 @@ def ratio(a, b):
     return a / b if b else float("nan")
 
 
+def wall_cell(r):
+    """The wall time; with the range of every run's when the client ran several times (the median is shown)."""
+    runs = r.get("wall_s_runs") or []
+    if len(runs) > 1:
+        return "%.1f (%.1f–%.1f)" % (r["wall_s"], min(runs), max(runs))
+    return "%.1f" % r["wall_s"]
+
+
+def repeats_sentence(results):
+    """How many times the compared clients ran, for the header; empty for runs that measured each client once."""
+    repeats = results.get("repeats") or 1
+    if repeats < 2:
+        return ""
+    return ("\nThis connector's syncs, the floors and the ideal incremental read ran %d times each at sizes up to %s pages "
+            "(the same machine's speed varies by a quarter from minute to minute): their rows show the median run, with the "
+            "range of wall times, and the goals use the median. The other clients ran once." % (repeats, "{:,}".format(results["repeat_max_size"])))
+
+
 def shape_of(s):
     """Runs before 2.0 had one (uniform) site shape and recorded none."""
     return s.get("shape", "uniform")
@@ -49,8 +67,8 @@ def table(results):
             in_flight = r.get("peak_in_flight")
             if key == "floor" and r.get("output") != "full":
                 label = CLIENTS_OLD_FLOOR
-            rows.append("| %s | %s | %s%s | %.1f | %d | %s | %s | %.0f | %.1f | %.2fx | %.2fx |" % (
-                shape_of(s), "{:,}".format(s["pages"]), label, flag, r["wall_s"], r["requests"], "–" if in_flight is None else in_flight,
+            rows.append("| %s | %s | %s%s | %s | %d | %s | %s | %.0f | %.1f | %.2fx | %.2fx |" % (
+                shape_of(s), "{:,}".format(s["pages"]), label, flag, wall_cell(r), r["requests"], "–" if in_flight is None else in_flight,
                 fmt_records(r), r["peak_rss_mb"], r["cpu_s"],
                 ratio(r["wall_s"], base["wall_s"]), ratio(r["requests"], base["requests"])))
     return "\n".join(rows)
@@ -292,7 +310,7 @@ run (started %s, finished %s) on %d CPUs, Python %s. Raw figures: `bench/results
 
 Emulator: profile `cloud` over HTTPS (%s), seed 7, latency %g ms a request + %g ms per returned item with a body +
 %g ms per item without; blog posts are one fifth of the pages on top. This connector ran with %s.
-Requests are counted by the emulator (reset before each run); peak RSS is the child process's `ru_maxrss`.
+Requests are counted by the emulator (reset before each run); peak RSS is the child process's `ru_maxrss`.%s
 
 ![time against site size](time_vs_size.png)
 
@@ -309,7 +327,7 @@ Requests are counted by the emulator (reset before each run); peak RSS is the ch
        ",".join(dict.fromkeys(shape_of(s) for s in results["sizes"])),
        " --peers-max-size %d" % results["peers_max_size"] if results.get("peers_max_size") else "", results["started"], results.get("finished", "?"),
        results["machine"]["cpus"], results["machine"]["python"], server_of(results), lat["per_request_ms"], lat["per_body_item_ms"],
-       lat["per_item_ms"], ("`num_workers=%d`" % results["num_workers"]) if results.get("num_workers") else "its default config (`num_workers` 8)", table(results), goals(results), notes)
+       lat["per_item_ms"], ("`num_workers=%d`" % results["num_workers"]) if results.get("num_workers") else "its default config (`num_workers` 8)", repeats_sentence(results), table(results), goals(results), notes)
     (out_dir / "RESULTS.md").write_text(md)
 
 

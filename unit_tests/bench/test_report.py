@@ -82,3 +82,10 @@ def test_a_record_emitted_twice_in_one_sync_is_flagged():
     assert "full sync: the same records as the floor, each once ✅" in "".join(report.same_records({"sizes": [once]}))
     twice = size(connector_full=run(5.0, records={"pages": 3}, repeated_records={"pages": 1}), floor=run(4.0, records={"pages": 3}))
     assert "full sync: the same records as the floor, pages 1 twice ❌" in "".join(report.same_records({"sizes": [twice]}))
+
+
+def test_a_repeated_clients_wall_time_shows_the_median_and_the_range():
+    assert report.wall_cell(run(21.04, wall_s_runs=[25.4, 19.5, 21.04])) == "21.0 (19.5–25.4)"
+    assert report.wall_cell(run(21.04)) == "21.0"
+    assert report.repeats_sentence({"repeats": 1}) == ""
+    assert "ran 3 times each at sizes up to 20,000 pages" in report.repeats_sentence({"repeats": 3, "repeat_max_size": 20000})
