@@ -1,8 +1,11 @@
 """lookup_pool.py: look-ups run side by side in threads of their own; the budget of requests is not theirs to keep."""
 
+import subprocess
+import sys
 import threading
 import time
 from concurrent.futures import CancelledError
+from pathlib import Path
 
 import pytest
 
@@ -83,3 +86,30 @@ def test_a_look_up_not_begun_when_the_sync_ends_never_runs():
     calls.release.set()
     assert [f.result(5) for f in busy] == ["done"] * len(busy)
     assert ran == []
+
+
+def test_a_look_up_still_running_when_the_sync_ends_does_not_keep_the_process_alive():
+    # A look-up retrying against a site that no longer answers, when a sync fails: the process must still exit.
+    script = (
+        "import time\n"
+        "from source_confluence.sync.lookup_pool import LookupPool\n"
+        "pool = LookupPool(2)\n"
+        "started = pool.submit(lambda: 'started')\n"
+        "started.result(10)\n"
+        "pool.submit(lambda: time.sleep(120))\n"
+        "time.sleep(0.2)\n"
+        "pool.close()\n"
+        "print('closed', flush=True)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60,
+                          cwd=str(Path(__file__).resolve().parents[2]))
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "closed"
+
+
+def test_a_closed_pool_refuses_new_look_ups():
+    pool = LookupPool(1)
+    assert pool.submit(lambda: 1).result(5) == 1
+    pool.close()
+    with pytest.raises(RuntimeError):
+        pool.submit(lambda: 2)
