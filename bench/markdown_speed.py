@@ -57,6 +57,12 @@ EDGE_CASES = [
     "<p>&lt;![CDATA[not cdata]]&gt;</p>",
     "<frameset><p>frameset</p></frameset><noscript><p>ns</p></noscript>",
     "<select><option>a<option>b</select><p>q<p>r",
+    # Item numbers and a table's first row, found without counting earlier siblings: text, comments and other
+    # elements between the items, a start, nested lists, several tbody, whitespace before the first row.
+    "<ol start='3'><li>a</li><!-- c --><li>b</li> <p>x</p><li>c<ol><li>n</li><li>m</li></ol></li></ol><ol start='x'><li>d</li></ol>",
+    "<table> <!-- c --> <tbody> <tr><td>1</td><td colspan='2'>2</td></tr> <tr><td>3</td></tr></tbody><tbody><tr><td>4</td></tr></tbody></table>",
+    "<table><thead> <tr><th>h</th></tr></thead><tbody><tr><td>1</td></tr></tbody></table><table><thead><tr><td>a</td></tr><tr><td>b</td></tr></thead></table>",
+    "<ol>" + "".join("<li>item %d</li>" % i for i in range(120)) + "</ol>",
 ]
 
 

@@ -22,6 +22,7 @@ markers for ``markdown._tidy`` to resolve.
 from __future__ import annotations
 
 import re
+import threading
 from collections.abc import Callable
 
 from source_confluence.text.markdown_tree import Comment, Node
@@ -59,7 +60,11 @@ class Markdown:
         self._tag_info: dict[str, tuple] = {}
 
     def convert(self, root: Node) -> str:
-        return self._tag(root, frozenset())
+        _conversion.item_numbers = {}
+        try:
+            return self._tag(root, frozenset())
+        finally:
+            _conversion.item_numbers = {}
 
     def _info(self, name: str) -> tuple:
         """(block?, flags this tag adds for its children, conversion function or None), per tag name."""
@@ -106,6 +111,10 @@ class Markdown:
             text = "".join(pieces) if _PRE in inner else _join_collapsing_newlines(pieces)
         return convert(node, text, flags) if convert is not None else text
 
+
+# One conversion's numbers of the items of each <ol>, by id() of the list and of the item (the tree does not change
+# while it is written): counting an item's earlier siblings instead made a long list or table quadratic.
+_conversion = threading.local()
 
 _BLOCKY_NAMES: dict[str, bool] = {}
 
@@ -298,8 +307,7 @@ def _li(el: Node, text: str, flags: frozenset) -> str:
     parent = el.parent
     if parent is not None and parent.name == "ol":
         start = str(parent.get("start") or "")
-        earlier = _previous_elements(el)
-        bullet = "%d. " % ((int(start) if start.isnumeric() else 1) + sum(1 for s in earlier if s.name == "li"))
+        bullet = "%d. " % ((int(start) if start.isnumeric() else 1) + _item_number(parent, el))
     else:
         bullet = "- "
     indent = " " * len(bullet)
@@ -307,9 +315,24 @@ def _li(el: Node, text: str, flags: frozenset) -> str:
     return bullet + text[len(bullet) :] + "\n"
 
 
-def _previous_elements(el: Node) -> list[Node]:
-    siblings = el.parent.contents
-    return [s for s in siblings[: siblings.index(el)] if type(s) is Node]
+def _item_number(parent: Node, item: Node) -> int:
+    """How many <li> come before ``item`` among ``parent``'s children (numbered once per list and conversion)."""
+    numbers = getattr(_conversion, "item_numbers", None)
+    if numbers is None:  # a converter called outside Markdown.convert
+        numbers = _conversion.item_numbers = {}
+    of_list = numbers.get(id(parent))
+    if of_list is None:
+        items = (child for child in parent.contents if type(child) is Node and child.name == "li")
+        of_list = numbers[id(parent)] = {id(child): n for n, child in enumerate(items)}
+    return of_list[id(item)]
+
+
+def _first_element(el: Node) -> bool:
+    """Whether no element comes before ``el`` among its siblings (text and comments may)."""
+    for sibling in el.parent.contents:
+        if type(sibling) is Node:
+            return sibling is el
+    return False
 
 
 def _p(el: Node, text: str, flags: frozenset) -> str:
@@ -368,7 +391,7 @@ def _tr(el: Node, text: str, flags: frozenset) -> str:
     # header; a first row with no <thead> in the table is taken as the header (inferred).
     parent = el.parent
     cells = _named(el, ("td", "th"))
-    first_row = not _previous_elements(el)
+    first_row = _first_element(el)
     head_row = all(cell.name == "th" for cell in cells) or (parent.name == "thead" and len(_named(parent, ("tr",))) == 1)
     head_row_missing = first_row and (
         parent.name != "tbody" or (parent.parent is None or not _named(parent.parent, ("thead",)))
@@ -376,7 +399,7 @@ def _tr(el: Node, text: str, flags: frozenset) -> str:
     width = sum(_colspan(cell, 1000) for cell in cells)
     if first_row and (head_row or head_row_missing):
         return "|" + text + "\n" + "| " + " | ".join(["---"] * width) + " |\n"
-    if first_row and (parent.name == "table" or (parent.name == "tbody" and not _previous_elements(parent))):
+    if first_row and (parent.name == "table" or (parent.name == "tbody" and _first_element(parent))):
         overline = "| " + " | ".join([""] * width) + " |\n" + "| " + " | ".join(["---"] * width) + " |\n"
         return overline + "|" + text + "\n"
     return "|" + text + "\n"
