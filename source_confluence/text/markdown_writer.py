@@ -317,9 +317,10 @@ def _li(el: Node, text: str, flags: frozenset) -> str:
 
 def _item_number(parent: Node, item: Node) -> int:
     """How many <li> come before ``item`` among ``parent``'s children (numbered once per list and conversion)."""
+    # Outside Markdown.convert nothing clears the numbers, and an id() may be reused: count afresh then.
     numbers = getattr(_conversion, "item_numbers", None)
-    if numbers is None:  # a converter called outside Markdown.convert
-        numbers = _conversion.item_numbers = {}
+    if numbers is None:
+        numbers = {}
     of_list = numbers.get(id(parent))
     if of_list is None:
         items = (child for child in parent.contents if type(child) is Node and child.name == "li")
