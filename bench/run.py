@@ -295,7 +295,7 @@ def measure_repeated(runs, name, cmd, emu, request_log=None, **kwargs):
     if runs > 1:
         chosen["wall_s_runs"] = [run["wall_s"] for run in done]
     if request_log:
-        write_json(WORK / ("requests-%s-%s.json" % request_log), logs[reported])
+        keep_request_log(logs[reported], *request_log)
     return chosen, first_states
 
 
@@ -304,9 +304,9 @@ def repeated_records(with_id, ids):
     return {stream: count - len(ids.get(stream, ())) for stream, count in with_id.items()}
 
 
-def keep_request_log(emu, tag, sync):
-    """The emulator's log of the sync just measured, for `python -m bench.request_log` (where the time went)."""
-    write_json(WORK / ("requests-%s-%s.json" % (tag, sync)), emu.admin("GET", "/requests"))
+def keep_request_log(log, tag, sync):
+    """The emulator's log of a measured sync (``GET /requests``), for `python -m bench.request_log` (where the time went)."""
+    write_json(WORK / ("requests-%s-%s.json" % (tag, sync)), log)
 
 
 def cursor_minutes(states):
