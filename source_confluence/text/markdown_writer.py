@@ -64,7 +64,7 @@ class Markdown:
         try:
             return self._tag(root, frozenset())
         finally:
-            _conversion.item_numbers = {}
+            _conversion.item_numbers = None  # none kept between conversions (``_item_number``)
 
     def _info(self, name: str) -> tuple:
         """(block?, flags this tag adds for its children, conversion function or None), per tag name."""

@@ -17,6 +17,7 @@ import pytest
 from markdownify import ATX, MarkdownConverter
 
 from source_confluence.text import markdown as markdown_module
+from source_confluence.text import markdown_writer
 from source_confluence.text.markdown_tree import Comment, Node, ScriptText
 from source_confluence.text.markdown_writer import BR, MARKDOWN
 
@@ -173,3 +174,14 @@ def test_the_comparison_notices_a_difference(monkeypatch) -> None:
     assert ported == reference == "## Title\n\na **b**"
     monkeypatch.setattr(ConfluenceMarkdownify.Options, "heading_style", "underlined")
     assert ConfluenceMarkdownify().convert_soup(bs4.BeautifulSoup("<h2>Title</h2>", "html.parser")) != "## Title"
+
+
+def test_list_items_are_numbered_afresh_outside_a_conversion() -> None:
+    # Numbers are kept only while Markdown.convert writes one tree: after a conversion, a list written on its own
+    # (its items changed since) must not be numbered from what an earlier call saw.
+    assert MARKDOWN.convert(Node("[document]", {}, [Node("ol", {}, [Node("li", {}, ["a"]), Node("li", {}, ["b"])])])).strip() == "1. a\n2. b"
+    second = Node("li", {}, ["second"])
+    items = Node("ol", {}, [Node("li", {}, ["first"]), second])
+    assert markdown_writer._item_number(items, second) == 1
+    items.insert(0, Node("li", {}, ["new first"]))
+    assert markdown_writer._item_number(items, second) == 2
