@@ -315,6 +315,25 @@ def iso_duration(delta: timedelta) -> str:
     return f"{sign}PT{abs(minutes)}M"
 
 
+# What the OAuth authenticator writes into the credentials after each refresh (the manifest's
+# ``refresh_token_updater``; ``refresh_token`` is required, so always there).
+REFRESHED_FIELDS = ("access_token", "token_expiry_date")
+
+
+def reserve_refreshed_fields(credentials: MutableMapping[str, Any]) -> None:
+    """Give the fields a token refresh writes an empty value now, while one thread holds the config.
+
+    Why: the CDK's OAuth authenticator reads its fields with ``dpath.get``, which walks every dict of the
+    config, for each request, in every thread; a refresh that adds a missing field meanwhile ends such a
+    walk with "dictionary changed size during iteration", and the stream with it (seen in CI: a Cloud
+    OAuth sync of attachment files). With the fields there from the start a refresh only replaces values.
+    Empty reads as a missing field does: no token yet, refresh first (``config_spec.DATE_TIME_CHECKER``).
+    """
+    for name in REFRESHED_FIELDS:
+        if credentials.get(name) is None:
+            credentials[name] = ""
+
+
 @dataclass
 class NormaliseConfig(ConfigTransformation):
     """Fill defaults, clean URLs, resolve the Cloud id and the CQL time window.
@@ -373,6 +392,8 @@ class NormaliseConfig(ConfigTransformation):
         credentials = config.get("credentials")
         if isinstance(credentials, MutableMapping):
             self._check_deployment_matches_auth(deployment, credentials)
+            if credentials.get("auth_type") == "oauth2":
+                reserve_refreshed_fields(credentials)
             if credentials.get("auth_type") in GATEWAY_AUTH_TYPES and not credentials.get("cloud_id"):
                 if not look_up_cloud_id:
                     return False

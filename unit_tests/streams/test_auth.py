@@ -41,9 +41,15 @@ class TestSpaceRequestPerSignIn:
         assert url_without_query(stream_requests(http)[-1].url) == f"{GATEWAY}/ex/confluence/looked-up/wiki/api/v2/spaces"
 
     def test_oauth2_refreshes_then_sends_bearer_to_the_gateway_and_persists_the_rotated_token(self, http, capsys):
-        token = http.post(TOKEN_URL, json={"access_token": "access-2", "refresh_token": "refresh-2", "expires_in": 3600})
-        http.get(ConfluenceUrls.gateway().spaces, json=list_page([v2_space()]))
         config = ConfigBuilder().with_oauth2("cid", "secret", "refresh-1").build()
+        fields_when_refreshing = []
+
+        def refreshed(request, context):
+            fields_when_refreshing.append((set(config), set(config["credentials"])))
+            return {"access_token": "access-2", "refresh_token": "refresh-2", "expires_in": 3600}
+
+        token = http.post(TOKEN_URL, json=refreshed)
+        http.get(ConfluenceUrls.gateway().spaces, json=list_page([v2_space()]))
 
         output = read_streams(config, "space")
 
@@ -60,6 +66,9 @@ class TestSpaceRequestPerSignIn:
         assert persisted[-1]["credentials"]["refresh_token"] == "refresh-2"
         assert persisted[-1]["credentials"]["access_token"] == "access-2"
         assert config["credentials"]["refresh_token"] == "refresh-2"
+        # The refresh replaced values and added no field: other threads walk the config meanwhile (config.py
+        # ``reserve_refreshed_fields``), and a dict that grows under a walk fails it.
+        assert fields_when_refreshing == [(set(config), set(config["credentials"]))]
 
     def test_personal_access_token_is_bearer_to_the_data_center_rest_api(self, http):
         http.get(ConfluenceUrls.data_center().spaces, json=list_page([dc_space()]))
