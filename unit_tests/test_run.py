@@ -1,5 +1,6 @@
-"""run.py's ``emit``: the messages go straight to stdout, whole, in order, with the logger's lines between them;
-``main``: the console script leaves nothing unwritten and no exit handler unrun."""
+"""run.py, the console script: it leaves nothing unwritten and no exit handler unrun, and its module imports
+nothing heavy, so that the Markdown pool's processes, which import the main module of their parent, do not
+import airbyte-cdk."""
 
 import gc
 import json
@@ -7,74 +8,12 @@ import os
 import subprocess
 import sys
 import textwrap
-import threading
 from pathlib import Path
 
 from source_confluence.startup import GC_YOUNG_THRESHOLD, THREAD_SWITCH_SECONDS
+from unit_tests.standalone import printed_alone
 
 ROOT = Path(__file__).resolve().parents[1]
-
-# A child process, as the console script runs: the CDK's logger writes into PRINT_BUFFER, emit() prints.
-CHILD = textwrap.dedent(
-    """
-    import logging, sys, threading
-    from airbyte_cdk.logger import init_logger
-    from source_confluence.run import emit
-
-    log = init_logger("airbyte")
-    mode = sys.argv[1]
-
-    def record(i):
-        return '{"type":"RECORD","record":{"stream":"s","data":{"i":%d,"pad":"%s"},"emitted_at":1}}' % (i, "x" * 3000)
-
-    def busy():
-        chatter = threading.Thread(target=lambda: [log.info("from a worker %d", j) for j in range(300)])
-        chatter.start()
-        for i in range(2000):
-            if i == 1000:
-                log.info("halfway")
-            yield record(i)
-        chatter.join()
-        yield '{"type":"STATE","state":{"type":"STREAM"}}'
-
-    def quiet():
-        yield record(0)
-        yield '{"type":"STATE","state":{"type":"STREAM"}}'
-        sys.stdin.readline()  # the test reads the state before letting the run go on
-
-    emit(busy() if mode == "busy" else quiet())
-    """
-)
-
-
-def child(mode):
-    return subprocess.Popen([sys.executable, "-c", CHILD, mode], cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
-
-
-def test_messages_stay_whole_and_ordered_with_log_lines_between_them():
-    output, _ = child("busy").communicate(timeout=120)
-    lines = [json.loads(line) for line in output.splitlines()]  # a line cut by another write would not parse
-    records = [line["record"]["data"]["i"] for line in lines if line["type"] == "RECORD"]
-    logs = [line["log"]["message"] for line in lines if line["type"] == "LOG"]
-    assert records == list(range(2000))
-    assert sorted(logs) == sorted(["halfway"] + [f"from a worker {j}" for j in range(300)])
-    halfway = next(index for index, line in enumerate(lines) if line["type"] == "LOG" and line["log"]["message"] == "halfway")
-    before = [line["record"]["data"]["i"] for line in lines[:halfway] if line["type"] == "RECORD"]
-    assert before[-1] == 999  # logged before record 1000 was emitted, and after 999
-    assert lines[-1]["type"] == "STATE"
-
-
-def test_a_state_reaches_stdout_at_once_not_when_the_next_message_comes():
-    run = child("quiet")
-    seen = []
-    reader = threading.Thread(target=lambda: seen.extend(json.loads(run.stdout.readline())["type"] for _ in range(2)))
-    reader.start()
-    reader.join(timeout=60)  # the run now waits for stdin: only a pushed state can be read
-    try:
-        assert seen == ["RECORD", "STATE"]
-    finally:
-        run.communicate("go\n", timeout=60)
-    assert run.returncode == 0
 
 
 def test_a_reader_that_closes_stdout_gets_no_stack_trace_on_stderr():
@@ -125,3 +64,34 @@ def test_the_console_script_flushes_everything_and_runs_the_exit_handlers_before
     # this process (pytest) kept CPython's defaults
     assert THREAD_SWITCH_SECONDS < sys.getswitchinterval()
     assert gc.get_threshold()[0] < GC_YOUNG_THRESHOLD
+
+
+# A process whose main module is the console script's (as `python -m source_confluence.run` and the
+# `source-confluence` script make it; main() not called), with airbyte-cdk imported as a sync has it, starts
+# the sync's Markdown pool and asks one of its processes what it imported.
+POOL_PROBE = """
+import importlib.util, sys
+sys.modules["__main__"].__spec__ = importlib.util.find_spec("source_confluence.run")
+import source_confluence.launch
+from source_confluence.sync import markdown_pool
+pool = markdown_pool.MarkdownPool()
+started = pool._started_pool()
+print(started is not None)
+print(started.submit(eval, "sorted(m for m in ('airbyte_cdk', 'source_confluence.launch') if m in __import__('sys').modules)").result(timeout=60))
+pool.close()
+"""
+
+
+def test_the_markdown_processes_of_the_console_script_do_not_import_airbyte_cdk():
+    started, imported = printed_alone(POOL_PROBE)
+    assert started == "True"
+    assert imported == "[]"
+
+
+def test_the_console_script_module_imports_no_airbyte_cdk_until_main_runs():
+    # What multiprocessing does in each child process with its parent's main module (spawn.prepare).
+    (imported,) = printed_alone(
+        "import runpy, sys; runpy.run_module('source_confluence.run', run_name='__mp_main__', alter_sys=True);"
+        "print('airbyte_cdk' in sys.modules)"
+    )
+    assert imported == "False"

@@ -7,7 +7,7 @@ import dataclasses
 import serpyco_rs
 from serpyco_rs import _main
 build_schema = _main.get_json_schema
-import source_confluence.run
+import source_confluence.launch
 from airbyte_cdk.models import AirbyteMessage, AirbyteMessageSerializer, AirbyteRecordMessage, Type
 message = AirbyteMessage(type=Type.RECORD, record=AirbyteRecordMessage(stream="pages", data={"id": "1"}, emitted_at=5))
 print(AirbyteMessageSerializer.load(AirbyteMessageSerializer.dump(message)) == message)

@@ -84,7 +84,7 @@ def _uses_proxy(url: str) -> bool:
 def probe_reachable(url: str, field: str) -> None:
     """Fail fast, naming the URL, when nothing listens there or its host does not resolve.
 
-    Called by the console entry point (run.py) before a command runs, not from NormaliseConfig:
+    Called by the console entry point (launch.py) before a command runs, not from NormaliseConfig:
     in-process callers (unit tests with mocked HTTP) must not open sockets.
 
     Without this a closed port or a typo in the host is retried by the HTTP client's backoff for
@@ -117,7 +117,7 @@ def probe_reachable(url: str, field: str) -> None:
 
 
 def probe_configured_urls(config: Mapping[str, Any]) -> None:
-    """Name an unreachable URL in seconds, instead of after minutes of HTTP retries (run.py, before a command)."""
+    """Name an unreachable URL in seconds, instead of after minutes of HTTP retries (launch.py, before a command)."""
     if not isinstance(config.get("base_url"), str):
         return  # the official connector's config: migrated, then checked by the requests themselves
     probe_reachable(normalise_url(config["base_url"], "base_url"), "base_url")

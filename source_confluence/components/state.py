@@ -11,7 +11,7 @@ duplicates that de-duplication on ``id`` absorbs), nothing is skipped.
 Why Python: a declarative ``state_migrations`` entry can only be a custom class.
 
 ``parse_state`` turns the state file into Airbyte state messages, or says what is wrong with it, before
-the sync starts (the console entry point, run.py): a legacy per-stream object becomes per-stream
+the sync starts (the console entry point, launch.py): a legacy per-stream object becomes per-stream
 messages, and a ``date-range`` state (components/checkpoints.py) whose stretches the cursor could not
 read (``unreadable_stretch``) is refused rather than silently read from the start.
 """
