@@ -10,6 +10,8 @@ import sys
 import textwrap
 from pathlib import Path
 
+import pytest
+
 from source_confluence.startup import GC_YOUNG_THRESHOLD, THREAD_SWITCH_SECONDS
 from unit_tests.standalone import printed_alone
 
@@ -66,12 +68,15 @@ def test_the_console_script_flushes_everything_and_runs_the_exit_handlers_before
     assert gc.get_threshold()[0] < GC_YOUNG_THRESHOLD
 
 
-# A process whose main module is the console script's (as `python -m source_confluence.run` and the
-# `source-confluence` script make it; main() not called), with airbyte-cdk imported as a sync has it, starts
-# the sync's Markdown pool and asks one of its processes what it imported.
+# A process whose main module is the console script's (main() not called), with airbyte-cdk imported as a sync
+# has it, starts the sync's Markdown pool and asks one of its processes what it imported. `python -m
+# source_confluence.run` names its main module (the children import it by name); the installed `source-confluence`
+# script is a file (the children run it by path).
+AS_MODULE = 'sys.modules["__main__"].__spec__ = importlib.util.find_spec("source_confluence.run")'
+AS_SCRIPT = 'sys.modules["__main__"].__spec__ = None; sys.modules["__main__"].__file__ = %r'
 POOL_PROBE = """
 import importlib.util, sys
-sys.modules["__main__"].__spec__ = importlib.util.find_spec("source_confluence.run")
+{main}
 import source_confluence.launch
 from source_confluence.sync import markdown_pool
 pool = markdown_pool.MarkdownPool()
@@ -82,8 +87,10 @@ pool.close()
 """
 
 
-def test_the_markdown_processes_of_the_console_script_do_not_import_airbyte_cdk():
-    started, imported = printed_alone(POOL_PROBE)
+@pytest.mark.parametrize("main", [AS_MODULE, AS_SCRIPT % str(Path(sys.executable).with_name("source-confluence"))], ids=["module", "script"])
+def test_the_markdown_processes_of_the_console_script_do_not_import_airbyte_cdk(main):
+    assert "__file__" not in main or Path(sys.executable).with_name("source-confluence").is_file()  # installed (make install)
+    started, imported = printed_alone(POOL_PROBE.replace("{main}", main))
     assert started == "True"
     assert imported == "[]"
 
