@@ -22,8 +22,8 @@ import signal
 import sys
 from typing import Any, Dict
 
+import source_confluence.run  # first, as the console script: its malloc settings before airbyte-cdk loads
 import source_confluence.launch  # noqa: F401 - the import every run would otherwise pay for
-import source_confluence.run
 
 
 def _report(channel: int, **fields: Any) -> None:

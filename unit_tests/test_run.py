@@ -72,8 +72,9 @@ def test_the_console_script_flushes_everything_and_runs_the_exit_handlers_before
 # has it, starts the sync's Markdown pool and asks one of its processes what it imported. `python -m
 # source_confluence.run` names its main module (the children import it by name); the installed `source-confluence`
 # script is a file (the children run it by path).
+SCRIPT = Path(sys.executable).with_name("source-confluence")  # installed by `make install`
 AS_MODULE = 'sys.modules["__main__"].__spec__ = importlib.util.find_spec("source_confluence.run")'
-AS_SCRIPT = 'sys.modules["__main__"].__spec__ = None; sys.modules["__main__"].__file__ = %r'
+AS_SCRIPT = 'sys.modules["__main__"].__spec__ = None; sys.modules["__main__"].__file__ = %r' % str(SCRIPT)
 POOL_PROBE = """
 import importlib.util, sys
 {main}
@@ -87,9 +88,9 @@ pool.close()
 """
 
 
-@pytest.mark.parametrize("main", [AS_MODULE, AS_SCRIPT % str(Path(sys.executable).with_name("source-confluence"))], ids=["module", "script"])
+@pytest.mark.parametrize("main", [AS_MODULE, AS_SCRIPT], ids=["module", "script"])
 def test_the_markdown_processes_of_the_console_script_do_not_import_airbyte_cdk(main):
-    assert "__file__" not in main or Path(sys.executable).with_name("source-confluence").is_file()  # installed (make install)
+    assert main is AS_MODULE or SCRIPT.is_file()
     started, imported = printed_alone(POOL_PROBE.replace("{main}", main))
     assert started == "True"
     assert imported == "[]"

@@ -82,6 +82,8 @@ class MarkdownPool:
                     # forkserver: never fork the connector's own threads and locks into a child. Its
                     # server imports only this module (0.1 s): by default it would import `__main__`,
                     # the connector with airbyte-cdk (1 s and more), while the sync's workers wait.
+                    # Each process it starts still imports the parent's main module (multiprocessing
+                    # does, whatever the preload): the console script's stays light for that (run.py).
                     context = multiprocessing.get_context("forkserver")
                     context.set_forkserver_preload([__name__])
                     self._pool = ProcessPoolExecutor(max_workers=_worker_count(), mp_context=context)
