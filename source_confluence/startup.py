@@ -24,7 +24,10 @@ gives each serializer a JSON schema, reading the docstring of every field of the
 source files (``inspect.getsource``, which on Python 3.11 parses the whole module again for each class). That
 was 0.44 s of the console script's 1.27 s of imports on the benchmark machine, 0.09 s without (bench/NOTES.md).
 Neither the CDK nor this connector reads those schemas: they dump and load messages. So they are left out while
-the CDK's models are imported; every serializer built afterwards gets its schema as usual.
+the CDK's models are imported; every serializer built afterwards gets its schema as usual. The same goes for the
+fields' docstrings, which serpyco-rs reads for every dataclass it describes whether a schema is built or not
+(``get_attributes_doc``: the source again, and ``ast.parse`` of it), only to put them in that schema: 0.1 s of
+CPU at every start on the benchmark machine (bench/NOTES.md).
 
 If serpyco-rs no longer builds the schema where this expects it, the models are imported the usual way.
 
@@ -52,7 +55,7 @@ import gc
 import importlib
 import os
 import sys
-from typing import Any, Optional
+from typing import Any, Dict, Optional
 
 # glibc's malloc.h: mallopt's parameters for the most arenas and for the size served by mmap.
 M_ARENA_MAX = -8
@@ -106,21 +109,33 @@ def _mallopt(environment_name: str, parameter: int, value: int) -> bool:
 
 
 def import_protocol_models() -> None:
-    """Import ``airbyte_cdk.models``, its serializers built without JSON schemas (a no-op once it is imported)."""
-    try:
-        serializer_module: Optional[Any] = importlib.import_module("serpyco_rs._main")
-    except ImportError:
-        serializer_module = None
-    build_schema = getattr(serializer_module, "get_json_schema", None)
-    if not callable(build_schema):
-        importlib.import_module("airbyte_cdk.models")
-        return
-    setattr(serializer_module, "get_json_schema", _no_schema)
+    """Import ``airbyte_cdk.models``, its serializers built without JSON schemas or field docstrings (a no-op once
+    it is imported)."""
+    skipped = [
+        # (serpyco-rs module, the name it calls, what it gets meanwhile)
+        ("serpyco_rs._main", "get_json_schema", _no_schema),
+        ("serpyco_rs._describe", "get_attributes_doc", _no_docstrings),
+    ]
+    restore = []
+    for module_name, name, stand_in in skipped:
+        try:
+            module: Optional[Any] = importlib.import_module(module_name)
+        except ImportError:
+            module = None
+        original = getattr(module, name, None)
+        if callable(original):
+            setattr(module, name, stand_in)
+            restore.append((module, name, original))
     try:
         importlib.import_module("airbyte_cdk.models")
     finally:
-        setattr(serializer_module, "get_json_schema", build_schema)
+        for module, name, original in restore:
+            setattr(module, name, original)
 
 
 def _no_schema(type_info: Any) -> None:
     return None
+
+
+def _no_docstrings(cls: Any) -> Dict[str, str]:
+    return {}
