@@ -271,6 +271,12 @@ def goals(results):
     out.append("\nThis connector's start-up: `source-confluence spec` takes %s s (best of 3); from its process start to its first "
                "request (and, in brackets, to its first request that reads content, a walk or a window count: its config "
                "look-ups go out while it builds the source): %s." % (results.get("connector_spec_s", "–"), "; ".join(starts)))
+    minimal = ["%s %s pages %s" % (shape_of(s), "{:,}".format(s["pages"]), seconds(s["minimal_cdk_source"], "first_request_s"))
+               for s in results["sizes"] if s.get("minimal_cdk_source")]
+    if minimal:
+        out.append("\nStart-up on airbyte-cdk itself: a one-stream declarative source on the same CDK, started as Airbyte's "
+                   "manifest-only image starts one (bench/minimal_source.py), from its process start to its first request: "
+                   "%s." % "; ".join(minimal))
     after = []
     for s in results["sizes"]:
         c, f = s["connector_full"], s.get("floor")

@@ -403,6 +403,15 @@ def run_size(pages, shape, args, bins):
                                            floor_command(emu), emu, env_extra=floor_env(emu, {}), timeout=args.timeout,
                                            first_request=True)
         out["floor"]["output"] = FLOOR_OUTPUT  # runs before it have a bodies-only floor here (bench/report.py)
+        # What start-up costs on airbyte-cdk itself: a one-stream declarative source, started as Airbyte's manifest-only
+        # image starts one, to its first request (bench/minimal_source.py).
+        minimal_catalog = write_json(WORK / "minimal-source-catalog.json", {"streams": [
+            {"stream": {"name": "spaces", "json_schema": {}, "supported_sync_modes": ["full_refresh"]}, "sync_mode": "full_refresh",
+             "destination_sync_mode": "overwrite"}]})
+        out["minimal_cdk_source"], _ = measure_repeated(runs, "a minimal airbyte-cdk declarative source",
+                                                        [CLIENT_BIN / "python", "-m", "bench.minimal_source", "read", "--config", cfg,
+                                                         "--catalog", minimal_catalog], emu, env_extra=this_tree,
+                                                        timeout=args.timeout, first_request=True)
         # The network-only floor (the listing, no look-ups, no Markdown), for reference: its expand differs from
         # the full floor's, so it reads cold too.
         out["floor_bodies"], _ = measure("floor (bodies only), %d in flight" % FLOOR_IN_FLIGHT, floor_command(emu, output="bodies"),
