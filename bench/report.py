@@ -277,6 +277,17 @@ def goals(results):
         out.append("\nStart-up on airbyte-cdk itself: a one-stream declarative source on the same CDK, started as Airbyte's "
                    "manifest-only image starts one (bench/minimal_source.py), from its process start to its first request: "
                    "%s." % "; ".join(minimal))
+        bounds = []
+        for s in results["sizes"]:
+            m, f = (s.get("minimal_cdk_source") or {}).get("first_request_s"), s.get("floor")
+            if m is None or not f or f.get("first_read_request_s") is None:
+                continue
+            bound = m + f["wall_s"] - f["first_read_request_s"]
+            bounds.append("%s %s pages %.2f + %.2f = %.2f s, %.2fx" % (shape_of(s), "{:,}".format(s["pages"]), m,
+                                                                        f["wall_s"] - f["first_read_request_s"], bound, bound / f["wall_s"]))
+        if bounds:
+            out.append("A client that starts as that source does and then reads as fast as the floor after the floor's "
+                       "start-up, against the floor: %s." % "; ".join(bounds))
     after = []
     for s in results["sizes"]:
         c, f = s["connector_full"], s.get("floor")
