@@ -47,6 +47,18 @@ def test_goals_set_the_full_syncs_after_start_up_side_by_side():
     assert "| 1.48x ❌ |" in text  # the goal itself is still the whole sync's
 
 
+def test_goals_set_a_minimal_cdk_sources_start_up_plus_the_floors_read_against_the_floor():
+    s = size(connector_full=run(5.4, 128, first_request_s=0.9, first_read_request_s=1.2, peak_in_flight=8, peak_rss_mb=140.0),
+             connector_incremental=run(1.8, 18),
+             floor=run(4.0, 134, output="full", first_request_s=0.3, first_read_request_s=0.3),
+             minimal_cdk_source=run(1.8, 1, first_request_s=1.6))
+    text = report.goals({"sizes": [s], "connector_spec_s": 1.1})
+    assert "to its first request: uniform 3,000 pages 1.6 s." in text
+    # 1.6 s to start, then the floor's 3.7 s after its own start-up: 5.3 s, against the floor's 4.0 s
+    assert "uniform 3,000 pages 1.60 + 3.70 = 5.30 s, 1.32x" in text
+    assert "Start-up on airbyte-cdk itself" not in report.goals({"sizes": [dict(s, minimal_cdk_source=None)], "connector_spec_s": 1.1})
+
+
 def test_a_ratio_just_under_the_goal_is_not_shown_rounded_up_to_it():
     assert report.times(9.97, 10) == "9.97x"
     assert report.times(9.94, 10) == "9.9x"
