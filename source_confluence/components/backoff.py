@@ -21,6 +21,10 @@ Why Python, in two pieces:
     error: ``HttpResponseFilter.predicate`` is evaluated without ``config``, so this choice needs code.
   * A 2xx whose JSON body does not parse (a proxy that cut it short with a consistent
     ``Content-Length``): retried instead of crashing the record extractor.
+  * A TLS certificate this machine does not trust (a Data Center behind a private CA, a proxy that
+    re-signs traffic): the CDK retries every request exception, so `check` spent minutes saying
+    "Rate limit exceeded. Retrying"; it is a config error, named at once. Other TLS failures (a
+    connection cut mid-handshake) are still retried.
 
   Anything else resolves to ``None`` and falls through to the next handler.
 """
@@ -28,6 +32,7 @@ Why Python, in two pieces:
 import email.utils
 import logging
 import random
+import ssl
 from dataclasses import InitVar, dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Mapping, Optional, Union
@@ -189,6 +194,8 @@ class ConfluenceRecoveryHandler(ErrorHandler):
     def interpret_response(
         self, response_or_exception: Optional[Union[requests.Response, Exception]] = None
     ) -> Optional[ErrorResolution]:  # type: ignore[override]
+        if isinstance(response_or_exception, requests.exceptions.SSLError):
+            return untrusted_certificate_resolution(response_or_exception)
         if not isinstance(response_or_exception, requests.Response):
             return None
         response = response_or_exception
@@ -228,6 +235,41 @@ class ConfluenceRecoveryHandler(ErrorHandler):
                 error_message=f"Confluence timed out (HTTP 504) on a page of {size} items; retrying with {smaller}.",
             )
         return None  # no page to shrink: the next handler retries the 504 as it is
+
+
+def certificate_refusal(error: BaseException) -> Optional[ssl.SSLCertVerificationError]:
+    """The certificate check that failed behind ``error``, if that is what failed. requests wraps urllib3's
+    error, which wraps the ssl module's, through ``args``, ``reason`` and exception chaining."""
+    pending: list = [error]
+    seen = set()
+    while pending:
+        current = pending.pop()
+        if not isinstance(current, BaseException) or id(current) in seen:
+            continue
+        seen.add(id(current))
+        if isinstance(current, ssl.SSLCertVerificationError):
+            return current
+        pending += [getattr(current, "reason", None), current.__cause__, current.__context__, *current.args]
+    return None
+
+
+def untrusted_certificate_resolution(error: requests.exceptions.SSLError) -> Optional[ErrorResolution]:
+    """A config error naming the host and why its certificate was refused; None for other TLS failures."""
+    refusal = certificate_refusal(error)
+    if refusal is None:
+        return None
+    host = urlsplit(getattr(error.request, "url", None) or "").hostname or "the server"
+    why = getattr(refusal, "verify_message", None) or "certificate verify failed"
+    return ErrorResolution(
+        response_action=ResponseAction.FAIL,
+        failure_type=FailureType.config_error,
+        error_message=(
+            f"The TLS certificate of {host} is not trusted on this machine ({why}). If the site uses a certificate "
+            "from a private certificate authority (common on Data Center) or traffic goes through a proxy that "
+            "re-signs it, add that authority to the trust store the connector runs with (for example with the "
+            "REQUESTS_CA_BUNDLE environment variable), or give the site a certificate from a public authority."
+        ),
+    )
 
 
 @dataclass

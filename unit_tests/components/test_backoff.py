@@ -93,3 +93,32 @@ def test_a_downloaded_file_that_is_broken_json_is_the_file_not_a_body_cut_short(
     downloads = ConfluenceErrorHandler(config={}, parameters={}, retry_unparseable_json=False)
     assert downloads.interpret_response(broken).response_action == ResponseAction.SUCCESS
     assert ConfluenceErrorHandler(config={}, parameters={}).interpret_response(broken).response_action == ResponseAction.RETRY
+
+
+def tls_failure(cause):
+    """A requests SSLError wrapped as requests wraps urllib3's (MaxRetryError -> SSLError -> the ssl module's)."""
+    import urllib3
+
+    url = "https://wiki.example.com/rest/api/space?limit=200"
+    wrapped = urllib3.exceptions.MaxRetryError(None, url, reason=urllib3.exceptions.SSLError(cause))
+    return requests.exceptions.SSLError(wrapped, request=requests.Request("GET", url).prepare())
+
+
+def test_a_certificate_this_machine_does_not_trust_is_a_config_error_at_once_naming_the_host():
+    import ssl
+
+    refused = ssl.SSLCertVerificationError(1, "[SSL: CERTIFICATE_VERIFY_FAILED] certificate verify failed")
+    refused.verify_message = "self-signed certificate in certificate chain"
+    resolution = ConfluenceErrorHandler(config={}, parameters={}).interpret_response(tls_failure(refused))
+    assert resolution.response_action == ResponseAction.FAIL
+    assert resolution.failure_type.value == "config_error"
+    assert "wiki.example.com is not trusted on this machine (self-signed certificate in certificate chain)" in resolution.error_message
+    assert "REQUESTS_CA_BUNDLE" in resolution.error_message
+
+
+def test_a_tls_connection_cut_mid_handshake_is_still_retried():
+    import ssl
+
+    cut = ssl.SSLEOFError(8, "EOF occurred in violation of protocol")
+    assert ConfluenceRecoveryHandler(config={}, parameters={}).interpret_response(tls_failure(cut)) is None
+    assert ConfluenceErrorHandler(config={}, parameters={}).interpret_response(tls_failure(cut)).response_action == ResponseAction.RETRY
