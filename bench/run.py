@@ -46,6 +46,9 @@ SEED = 7
 # Kept-alive connections, as Confluence's edge keeps them: with werkzeug's connection per request, every request
 # cost the emulator a TLS handshake on the CPUs it shares with the client, a cost no real site charges.
 EMULATOR_SERVER = "keepalive"
+# bench/minimal_source.py's one stream, selected (kept here: importing that module imports airbyte-cdk).
+MINIMAL_SOURCE_CATALOG = {"streams": [{"stream": {"name": "spaces", "json_schema": {}, "supported_sync_modes": ["full_refresh"]},
+                                       "sync_mode": "full_refresh", "destination_sync_mode": "overwrite"}]}
 IDEAL_WINDOWS, IDEAL_CONCURRENCY = 12, 20
 # The floor (bench/floor.py): the in-flight budget the goals hold the connector to, and how it fetches bodies.
 # FLOOR_OUTPUT "full" is the connector's output (Markdown, access look-ups, mention names): the floor the 1.3x
@@ -405,9 +408,7 @@ def run_size(pages, shape, args, bins):
         out["floor"]["output"] = FLOOR_OUTPUT  # runs before it have a bodies-only floor here (bench/report.py)
         # What start-up costs on airbyte-cdk itself: a one-stream declarative source, started as Airbyte's manifest-only
         # image starts one, to its first request (bench/minimal_source.py).
-        minimal_catalog = write_json(WORK / "minimal-source-catalog.json", {"streams": [
-            {"stream": {"name": "spaces", "json_schema": {}, "supported_sync_modes": ["full_refresh"]}, "sync_mode": "full_refresh",
-             "destination_sync_mode": "overwrite"}]})
+        minimal_catalog = write_json(WORK / "minimal-source-catalog.json", MINIMAL_SOURCE_CATALOG)
         out["minimal_cdk_source"], _ = measure_repeated(runs, "a minimal airbyte-cdk declarative source",
                                                         [CLIENT_BIN / "python", "-m", "bench.minimal_source", "read", "--config", cfg,
                                                          "--catalog", minimal_catalog], emu, env_extra=this_tree,

@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from bench.run import MINIMAL_SOURCE_CATALOG
 from confluence_emulator import Emulator
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -16,10 +17,8 @@ ROOT = Path(__file__).resolve().parents[1]
 def test_it_reads_every_space_with_the_connectors_config_in_one_request(tmp_path):
     with Emulator(profile="cloud", seed=5, pages=30) as emulator:
         config = {"base_url": emulator.base_url, "deployment": "cloud", "credentials": dict(emulator.info["credentials"]["api_token"])}
-        catalog = {"streams": [{"stream": {"name": "spaces", "json_schema": {}, "supported_sync_modes": ["full_refresh"]},
-                                "sync_mode": "full_refresh", "destination_sync_mode": "overwrite"}]}
         (tmp_path / "config.json").write_text(json.dumps(config))
-        (tmp_path / "catalog.json").write_text(json.dumps(catalog))
+        (tmp_path / "catalog.json").write_text(json.dumps(MINIMAL_SOURCE_CATALOG))
         emulator.admin.reset_requests()
         done = subprocess.run([sys.executable, "-m", "bench.minimal_source", "read", "--config", str(tmp_path / "config.json"),
                                "--catalog", str(tmp_path / "catalog.json")], capture_output=True, text=True, cwd=str(ROOT),
