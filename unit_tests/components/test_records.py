@@ -262,3 +262,36 @@ def test_versions_from_cloud_v2_and_data_center_become_one_shape():
         {"number": 3, "when": "2024-03-11T19:24:06.964+08:00", "by": {"userKey": "key-1"}, "message": "typo", "minorEdit": True}, "")
     assert cloud == {"number": 3, "createdAt": "2024-03-11T11:24:06.964Z", "message": "typo", "minorEdit": True, "authorId": "acc-1"}
     assert data_center == dict(cloud, authorId="key-1")
+
+
+from datetime import datetime, timedelta, timezone  # noqa: E402
+import random  # noqa: E402
+
+from source_confluence.components.records import to_utc  # noqa: E402
+
+
+def _utc_by_parsing(text):
+    moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    return moment.astimezone(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def test_timestamps_already_in_utc_milliseconds_come_out_as_a_full_parse_gives_them():
+    rng = random.Random(7)
+    start = datetime(1999, 12, 31, tzinfo=timezone.utc)
+    for _ in range(2000):
+        moment = start + timedelta(milliseconds=rng.randrange(10**12))
+        text = moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+        assert to_utc(text) == _utc_by_parsing(text)
+
+
+def test_timestamps_the_quick_form_does_not_cover_are_still_parsed_or_refused():
+    assert to_utc("2024-03-11T11:24:06.964+01:00") == "2024-03-11T10:24:06.964Z"
+    assert to_utc("2024-03-11T11:24:06Z") == "2024-03-11T11:24:06.000Z"
+    assert to_utc("2024-03-11T11:24:06.964123Z") == "2024-03-11T11:24:06.964Z"
+    assert to_utc("2024-01-31T23:59:59.999Z") == "2024-01-31T23:59:59.999Z"
+    assert to_utc(1710156246964) == "2024-03-11T11:24:06.964Z"
+    # Shaped like the output but not a date: refused as before, not passed through.
+    assert to_utc("2023-02-29T10:00:00.000Z") is None
+    assert to_utc("2024-13-01T10:00:00.000Z") is None
+    assert to_utc("2024-04-31T10:00:00.000Z") is None
+    assert to_utc("2024-03-11T24:00:00.000Z") is None
