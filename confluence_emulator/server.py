@@ -8,7 +8,8 @@ Two servers, chosen by `server=`:
 * ``keepalive``: cheroot's WSGI server, which keeps HTTP/1.1 connections alive as Confluence's edge does. The
   benchmark uses it: with a handshake per request the emulator's CPU, shared with the client on a small
   machine, made every extra request cost far more than it does against a real site. It cannot emulate
-  connection faults.
+  connection faults. Like a real edge it keeps every idle connection until it times out (cheroot's default
+  closed all but 10).
 """
 from __future__ import annotations
 
@@ -65,6 +66,10 @@ class _KeepAliveServer:
         from cheroot import wsgi
         self._server = wsgi.Server((host, port), app, numthreads=self.MIN_THREADS, max=self.MAX_THREADS,
                                    server_name=name)
+        # cheroot answers "Connection: close" once 10 idle connections are open, whoever holds them. A real site's
+        # edge keeps a client's idle connections until they time out: a client with a connection pool per
+        # endpoint (an Airbyte connector has one per stream) otherwise paid a TLS handshake on most requests.
+        self._server.keep_alive_conn_limit = None
         # Quiet, as werkzeug's handler is here: a client that drops a connection is not news.
         self._server.error_log = lambda *args, **kwargs: None
         if ssl_context is not None:

@@ -64,3 +64,28 @@ def test_the_log_says_when_each_request_arrived_and_how_long_the_emulator_held_i
         # Its arrival, not its answer (one latency later): readers of the log add elapsed_ms to it.
         assert sent <= entry["time"] < sent + 0.25
         assert entry["time"] + entry["elapsed_ms"] / 1000 <= answered + 0.01
+
+
+def _open_connection(emu):
+    url = urlsplit(emu.base_url)
+    return http.client.HTTPConnection(url.hostname, url.port, timeout=10)
+
+
+def test_the_keepalive_server_keeps_more_than_ten_idle_connections_open():
+    """A client with a pool per endpoint holds many idle connections; cheroot's default answered the 11th with
+    "Connection: close" (each of that client's requests then paid a new handshake)."""
+    with Emulator(pages=20, server="keepalive") as emu:
+        cred = emu.info["credentials"]["api_token"]
+        auth = "Basic " + b64encode(("%s:%s" % (cred["email"], cred["api_token"])).encode()).decode()
+        connections = [_open_connection(emu) for _ in range(16)]
+        try:
+            for round_ in range(2):
+                for conn in connections:  # each answered, then left idle while the others ask
+                    conn.request("GET", "/wiki/rest/api/space?limit=1", headers={"Authorization": auth})
+                    response = conn.getresponse()
+                    response.read()
+                    assert (round_, response.status, response.getheader("Connection")) == (round_, 200, None)
+        finally:
+            for conn in connections:
+                conn.close()
+        assert emu.admin.stats()["total"] == 32
