@@ -46,6 +46,7 @@ from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 from source_confluence.config_spec import config_problems, drop_null_optional_fields, fill_defaults, manifest, spec_default
 from source_confluence.api.endpoints import api_roots, signing_headers
 from source_confluence.components.slicing import slice_plan
+from source_confluence.sync import connections
 from source_confluence.sync.context import SYNC_ID_KEY, new_sync_id
 from source_confluence.components.visible_spaces import visible_space_keys
 
@@ -190,7 +191,7 @@ def discover_time_zones(config: Mapping[str, Any], signing: Optional[Mapping[str
 
     def zone_from(path: str, field: str) -> Optional[str]:
         try:
-            response = requests.get(f"{root}/{path}", headers=headers, timeout=LOOKUP_TIMEOUT_SECONDS)
+            response = connections.get(f"{root}/{path}", headers=headers, timeout=LOOKUP_TIMEOUT_SECONDS)
             zone = response.json().get(field) if response.ok else None
         except (requests.RequestException, ValueError, AttributeError):
             zone = None

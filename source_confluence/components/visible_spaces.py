@@ -16,9 +16,8 @@ import logging
 from typing import Any, List, Mapping, Optional
 from urllib.parse import parse_qsl, urlsplit
 
-import requests
-
 from source_confluence.api.endpoints import api_roots
+from source_confluence.sync import connections
 
 logger = logging.getLogger("airbyte")
 
@@ -45,7 +44,7 @@ def visible_space_keys(config: Mapping[str, Any], signing: Optional[Mapping[str,
     seen_queries = set()
     try:
         while True:
-            response = requests.get(url, params=params, headers=headers, timeout=LOOKUP_TIMEOUT_SECONDS)
+            response = connections.get(url, params=params, headers=headers, timeout=LOOKUP_TIMEOUT_SECONDS)
             if not response.ok:
                 logger.info("Could not list the visible spaces (HTTP %s); spaces that became visible are caught up next time.", response.status_code)
                 return None

@@ -33,6 +33,7 @@ import requests
 from airbyte_cdk.sources.streams.call_rate import LimiterMixin
 
 from source_confluence.config_spec import spec_default
+from source_confluence.sync.connections import share
 
 DEFAULT_WORKERS = spec_default("num_workers")
 # The most pages of results in hand while the budget still counts as mostly idle: one page of each walk of an
@@ -151,6 +152,8 @@ def slot() -> Iterator[None]:
 
 
 def _send_in_a_slot(self: Any, request: requests.PreparedRequest, **kwargs: Any) -> requests.Response:
+    if current() is not None:
+        share(self, request.url)  # one connection pool for all the sync's sessions (connections.py)
     with slot():
         return _cdk_send(self, request, **kwargs)
 

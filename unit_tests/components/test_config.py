@@ -6,13 +6,13 @@ from types import SimpleNamespace
 
 import freezegun
 import pytest
-import requests
 from airbyte_cdk.models import FailureType
 from airbyte_cdk.utils.traced_exception import AirbyteTracedException
 
 from source_confluence.api.endpoints import signing_headers
 from source_confluence.components import config as config_module
 from source_confluence.components.config import lookup_parameters, prefetch_lookups
+from source_confluence.sync import connections
 from unit_tests.config_builder import CLOUD_ID, GATEWAY, SITE, TOKEN_URL, ConfigBuilder
 from unit_tests.conftest import (
     eventually,
@@ -219,7 +219,7 @@ class TestCqlWindowShifts:
     def test_the_look_ups_before_a_sync_are_in_flight_together(self, monkeypatch):
         # Every sync waits for them before its first record: the two zones and the visible spaces are
         # asked at once. Each answer waits until all three requests are out (requests_mock would
-        # serialise them, so requests.get itself is replaced).
+        # serialise them, so the GET they are sent with is replaced).
         all_three = threading.Barrier(3, timeout=10)
         answers = {
             "/user/current": {"timeZone": "America/New_York"},
@@ -232,7 +232,7 @@ class TestCqlWindowShifts:
             body = next(answer for path, answer in answers.items() if url.endswith(path))
             return SimpleNamespace(ok=True, status_code=200, json=lambda: body)
 
-        monkeypatch.setattr(requests, "get", get)
+        monkeypatch.setattr(connections, "get", get)
         config = normalise(ConfigBuilder().with_api_token().with_workers(4).build())
         assert not all_three.broken
         assert config["_derived"]["cql_time_zones"] == ["America/New_York", "Asia/Tokyo"]
