@@ -38,6 +38,22 @@ def test_peers_against_floors_only_where_the_connector_is_under_ten_times_a_peer
     assert report.peers_against_floors({"sizes": [fast]}) == []
 
 
+def test_where_the_connector_is_under_ten_times_a_peer_its_start_up_then_the_floors_read_is_set_against_the_peer():
+    # The connector's first read request at 1.4 s, the floor's read 23.6 - 0.3 = 23.3 s after its own: 24.7 s at best.
+    s = dict(size(connector_full=run(26.0, first_read_request_s=1.4), floor=run(23.6, first_read_request_s=0.3),
+                  airbyte_0_2_16=run(238.4)), pages=20000, shape="real")
+    text = "".join(report.peers_against_floors({"sizes": [s]}))
+    assert "Real site, 20,000 pages: the official connector took 238.4 s; the floor with the connector's output 23.6 s (10.1x)." in text
+    assert "its first read request at 1.40 s) and then reading as fast as that floor after its own start-up: 24.7 s (9.65x)." in text
+    unknown_start = dict(s, connector_full=run(26.0))
+    assert "Starting as this connector does" not in "".join(report.peers_against_floors({"sizes": [unknown_start]}))
+
+
+def test_a_site_is_named_by_shape_and_pages():
+    assert report.site({"pages": 100000, "shape": "real"}) == "real 100,000 pages"
+    assert report.site({"pages": 3000}) == "uniform 3,000 pages"
+
+
 def test_goals_set_the_full_syncs_after_start_up_side_by_side():
     s = size(connector_full=run(5.9, 129, first_request_s=0.9, first_read_request_s=1.3, peak_in_flight=8, peak_rss_mb=150.0),
              connector_incremental=run(2.2, 19, first_request_s=0.9, first_read_request_s=1.3),
