@@ -2,7 +2,6 @@
 
 import logging
 import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 import requests
@@ -10,9 +9,10 @@ from airbyte_cdk.sources.streams.http.http_client import HttpClient
 
 from source_confluence.sync import connections
 from source_confluence.sync.in_flight import InFlightBudget, reading
+from unit_tests.local_http import LocalServer, QuietHandler
 
 
-class KeepAliveServer:
+class KeepAliveServer(LocalServer):
     """A local HTTP/1.1 server that keeps connections open and counts those it accepted."""
 
     def __init__(self):
@@ -20,7 +20,7 @@ class KeepAliveServer:
         self.connections = 0
         self.lock = threading.Lock()
 
-        class Handler(BaseHTTPRequestHandler):
+        class Handler(QuietHandler):
             protocol_version = "HTTP/1.1"  # keep-alive
 
             def setup(self):
@@ -29,31 +29,15 @@ class KeepAliveServer:
                     server.connections += 1
 
             def do_GET(self):
-                body = b'{"results": []}'
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
+                self.answer(b'{"results": []}', "application/json")
 
-            def log_message(self, *args):
-                pass
-
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.httpd.daemon_threads = True
-        self.url = "http://127.0.0.1:%d" % self.httpd.server_port
-        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
-
-    def close(self):
-        self.httpd.shutdown()
-        self.httpd.server_close()
+        super().__init__(Handler)
 
 
 @pytest.fixture
 def server():
-    started = KeepAliveServer()
-    yield started
-    started.close()
+    with KeepAliveServer() as started:
+        yield started
 
 
 @pytest.fixture(autouse=True)

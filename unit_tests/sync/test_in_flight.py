@@ -3,7 +3,6 @@
 import threading
 import time
 from contextlib import ExitStack
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 import requests
@@ -11,13 +10,14 @@ from airbyte_cdk.sources.streams.call_rate import LimiterSession
 
 from source_confluence.sync import in_flight
 from source_confluence.sync.in_flight import IDLE_PAGES_IN_HAND, InFlightBudget, reading, workers
+from unit_tests.local_http import LocalServer, QuietHandler
 
 ANSWER_AFTER_SECONDS = 0.05
 # How long a request waits for the others the server expects to hold at once (``SlowServer.together``).
 TOGETHER_AT_MOST_SECONDS = 3.0
 
 
-class SlowServer:
+class SlowServer(LocalServer):
     """A local HTTP server that counts the requests it holds at once. Until ``together`` have been held at once,
     each waits for the others (at most ``TOGETHER_AT_MOST_SECONDS``): the peak does not depend on how fast
     threads start, only on how many requests the client lets out."""
@@ -29,7 +29,7 @@ class SlowServer:
         self.running = self.peak = self.total = 0
         self.together = 1
 
-        class Handler(BaseHTTPRequestHandler):
+        class Handler(QuietHandler):
             def do_GET(self):
                 with counter.lock:
                     counter.running += 1
@@ -46,28 +46,15 @@ class SlowServer:
                     self.send_header("Content-Length", "0")
                     self.end_headers()
                     return
-                self.send_response(200)
-                self.send_header("Content-Length", "2")
-                self.end_headers()
-                self.wfile.write(b"ok")
+                self.answer(b"ok")
 
-            def log_message(self, *args):
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = "http://127.0.0.1:%d" % self.server.server_address[1]
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def close(self):
-        self.server.shutdown()
-        self.server.server_close()
+        super().__init__(Handler)
 
 
 @pytest.fixture
 def server():
-    slow = SlowServer()
-    yield slow
-    slow.close()
+    with SlowServer() as slow:
+        yield slow
 
 
 def send_side_by_side(url, threads, path="/"):
