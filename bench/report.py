@@ -300,8 +300,8 @@ def goals(results):
             if m is None or not f or f.get("first_read_request_s") is None:
                 continue
             bound = m + f["wall_s"] - f["first_read_request_s"]
-            bounds.append("%s %.2f + %.2f = %.2f s, %.2fx" % (site(s), m,
-                                                                        f["wall_s"] - f["first_read_request_s"], bound, bound / f["wall_s"]))
+            bounds.append("%s %.2f + %.2f = %.2f s, %.2fx" % (site(s), m, f["wall_s"] - f["first_read_request_s"], bound,
+                                                                bound / f["wall_s"]))
         if bounds:
             out.append("A client that starts as that source does and then reads as fast as the floor after the floor's "
                        "start-up, against the floor: %s." % "; ".join(bounds))
