@@ -11,9 +11,9 @@ pool, a connection one session has finished with serves the next request of any 
 How: the CDK mounts a plain ``requests.adapters.HTTPAdapter`` on each session and offers no option to share
 one, so the first time a session sends while a read runs (``in_flight``'s wrapper of the CDK's send), its
 adapter is pointed at the process's urllib3 ``PoolManager``; the look-ups before the read send through it with
-``get``. Adapters of other kinds (the CDK's TCP keep-alive one, a test's
-mock) keep their own. Connections are keyed by scheme, host, port and TLS settings as before, so sessions
-with other verify or certificate settings never share one.
+``get``. Adapters of other kinds (the CDK's TCP keep-alive one, a test's mock) keep their own. Connections are
+keyed by scheme, host, port and TLS settings as before, so sessions with other verify or certificate settings
+never share one.
 """
 
 from __future__ import annotations

@@ -152,9 +152,11 @@ def slot() -> Iterator[None]:
 
 
 def _send_in_a_slot(self: Any, request: requests.PreparedRequest, **kwargs: Any) -> requests.Response:
-    if current() is not None:
-        share(self, request.url)  # one connection pool for all the sync's sessions (connections.py)
-    with slot():
+    budget = current()
+    if budget is None:
+        return _cdk_send(self, request, **kwargs)
+    share(self, request.url)  # one connection pool for all the sync's sessions (connections.py)
+    with budget.slot():
         return _cdk_send(self, request, **kwargs)
 
 
